@@ -1,0 +1,361 @@
+//! The dependency graph (SPEC 2.3 `requires`, `wants`, `after`, `before`):
+//! built from the service table, checked for unknown names and cycles, and
+//! asked which services gate a start and which must stop first. Pure; the
+//! DependencyResolver actor wraps it.
+//!
+//! Edges point from the service that declares the dependency to the one it
+//! names. A `before: [x]` on `a` is stored as `x after a`, so every edge
+//! reads "from waits for to".
+
+use super::config::ServiceConfig;
+use super::view::GraphEdge;
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EdgeKind {
+    /// Start after `to` is ready; stop when it stops or fails for good.
+    Requires,
+    /// Start after `to` is ready or failed; no stop propagation.
+    Wants,
+    /// Ordering only, when both are being started.
+    After,
+}
+
+impl EdgeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EdgeKind::Requires => "requires",
+            EdgeKind::Wants => "wants",
+            EdgeKind::After => "after",
+        }
+    }
+}
+
+/// A dependency named in the config that no service defines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownDep {
+    pub service: String,
+    pub key: &'static str,
+    pub missing: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct DepGraph {
+    names: Vec<String>,
+    index: HashMap<String, usize>,
+    /// Per node: (node it waits for, kind).
+    prereqs: Vec<Vec<(usize, EdgeKind)>>,
+    /// Per node: (node that waits for it, kind).
+    dependents: Vec<Vec<(usize, EdgeKind)>>,
+    unknown: Vec<UnknownDep>,
+}
+
+impl DepGraph {
+    pub fn build(services: &BTreeMap<String, ServiceConfig>) -> DepGraph {
+        let names: Vec<String> = services.keys().cloned().collect();
+        let index: HashMap<String, usize> =
+            names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        let mut g = DepGraph {
+            prereqs: vec![Vec::new(); names.len()],
+            dependents: vec![Vec::new(); names.len()],
+            names,
+            index,
+            unknown: Vec::new(),
+        };
+        for (name, svc) in services {
+            let from = g.index[name];
+            let lists: [(&'static str, &Vec<String>, EdgeKind); 3] = [
+                ("requires", &svc.requires, EdgeKind::Requires),
+                ("wants", &svc.wants, EdgeKind::Wants),
+                ("after", &svc.after, EdgeKind::After),
+            ];
+            for (key, list, kind) in lists {
+                for dep in list {
+                    match g.index.get(dep) {
+                        Some(&to) => g.add_edge(from, to, kind),
+                        None => g.unknown.push(UnknownDep {
+                            service: name.clone(),
+                            key,
+                            missing: dep.clone(),
+                        }),
+                    }
+                }
+            }
+            for other in &svc.before {
+                match g.index.get(other) {
+                    Some(&to) => g.add_edge(to, from, EdgeKind::After),
+                    None => g.unknown.push(UnknownDep {
+                        service: name.clone(),
+                        key: "before",
+                        missing: other.clone(),
+                    }),
+                }
+            }
+        }
+        g
+    }
+
+    fn add_edge(&mut self, from: usize, to: usize, kind: EdgeKind) {
+        // Keep the strongest kind when the same pair is named twice.
+        if let Some(e) = self.prereqs[from].iter_mut().find(|(t, _)| *t == to) {
+            e.1 = e.1.min(kind);
+            if let Some(d) = self.dependents[to].iter_mut().find(|(f, _)| *f == from) {
+                d.1 = d.1.min(kind);
+            }
+            return;
+        }
+        self.prereqs[from].push((to, kind));
+        self.dependents[to].push((from, kind));
+    }
+
+    pub fn unknown_deps(&self) -> &[UnknownDep] {
+        &self.unknown
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.index.contains_key(name)
+    }
+
+    /// One dependency cycle, as `[a, b, c, a]`, if there is any.
+    pub fn find_cycle(&self) -> Option<Vec<String>> {
+        // Iterative DFS with colours: 0 white, 1 on stack, 2 done.
+        let n = self.names.len();
+        let mut colour = vec![0u8; n];
+        let mut parent = vec![usize::MAX; n];
+        for root in 0..n {
+            if colour[root] != 0 {
+                continue;
+            }
+            let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+            colour[root] = 1;
+            while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+                if let Some(&(to, _)) = self.prereqs[node].get(*next) {
+                    *next += 1;
+                    match colour[to] {
+                        0 => {
+                            colour[to] = 1;
+                            parent[to] = node;
+                            stack.push((to, 0));
+                        }
+                        1 => {
+                            let mut cycle = vec![self.names[to].clone()];
+                            let mut cur = node;
+                            while cur != to {
+                                cycle.push(self.names[cur].clone());
+                                cur = parent[cur];
+                            }
+                            cycle.push(self.names[to].clone());
+                            cycle.reverse();
+                            return Some(cycle);
+                        }
+                        _ => {}
+                    }
+                } else {
+                    colour[node] = 2;
+                    stack.pop();
+                }
+            }
+        }
+        None
+    }
+
+    /// What `name` waits for before it starts: (service, kind).
+    pub fn prerequisites(&self, name: &str) -> Vec<(&str, EdgeKind)> {
+        self.index
+            .get(name)
+            .map(|&i| {
+                self.prereqs[i]
+                    .iter()
+                    .map(|&(t, k)| (self.names[t].as_str(), k))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Who waits for `name`: (service, kind).
+    pub fn dependents(&self, name: &str) -> Vec<(&str, EdgeKind)> {
+        self.index
+            .get(name)
+            .map(|&i| {
+                self.dependents[i]
+                    .iter()
+                    .map(|&(f, k)| (self.names[f].as_str(), k))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every service that transitively `requires` `name`, farthest dependents
+    /// first (the order to stop them in). Does not include `name`.
+    pub fn requiring_closure(&self, name: &str) -> Vec<String> {
+        let Some(&start) = self.index.get(name) else {
+            return Vec::new();
+        };
+        let mut seen = vec![false; self.names.len()];
+        let mut order = Vec::new();
+        // Post-order DFS over `requires` dependents: a node is emitted after
+        // everything that requires it, so reversing gives dependents first.
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        seen[start] = true;
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            let deps = &self.dependents[node];
+            if let Some(&(from, kind)) = deps.get(*next) {
+                *next += 1;
+                if kind == EdgeKind::Requires && !seen[from] {
+                    seen[from] = true;
+                    stack.push((from, 0));
+                }
+            } else {
+                stack.pop();
+                if node != start {
+                    order.push(node);
+                }
+            }
+        }
+        order.into_iter().map(|i| self.names[i].clone()).collect()
+    }
+
+    /// Stop layers: the first holds services nothing waits for; each later
+    /// layer only services whose dependents are all in earlier layers.
+    /// Services in a cycle (rejected at load anyway) come last together.
+    pub fn shutdown_layers(&self) -> Vec<Vec<String>> {
+        let n = self.names.len();
+        let mut remaining: Vec<usize> = self.dependents.iter().map(Vec::len).collect();
+        let mut layer: Vec<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
+        let mut done = vec![false; n];
+        let mut layers = Vec::new();
+        while !layer.is_empty() {
+            let mut next = Vec::new();
+            for &i in &layer {
+                done[i] = true;
+                for &(to, _) in &self.prereqs[i] {
+                    remaining[to] -= 1;
+                    if remaining[to] == 0 {
+                        next.push(to);
+                    }
+                }
+            }
+            layers.push(layer.iter().map(|&i| self.names[i].clone()).collect());
+            layer = next;
+        }
+        let rest: Vec<String> = (0..n)
+            .filter(|&i| !done[i])
+            .map(|i| self.names[i].clone())
+            .collect();
+        if !rest.is_empty() {
+            layers.push(rest);
+        }
+        layers
+    }
+
+    /// Every edge, for `/v1/graph`.
+    pub fn edges(&self) -> Vec<GraphEdge> {
+        let mut edges = Vec::new();
+        for (from, list) in self.prereqs.iter().enumerate() {
+            for &(to, kind) in list {
+                edges.push(GraphEdge {
+                    from: self.names[from].clone(),
+                    to: self.names[to].clone(),
+                    kind: kind.as_str().into(),
+                });
+            }
+        }
+        edges
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc(requires: &[&str], wants: &[&str], after: &[&str], before: &[&str]) -> ServiceConfig {
+        let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
+        ServiceConfig {
+            requires: v(requires),
+            wants: v(wants),
+            after: v(after),
+            before: v(before),
+            ..ServiceConfig::default()
+        }
+    }
+
+    fn table(entries: Vec<(&str, ServiceConfig)>) -> BTreeMap<String, ServiceConfig> {
+        entries.into_iter().map(|(n, s)| (n.to_string(), s)).collect()
+    }
+
+    #[test]
+    fn edges_and_before_normalised() {
+        let g = DepGraph::build(&table(vec![
+            ("web", svc(&["db"], &["cache"], &[], &[])),
+            ("db", svc(&[], &[], &[], &["web"])),
+            ("cache", svc(&[], &[], &[], &[])),
+        ]));
+        let mut p = g.prerequisites("web");
+        p.sort();
+        assert_eq!(p, vec![("cache", EdgeKind::Wants), ("db", EdgeKind::Requires)]);
+        assert!(g.find_cycle().is_none());
+        assert!(g.unknown_deps().is_empty());
+    }
+
+    #[test]
+    fn unknown_and_cycle() {
+        let g = DepGraph::build(&table(vec![
+            ("a", svc(&["b"], &[], &[], &[])),
+            ("b", svc(&[], &[], &["c"], &[])),
+            ("c", svc(&["a", "ghost"], &[], &[], &[])),
+        ]));
+        assert_eq!(g.unknown_deps().len(), 1);
+        assert_eq!(g.unknown_deps()[0].missing, "ghost");
+        let cycle = g.find_cycle().unwrap();
+        assert_eq!(cycle.first(), cycle.last());
+        assert_eq!(cycle.len(), 4);
+    }
+
+    #[test]
+    fn requiring_closure_dependents_first() {
+        let g = DepGraph::build(&table(vec![
+            ("db", svc(&[], &[], &[], &[])),
+            ("api", svc(&["db"], &[], &[], &[])),
+            ("web", svc(&["api"], &[], &[], &[])),
+            ("cron", svc(&[], &["db"], &[], &[])),
+        ]));
+        assert_eq!(g.requiring_closure("db"), vec!["web", "api"]);
+        assert!(g.requiring_closure("web").is_empty());
+    }
+
+    #[test]
+    fn shutdown_layers_reverse_dependency_order() {
+        let g = DepGraph::build(&table(vec![
+            ("db", svc(&[], &[], &[], &[])),
+            ("api", svc(&["db"], &[], &[], &[])),
+            ("web", svc(&["api"], &[], &[], &[])),
+            ("other", svc(&[], &[], &[], &[])),
+        ]));
+        assert_eq!(
+            g.shutdown_layers(),
+            vec![vec!["other".to_string(), "web".into()], vec!["api".into()], vec!["db".into()]]
+        );
+    }
+
+    #[test]
+    fn large_random_dag_is_fast() {
+        // 10,000 services, each depending on up to 3 earlier ones: acyclic.
+        let mut services = BTreeMap::new();
+        let mut seed: u64 = 42;
+        for i in 0..10_000u32 {
+            let mut s = ServiceConfig::default();
+            for _ in 0..3 {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                if i > 0 {
+                    let j = (seed >> 33) as u32 % i;
+                    s.after.push(format!("s{j:05}"));
+                }
+            }
+            services.insert(format!("s{i:05}"), s);
+        }
+        let g = DepGraph::build(&services);
+        assert!(g.find_cycle().is_none());
+        let total: usize = g.shutdown_layers().iter().map(Vec::len).sum();
+        assert_eq!(total, 10_000);
+    }
+}

@@ -1,0 +1,9 @@
+//! Plain Rust with no actix and no syscalls: the config schema, units,
+//! signal names, the service state machine, the dependency graph and the
+//! backoff arithmetic. Everything here is unit-tested without processes.
+
+pub mod config;
+pub mod graph;
+pub mod signal;
+pub mod units;
+pub mod view;

@@ -1,0 +1,221 @@
+//! Durations and sizes as the config writes them (SPEC 2): `"250ms"`, `"1.5s"`,
+//! `"2m"`, `"1h"` or a number of seconds; `"512K"`, `"10MB"`, `"1GiB"` or a
+//! number of bytes (binary units, as supervisord, Docker and systemd read them).
+//! Pure parsing, no I/O.
+
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::time::Duration;
+
+/// A config duration. Serialises back to a human string (`"1.5s"`), so
+/// `oneinit check --print` round-trips.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConfDuration(pub Duration);
+
+/// A config size in bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConfSize(pub u64);
+
+impl ConfDuration {
+    pub const fn from_secs(s: u64) -> Self {
+        ConfDuration(Duration::from_secs(s))
+    }
+    pub const fn from_millis(ms: u64) -> Self {
+        ConfDuration(Duration::from_millis(ms))
+    }
+    pub fn get(self) -> Duration {
+        self.0
+    }
+}
+
+/// Parses `"250ms"`, `"1.5s"`, `"2m"`, `"1h"`, `"1d"`, `"10"` (seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}: expected e.g. \"250ms\", \"1.5s\", \"2m\", \"1h\" or a number of seconds"))?;
+    let factor = match unit.trim() {
+        "" | "s" | "sec" | "secs" => 1.0,
+        "ms" => 0.001,
+        "us" | "µs" => 0.000_001,
+        "m" | "min" | "mins" => 60.0,
+        "h" => 3600.0,
+        "d" => 86400.0,
+        other => {
+            return Err(format!(
+                "invalid duration {text:?}: unknown unit {other:?} (use ms, s, m, h or d)"
+            ))
+        }
+    };
+    let secs = value * factor;
+    if !secs.is_finite() || secs < 0.0 || secs > 1e12 {
+        return Err(format!("invalid duration {text:?}: out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses `"512K"`, `"10MB"`, `"1GiB"`, `"1024"` (bytes). Binary units.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num.parse().map_err(|_| {
+        format!("invalid size {text:?}: expected e.g. \"512K\", \"10MB\", \"1GiB\" or a number of bytes")
+    })?;
+    let factor: f64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1.0,
+        "K" | "KB" | "KIB" => 1024.0,
+        "M" | "MB" | "MIB" => 1024.0 * 1024.0,
+        "G" | "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
+        "T" | "TB" | "TIB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => {
+            return Err(format!(
+                "invalid size {text:?}: unknown unit {:?} (use K, M, G, T, optionally with B or iB)",
+                unit.trim()
+            ))
+        }
+    };
+    let bytes = value * factor;
+    if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+        return Err(format!("invalid size {text:?}: out of range"));
+    }
+    Ok(bytes.round() as u64)
+}
+
+/// Formats a duration the way a person writes it in a config.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if d.subsec_nanos() % 1_000_000 != 0 {
+        format!("{}us", d.as_micros())
+    } else if ms % 1000 != 0 {
+        format!("{ms}ms")
+    } else if ms % 3_600_000 == 0 && ms > 0 {
+        format!("{}h", ms / 3_600_000)
+    } else if ms % 60_000 == 0 && ms > 0 {
+        format!("{}m", ms / 60_000)
+    } else {
+        format!("{}s", ms / 1000)
+    }
+}
+
+
+impl<'de> Deserialize<'de> for ConfDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = ConfDuration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration such as \"250ms\", \"1.5s\", \"2m\" or a number of seconds")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(ConfDuration(Duration::from_secs(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                u64::try_from(v)
+                    .map(|v| ConfDuration(Duration::from_secs(v)))
+                    .map_err(|_| E::custom("a duration cannot be negative"))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                parse_duration(&v.to_string()).map(ConfDuration).map_err(E::custom)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                parse_duration(v).map(ConfDuration).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for ConfDuration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_duration(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for ConfSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = ConfSize;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size such as \"512K\", \"10MB\", \"1GiB\" or a number of bytes")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(ConfSize(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                u64::try_from(v)
+                    .map(ConfSize)
+                    .map_err(|_| E::custom("a size cannot be negative"))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                parse_size(&v.to_string()).map(ConfSize).map_err(E::custom)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                parse_size(v).map(ConfSize).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for ConfSize {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let cases = [
+            ("250ms", 250),
+            ("1.5s", 1500),
+            ("2m", 120_000),
+            ("1h", 3_600_000),
+            ("10", 10_000),
+            ("0", 0),
+            (" 3s ", 3000),
+        ];
+        for (text, ms) in cases {
+            assert_eq!(parse_duration(text).unwrap(), Duration::from_millis(ms), "{text}");
+        }
+        for bad in ["", "abc", "5x", "-1s", "1.2.3s"] {
+            assert!(parse_duration(bad).is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        let cases = [
+            ("512K", 512 * 1024),
+            ("10MB", 10 * 1024 * 1024),
+            ("1GiB", 1024 * 1024 * 1024),
+            ("1024", 1024),
+            ("1kb", 1024),
+            ("1.5M", 1_572_864),
+        ];
+        for (text, bytes) in cases {
+            assert_eq!(parse_size(text).unwrap(), bytes, "{text}");
+        }
+        for bad in ["", "ten", "5Q", "-3K"] {
+            assert!(parse_size(bad).is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn duration_round_trip() {
+        for text in ["250ms", "2s", "2m", "1h"] {
+            assert_eq!(format_duration(parse_duration(text).unwrap()), text);
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! ServiceManager: supervises one ServiceActor per service.
+
+pub mod messages;

@@ -1,0 +1,1 @@
+//! oneinit: the HTTP API layer shared by the `oneinit` and `onecli` binaries.
