@@ -53,7 +53,10 @@ fn main() -> ExitCode {
             match rt.block_on(config_loader::load(&cli.config)) {
                 Ok(loaded) => {
                     if print {
-                        print!("{}", serde_yaml::to_string(&loaded.config).unwrap_or_default());
+                        print!(
+                            "{}",
+                            serde_yaml::to_string(&loaded.config).unwrap_or_default()
+                        );
                     }
                     ExitCode::SUCCESS
                 }

@@ -53,8 +53,11 @@ pub struct DepGraph {
 impl DepGraph {
     pub fn build(services: &BTreeMap<String, ServiceConfig>) -> DepGraph {
         let names: Vec<String> = services.keys().cloned().collect();
-        let index: HashMap<String, usize> =
-            names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        let index: HashMap<String, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
         let mut g = DepGraph {
             prereqs: vec![Vec::new(); names.len()],
             dependents: vec![Vec::new(); names.len()],
@@ -280,7 +283,10 @@ mod tests {
     }
 
     fn table(entries: Vec<(&str, ServiceConfig)>) -> BTreeMap<String, ServiceConfig> {
-        entries.into_iter().map(|(n, s)| (n.to_string(), s)).collect()
+        entries
+            .into_iter()
+            .map(|(n, s)| (n.to_string(), s))
+            .collect()
     }
 
     #[test]
@@ -292,7 +298,10 @@ mod tests {
         ]));
         let mut p = g.prerequisites("web");
         p.sort();
-        assert_eq!(p, vec![("cache", EdgeKind::Wants), ("db", EdgeKind::Requires)]);
+        assert_eq!(
+            p,
+            vec![("cache", EdgeKind::Wants), ("db", EdgeKind::Requires)]
+        );
         assert!(g.find_cycle().is_none());
         assert!(g.unknown_deps().is_empty());
     }
@@ -333,7 +342,11 @@ mod tests {
         ]));
         assert_eq!(
             g.shutdown_layers(),
-            vec![vec!["other".to_string(), "web".into()], vec!["api".into()], vec!["db".into()]]
+            vec![
+                vec!["other".to_string(), "web".into()],
+                vec!["api".into()],
+                vec!["db".into()]
+            ]
         );
     }
 
@@ -345,7 +358,9 @@ mod tests {
         for i in 0..10_000u32 {
             let mut s = ServiceConfig::default();
             for _ in 0..3 {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 if i > 0 {
                     let j = (seed >> 33) as u32 % i;
                     s.after.push(format!("s{j:05}"));

@@ -54,10 +54,14 @@ impl<'de> Deserialize<'de> for SignalName {
                 f.write_str("a signal name such as \"TERM\" or a signal number")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                parse_signal(&v.to_string()).map(SignalName).map_err(E::custom)
+                parse_signal(&v.to_string())
+                    .map(SignalName)
+                    .map_err(E::custom)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                parse_signal(&v.to_string()).map(SignalName).map_err(E::custom)
+                parse_signal(&v.to_string())
+                    .map(SignalName)
+                    .map_err(E::custom)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
                 parse_signal(v).map(SignalName).map_err(E::custom)

@@ -74,12 +74,10 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "M" | "MB" | "MIB" => 1024.0 * 1024.0,
         "G" | "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
         "T" | "TB" | "TIB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        _ => {
-            return Err(format!(
-                "invalid size {text:?}: unknown unit {:?} (use K, M, G, T, optionally with B or iB)",
-                unit.trim()
-            ))
-        }
+        _ => return Err(format!(
+            "invalid size {text:?}: unknown unit {:?} (use K, M, G, T, optionally with B or iB)",
+            unit.trim()
+        )),
     };
     let bytes = value * factor;
     if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
@@ -104,7 +102,6 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
-
 impl<'de> Deserialize<'de> for ConfDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -122,7 +119,9 @@ impl<'de> Deserialize<'de> for ConfDuration {
                     .map_err(|_| E::custom("a duration cannot be negative"))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                parse_duration(&v.to_string()).map(ConfDuration).map_err(E::custom)
+                parse_duration(&v.to_string())
+                    .map(ConfDuration)
+                    .map_err(E::custom)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
                 parse_duration(v).map(ConfDuration).map_err(E::custom)
@@ -187,7 +186,11 @@ mod tests {
             (" 3s ", 3000),
         ];
         for (text, ms) in cases {
-            assert_eq!(parse_duration(text).unwrap(), Duration::from_millis(ms), "{text}");
+            assert_eq!(
+                parse_duration(text).unwrap(),
+                Duration::from_millis(ms),
+                "{text}"
+            );
         }
         for bad in ["", "abc", "5x", "-1s", "1.2.3s"] {
             assert!(parse_duration(bad).is_err(), "{bad} should not parse");

@@ -3,4 +3,9 @@
 
 #![allow(unsafe_code)]
 
+pub mod identity;
+pub mod pid1;
+pub mod reap;
 pub mod runtime_dir;
+pub mod signals;
+pub mod spawn;

@@ -1,0 +1,629 @@
+//! The life of one service instance as a pure state machine:
+//! `Instance::step(input, now, policy) -> effects`. No I/O and no clock:
+//! the ServiceActor feeds inputs (start, spawned, exited, timers, ...) with
+//! the current time and performs the effects (spawn, signal, timers, log
+//! events). Backoff arithmetic lives here too, so both are table-tested.
+
+use super::config::{RestartPolicy, ServiceConfig, ServiceType};
+use super::view::ServiceState;
+use std::time::{Duration, Instant};
+
+/// The parts of a service's config that drive its instances.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    pub kind: ServiceType,
+    pub restart: RestartPolicy,
+    pub delay: Duration,
+    pub backoff: f64,
+    pub max_delay: Duration,
+    pub max_retries: u32,
+    pub reset_after: Duration,
+    pub success_codes: Vec<i32>,
+    pub start_delay: Duration,
+    pub min_uptime: Duration,
+    /// Ready only when told (notify, check or log line).
+    pub external_ready: bool,
+    pub ready_timeout: Duration,
+    pub stop_timeout: Duration,
+}
+
+impl Policy {
+    pub fn from_config(c: &ServiceConfig) -> Policy {
+        Policy {
+            kind: c.kind,
+            restart: c.restart_policy(),
+            delay: c.restart.delay.get(),
+            backoff: c.restart.backoff,
+            max_delay: c.restart.max_delay.get(),
+            max_retries: c.restart.max_retries,
+            reset_after: c.restart.reset_after.get(),
+            success_codes: c.restart.success_codes.clone(),
+            start_delay: c.start_delay.get(),
+            min_uptime: c.readiness.min_uptime.get(),
+            external_ready: c.readiness.notify
+                || c.readiness.check.is_some()
+                || c.readiness.log_line.is_some(),
+            ready_timeout: c.readiness.timeout.get(),
+            stop_timeout: c.stop.timeout.get(),
+        }
+    }
+
+    /// The delay before restart number `streak` (0 = first restart):
+    /// `delay * backoff^streak`, never above `max_delay`.
+    pub fn restart_delay(&self, streak: u32) -> Duration {
+        let factor = self.backoff.max(1.0).powi(streak.min(1000) as i32);
+        let secs = self.delay.as_secs_f64() * factor;
+        let max = self.max_delay.as_secs_f64().max(self.delay.as_secs_f64());
+        Duration::from_secs_f64(if secs.is_finite() { secs.min(max) } else { max })
+    }
+}
+
+/// How a process ended, as the machine needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    Code(i32),
+    Signal(i32),
+}
+
+/// Where a requested stop leaves the instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopTarget {
+    /// Stopped on request.
+    Stopped,
+    /// Dependency kill: start again when the dependency is back.
+    Waiting,
+    /// On-demand services return to inactive.
+    Inactive,
+    /// Restart on request: start again right after the exit.
+    Restart,
+    /// Readiness timed out: the exit counts as a failed start.
+    FailedStart,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Timer {
+    StartDelay,
+    Backoff,
+    MinUptime,
+    ReadyTimeout,
+    StopTimeout,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Dependencies are satisfied (or an operator asked): start.
+    Start,
+    Spawned {
+        pid: i32,
+    },
+    /// The exec failed; `code` is 127/126 as a shell would report.
+    SpawnFailed {
+        code: i32,
+    },
+    Exited(Ended),
+    /// Readiness reported by notify, a check or a log line.
+    Ready,
+    Stop(StopTarget),
+    Timer(Timer),
+}
+
+/// Something that happened, for logs, metrics and notifications.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Event {
+    Ready,
+    Restarting { delay: Duration },
+    GaveUp,
+    Completed,
+    Failed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Effect {
+    Spawn,
+    SendStopSignal,
+    Kill,
+    Arm(Timer, Duration),
+    Disarm(Timer),
+    Emit(Event),
+}
+
+#[derive(Clone, Debug)]
+pub struct Instance {
+    pub state: ServiceState,
+    pub pid: Option<i32>,
+    pub started_at: Option<Instant>,
+    /// Automatic restarts since the instance was created.
+    pub restarts: u64,
+    /// SIGKILLed after its stop timeout (oneinit then exits 1).
+    pub killed: bool,
+    /// Restarts in a row without a run of `reset_after` (drives the delay).
+    streak: u32,
+    /// Failures in a row (drives `max_retries`).
+    failures: u32,
+    stop_target: Option<StopTarget>,
+}
+
+impl Default for Instance {
+    fn default() -> Self {
+        Instance::new()
+    }
+}
+
+const ALL_TIMERS: [Timer; 5] = [
+    Timer::StartDelay,
+    Timer::Backoff,
+    Timer::MinUptime,
+    Timer::ReadyTimeout,
+    Timer::StopTimeout,
+];
+
+impl Instance {
+    pub fn new() -> Instance {
+        Instance {
+            state: ServiceState::Inactive,
+            pid: None,
+            started_at: None,
+            restarts: 0,
+            killed: false,
+            streak: 0,
+            failures: 0,
+            stop_target: None,
+        }
+    }
+
+    /// Marks the instance as waiting for its dependencies.
+    pub fn set_waiting(&mut self) {
+        if !self.state.is_alive() && self.state != ServiceState::Backoff {
+            self.state = ServiceState::Waiting;
+        }
+    }
+
+    pub fn step(&mut self, input: Input, now: Instant, p: &Policy) -> Vec<Effect> {
+        use ServiceState as S;
+        let mut fx = Vec::new();
+        match (input, self.state) {
+            (Input::Start, S::Stopping) => {
+                self.stop_target = Some(StopTarget::Restart);
+            }
+            (Input::Start, s) if s.is_alive() || s == S::Backoff => {}
+            (Input::Start, _) => {
+                self.streak = 0;
+                self.failures = 0;
+                self.killed = false;
+                self.begin(p, &mut fx);
+            }
+            (Input::Timer(Timer::StartDelay), S::Starting) if self.pid.is_none() => {
+                fx.push(Effect::Spawn);
+            }
+            (Input::Spawned { pid }, _) => {
+                self.pid = Some(pid);
+                self.started_at = Some(now);
+                self.state = S::Running;
+                let long_running = p.kind != ServiceType::Oneshot;
+                if long_running {
+                    if p.external_ready {
+                        fx.push(Effect::Arm(Timer::ReadyTimeout, p.ready_timeout));
+                    } else if p.min_uptime.is_zero() {
+                        self.state = S::Ready;
+                        fx.push(Effect::Emit(Event::Ready));
+                    } else {
+                        fx.push(Effect::Arm(Timer::MinUptime, p.min_uptime));
+                    }
+                }
+            }
+            (Input::Timer(Timer::MinUptime), S::Running) | (Input::Ready, S::Running) => {
+                self.state = S::Ready;
+                fx.push(Effect::Disarm(Timer::ReadyTimeout));
+                fx.push(Effect::Disarm(Timer::MinUptime));
+                fx.push(Effect::Emit(Event::Ready));
+            }
+            (Input::Timer(Timer::ReadyTimeout), S::Running) => {
+                self.state = S::Stopping;
+                self.stop_target = Some(StopTarget::FailedStart);
+                fx.push(Effect::SendStopSignal);
+                fx.push(Effect::Arm(Timer::StopTimeout, p.stop_timeout));
+            }
+            (Input::SpawnFailed { code }, _) => {
+                self.pid = None;
+                self.started_at = Some(now);
+                self.after_run(Ended::Code(code), false, now, p, &mut fx);
+            }
+            (Input::Exited(ended), state) => {
+                self.pid = None;
+                for t in [Timer::MinUptime, Timer::ReadyTimeout, Timer::StopTimeout] {
+                    fx.push(Effect::Disarm(t));
+                }
+                match (state, self.stop_target.take()) {
+                    (S::Stopping, Some(StopTarget::Stopped)) => self.state = S::Stopped,
+                    (S::Stopping, Some(StopTarget::Waiting)) => self.state = S::Waiting,
+                    (S::Stopping, Some(StopTarget::Inactive)) => self.state = S::Inactive,
+                    (S::Stopping, Some(StopTarget::Restart)) => {
+                        self.streak = 0;
+                        self.failures = 0;
+                        self.begin(p, &mut fx);
+                    }
+                    (_, Some(StopTarget::FailedStart)) => {
+                        self.after_run(ended, true, now, p, &mut fx)
+                    }
+                    _ => self.after_run(ended, false, now, p, &mut fx),
+                }
+            }
+            (Input::Timer(Timer::Backoff), S::Backoff) => {
+                self.restarts += 1;
+                self.state = S::Starting;
+                fx.push(Effect::Spawn);
+            }
+            (Input::Stop(target), S::Running | S::Ready) => {
+                self.state = S::Stopping;
+                self.stop_target = Some(target);
+                fx.push(Effect::SendStopSignal);
+                fx.push(Effect::Arm(Timer::StopTimeout, p.stop_timeout));
+            }
+            (Input::Stop(target), S::Stopping) => {
+                // A later request wins, except that a failed start stays one
+                // unless somebody asked for a stop.
+                if target != StopTarget::Restart {
+                    self.stop_target = Some(target);
+                }
+            }
+            (Input::Stop(target), S::Starting | S::Backoff | S::Waiting) if self.pid.is_none() => {
+                for t in ALL_TIMERS {
+                    fx.push(Effect::Disarm(t));
+                }
+                self.state = match target {
+                    StopTarget::Stopped | StopTarget::FailedStart => S::Stopped,
+                    StopTarget::Waiting => S::Waiting,
+                    StopTarget::Inactive => S::Inactive,
+                    StopTarget::Restart => {
+                        self.begin(p, &mut fx);
+                        self.state
+                    }
+                };
+            }
+            (Input::Stop(StopTarget::Stopped), S::Failed | S::Completed | S::Inactive) => {
+                self.state = S::Stopped;
+            }
+            (
+                Input::Stop(StopTarget::Restart),
+                S::Failed | S::Completed | S::Stopped | S::Inactive,
+            ) => {
+                self.streak = 0;
+                self.failures = 0;
+                self.begin(p, &mut fx);
+            }
+            (Input::Timer(Timer::StopTimeout), S::Stopping) => {
+                self.killed = true;
+                fx.push(Effect::Kill);
+            }
+            _ => {}
+        }
+        fx
+    }
+
+    fn begin(&mut self, p: &Policy, fx: &mut Vec<Effect>) {
+        self.state = ServiceState::Starting;
+        if p.start_delay.is_zero() {
+            fx.push(Effect::Spawn);
+        } else {
+            fx.push(Effect::Arm(Timer::StartDelay, p.start_delay));
+        }
+    }
+
+    /// The restart decision after a run ended on its own.
+    fn after_run(
+        &mut self,
+        ended: Ended,
+        failed_start: bool,
+        now: Instant,
+        p: &Policy,
+        fx: &mut Vec<Effect>,
+    ) {
+        let ran = self
+            .started_at
+            .map(|t| now.saturating_duration_since(t))
+            .unwrap_or_default();
+        if ran >= p.reset_after && !p.reset_after.is_zero() {
+            self.streak = 0;
+            self.failures = 0;
+        }
+        let success =
+            !failed_start && matches!(ended, Ended::Code(c) if p.success_codes.contains(&c));
+        let restart = match (success, p.restart) {
+            (true, RestartPolicy::Always) => {
+                self.failures = 0;
+                true
+            }
+            (true, _) => {
+                self.state = ServiceState::Completed;
+                fx.push(Effect::Emit(Event::Completed));
+                false
+            }
+            (false, RestartPolicy::Never) => {
+                self.state = ServiceState::Failed;
+                fx.push(Effect::Emit(Event::Failed));
+                false
+            }
+            (false, _) => {
+                self.failures += 1;
+                if p.max_retries > 0 && self.failures > p.max_retries {
+                    self.state = ServiceState::Failed;
+                    fx.push(Effect::Emit(Event::GaveUp));
+                    false
+                } else {
+                    true
+                }
+            }
+        };
+        if restart {
+            let delay = p.restart_delay(self.streak);
+            self.streak = self.streak.saturating_add(1);
+            self.state = ServiceState::Backoff;
+            fx.push(Effect::Arm(Timer::Backoff, delay));
+            fx.push(Effect::Emit(Event::Restarting { delay }));
+        }
+    }
+}
+
+/// The state of a service from its instances' states: the least settled
+/// one wins (one instance still starting makes the service `starting`).
+pub fn aggregate(states: impl IntoIterator<Item = ServiceState>) -> ServiceState {
+    use ServiceState as S;
+    let rank = |s: S| match s {
+        S::Failed => 0,
+        S::Stopping => 1,
+        S::Backoff => 2,
+        S::Starting => 3,
+        S::Running => 4,
+        S::Waiting => 5,
+        S::Ready => 6,
+        S::Completed => 7,
+        S::Stopped => 8,
+        S::Inactive => 9,
+    };
+    states
+        .into_iter()
+        .min_by_key(|&s| rank(s))
+        .unwrap_or(S::Inactive)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ServiceState as S;
+
+    fn policy(kind: ServiceType, restart: RestartPolicy) -> Policy {
+        Policy {
+            kind,
+            restart,
+            delay: Duration::from_secs(1),
+            backoff: 2.0,
+            max_delay: Duration::from_secs(5),
+            max_retries: 0,
+            reset_after: Duration::from_secs(60),
+            success_codes: vec![0],
+            start_delay: Duration::ZERO,
+            min_uptime: Duration::ZERO,
+            external_ready: false,
+            ready_timeout: Duration::from_secs(60),
+            stop_timeout: Duration::from_secs(10),
+        }
+    }
+
+    fn run(i: &mut Instance, p: &Policy, now: Instant) {
+        assert_eq!(i.step(Input::Start, now, p), vec![Effect::Spawn]);
+        i.step(Input::Spawned { pid: 42 }, now, p);
+    }
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let p = policy(ServiceType::Ongoing, RestartPolicy::Always);
+        let delays: Vec<u64> = (0..6)
+            .map(|n| p.restart_delay(n).as_millis() as u64)
+            .collect();
+        assert_eq!(delays, vec![1000, 2000, 4000, 5000, 5000, 5000]);
+        let mut flat = p.clone();
+        flat.backoff = 1.0;
+        flat.delay = Duration::from_millis(10);
+        assert_eq!(flat.restart_delay(50), Duration::from_millis(10));
+    }
+
+    #[test]
+    fn ongoing_ready_at_spawn_and_restarts_with_growing_delay() {
+        let p = policy(ServiceType::Ongoing, RestartPolicy::OnFailure);
+        let now = Instant::now();
+        let mut i = Instance::new();
+        run(&mut i, &p, now);
+        assert_eq!(i.state, S::Ready);
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            let fx = i.step(Input::Exited(Ended::Code(1)), now, &p);
+            assert_eq!(i.state, S::Backoff);
+            for f in fx {
+                if let Effect::Arm(Timer::Backoff, d) = f {
+                    seen.push(d.as_secs());
+                }
+            }
+            assert_eq!(
+                i.step(Input::Timer(Timer::Backoff), now, &p),
+                vec![Effect::Spawn]
+            );
+            i.step(Input::Spawned { pid: 43 }, now, &p);
+        }
+        assert_eq!(seen, vec![1, 2, 4, 5]);
+        assert_eq!(i.restarts, 4);
+    }
+
+    #[test]
+    fn max_retries_gives_up_after_retries_plus_one_runs() {
+        let mut p = policy(ServiceType::Ongoing, RestartPolicy::OnFailure);
+        p.max_retries = 2;
+        let now = Instant::now();
+        let mut i = Instance::new();
+        run(&mut i, &p, now);
+        let mut runs = 1;
+        loop {
+            let fx = i.step(Input::Exited(Ended::Code(3)), now, &p);
+            if fx.contains(&Effect::Emit(Event::GaveUp)) {
+                break;
+            }
+            i.step(Input::Timer(Timer::Backoff), now, &p);
+            i.step(Input::Spawned { pid: 1 }, now, &p);
+            runs += 1;
+        }
+        assert_eq!(runs, 3);
+        assert_eq!(i.state, S::Failed);
+    }
+
+    #[test]
+    fn long_run_resets_the_streak() {
+        let p = policy(ServiceType::Ongoing, RestartPolicy::Always);
+        let t0 = Instant::now();
+        let mut i = Instance::new();
+        run(&mut i, &p, t0);
+        i.step(Input::Exited(Ended::Code(1)), t0, &p);
+        i.step(Input::Timer(Timer::Backoff), t0, &p);
+        i.step(Input::Spawned { pid: 2 }, t0, &p);
+        let later = t0 + Duration::from_secs(61);
+        let fx = i.step(Input::Exited(Ended::Code(1)), later, &p);
+        assert!(fx.contains(&Effect::Arm(Timer::Backoff, Duration::from_secs(1))));
+    }
+
+    #[test]
+    fn exit_outcomes_by_policy() {
+        let now = Instant::now();
+        let cases = [
+            (
+                ServiceType::Oneshot,
+                RestartPolicy::Never,
+                Ended::Code(0),
+                S::Completed,
+            ),
+            (
+                ServiceType::Oneshot,
+                RestartPolicy::Never,
+                Ended::Code(2),
+                S::Failed,
+            ),
+            (
+                ServiceType::Ongoing,
+                RestartPolicy::OnFailure,
+                Ended::Code(0),
+                S::Completed,
+            ),
+            (
+                ServiceType::Ongoing,
+                RestartPolicy::OnFailure,
+                Ended::Signal(9),
+                S::Backoff,
+            ),
+            (
+                ServiceType::Ongoing,
+                RestartPolicy::Always,
+                Ended::Code(0),
+                S::Backoff,
+            ),
+            (
+                ServiceType::Ongoing,
+                RestartPolicy::Never,
+                Ended::Code(1),
+                S::Failed,
+            ),
+        ];
+        for (kind, restart, ended, want) in cases {
+            let p = policy(kind, restart);
+            let mut i = Instance::new();
+            run(&mut i, &p, now);
+            i.step(Input::Exited(ended), now, &p);
+            assert_eq!(i.state, want, "{kind:?} {restart:?} {ended:?}");
+        }
+    }
+
+    #[test]
+    fn success_codes_are_configurable() {
+        let mut p = policy(ServiceType::Oneshot, RestartPolicy::OnFailure);
+        p.success_codes = vec![0, 3];
+        let now = Instant::now();
+        let mut i = Instance::new();
+        run(&mut i, &p, now);
+        i.step(Input::Exited(Ended::Code(3)), now, &p);
+        assert_eq!(i.state, S::Completed);
+    }
+
+    #[test]
+    fn stop_then_kill_after_timeout() {
+        let p = policy(ServiceType::Ongoing, RestartPolicy::Always);
+        let now = Instant::now();
+        let mut i = Instance::new();
+        run(&mut i, &p, now);
+        let fx = i.step(Input::Stop(StopTarget::Stopped), now, &p);
+        assert_eq!(
+            fx,
+            vec![
+                Effect::SendStopSignal,
+                Effect::Arm(Timer::StopTimeout, p.stop_timeout)
+            ]
+        );
+        assert_eq!(
+            i.step(Input::Timer(Timer::StopTimeout), now, &p),
+            vec![Effect::Kill]
+        );
+        assert!(i.killed);
+        i.step(Input::Exited(Ended::Signal(9)), now, &p);
+        assert_eq!(i.state, S::Stopped);
+    }
+
+    #[test]
+    fn stop_in_backoff_cancels_the_restart() {
+        let p = policy(ServiceType::Ongoing, RestartPolicy::Always);
+        let now = Instant::now();
+        let mut i = Instance::new();
+        run(&mut i, &p, now);
+        i.step(Input::Exited(Ended::Code(1)), now, &p);
+        let fx = i.step(Input::Stop(StopTarget::Waiting), now, &p);
+        assert!(fx.contains(&Effect::Disarm(Timer::Backoff)));
+        assert_eq!(i.state, S::Waiting);
+        assert!(i.step(Input::Timer(Timer::Backoff), now, &p).is_empty());
+    }
+
+    #[test]
+    fn readiness_by_min_uptime_or_external_with_timeout() {
+        let now = Instant::now();
+        let mut p = policy(ServiceType::Ongoing, RestartPolicy::OnFailure);
+        p.min_uptime = Duration::from_secs(2);
+        let mut i = Instance::new();
+        run(&mut i, &p, now);
+        assert_eq!(i.state, S::Running);
+        i.step(Input::Timer(Timer::MinUptime), now, &p);
+        assert_eq!(i.state, S::Ready);
+
+        p.external_ready = true;
+        let mut j = Instance::new();
+        j.step(Input::Start, now, &p);
+        let fx = j.step(Input::Spawned { pid: 5 }, now, &p);
+        assert!(fx.contains(&Effect::Arm(Timer::ReadyTimeout, p.ready_timeout)));
+        j.step(Input::Timer(Timer::ReadyTimeout), now, &p);
+        assert_eq!(j.state, S::Stopping);
+        j.step(Input::Exited(Ended::Code(0)), now, &p);
+        assert_eq!(j.state, S::Backoff, "a readiness timeout is a failed start");
+    }
+
+    #[test]
+    fn restart_request_respawns_after_exit() {
+        let p = policy(ServiceType::Ongoing, RestartPolicy::Never);
+        let now = Instant::now();
+        let mut i = Instance::new();
+        run(&mut i, &p, now);
+        i.step(Input::Stop(StopTarget::Restart), now, &p);
+        let fx = i.step(Input::Exited(Ended::Signal(15)), now, &p);
+        assert!(fx.contains(&Effect::Spawn));
+        assert_eq!(i.state, S::Starting);
+    }
+
+    #[test]
+    fn aggregate_picks_least_settled() {
+        assert_eq!(aggregate([S::Ready, S::Running]), S::Running);
+        assert_eq!(aggregate([S::Ready, S::Ready]), S::Ready);
+        assert_eq!(aggregate([S::Completed, S::Failed]), S::Failed);
+        assert_eq!(aggregate([]), S::Inactive);
+    }
+}
