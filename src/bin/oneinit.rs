@@ -1,14 +1,17 @@
 //! `oneinit`: flags, logging, PID-1 setup, actors, HTTP server, exit code.
 
-use actix::Actor;
+use actix::{AsyncContext, Context};
 use clap::{Parser, Subcommand};
 use nix::sys::signal::Signal;
 use oneinit_actors::config_loader;
+use oneinit_actors::health_checker::{HealthChecker, HealthSetup};
 use oneinit_actors::logging::{root_logger, sink::LogSink};
 use oneinit_actors::model::config::{
     Command, Config, LogFormat, LogLevel, RestartPolicy, ServiceConfig, ServiceType,
 };
 use oneinit_actors::model::signal::SignalName;
+use oneinit_actors::notifier::deliver::RetryPolicy;
+use oneinit_actors::notifier::{Notifier, NotifierSetup};
 use oneinit_actors::service_manager::{ManagerSetup, ServiceManager};
 use oneinit_actors::sys::{pid1, signals};
 use slog::warn;
@@ -177,12 +180,50 @@ fn run(cli: Cli) -> i32 {
         tini,
     };
     system.block_on(async move {
-        ServiceManager::new(setup).start();
+        start_actors(setup);
     });
     let code = system.run_with_code().unwrap_or(1);
     drop(log);
     sink.flush(Duration::from_secs(2));
     code
+}
+
+/// Starts the ServiceManager with its peers, the HealthChecker and the
+/// Notifier, which observe its services' facts and report back to it.
+/// Their contexts exist before anything runs, so each can be given the
+/// others' addresses, and the NOTIFY_SOCKETs are bound before any spawn.
+fn start_actors(mut setup: ManagerSetup) {
+    let manager_ctx = Context::<ServiceManager>::new();
+    let health_ctx = Context::<HealthChecker>::new();
+    let notifier_ctx = Context::<Notifier>::new();
+    let manager_addr = manager_ctx.address();
+    setup.facts.push(health_ctx.address().recipient());
+    setup.facts.push(notifier_ctx.address().recipient());
+    let services = setup.config.services.clone();
+    let notifiers = setup.config.notifiers.clone();
+    let log = setup.log.clone();
+    let manager = ServiceManager::new(setup);
+    let procs = manager.process_table();
+    let health = HealthChecker::new(HealthSetup {
+        services: services.clone(),
+        procs: procs.clone(),
+        ready: manager_addr.clone().recipient(),
+        status: manager_addr.clone().recipient(),
+        health: vec![manager_addr.recipient(), notifier_ctx.address().recipient()],
+        checks: Vec::new(),
+        log: log.clone(),
+    });
+    let notifier = Notifier::new(NotifierSetup {
+        notifiers,
+        services,
+        procs,
+        delivered: Vec::new(),
+        retry: RetryPolicy::default(),
+        log,
+    });
+    manager_ctx.run(manager);
+    health_ctx.run(health);
+    notifier_ctx.run(notifier);
 }
 
 /// Tini mode: the command after `--` as the critical service `main`.

@@ -7,6 +7,7 @@
 //! Files: `mod.rs` set-up and facts from peers, `queries.rs` API messages,
 //! `lifecycle.rs` signals, reaping and shutdown.
 
+pub mod health;
 pub mod lifecycle;
 pub mod messages;
 pub mod process_table;

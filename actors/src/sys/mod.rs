@@ -4,6 +4,7 @@
 #![allow(unsafe_code)]
 
 pub mod identity;
+pub mod notify_socket;
 pub mod pid1;
 pub mod reap;
 pub mod runtime_dir;

@@ -32,6 +32,9 @@ pub struct SpawnSpec {
     pub capture: bool,
     /// Inetd-style: this fd becomes stdin and stdout.
     pub connection: Option<OwnedFd>,
+    /// Give the child a pipe as stdin; its write end is `Spawned::stdin`
+    /// (a command notifier reads the event JSON from it).
+    pub stdin_pipe: bool,
     /// Sockets passed with the systemd protocol as fds 3.. (LISTEN_FDS).
     pub listen_fds: Vec<RawFd>,
     pub listen_names: Vec<String>,
@@ -46,6 +49,8 @@ pub struct SpawnSpec {
 #[derive(Debug)]
 pub struct Spawned {
     pub pid: Pid,
+    /// The write end of the stdin pipe (`SpawnSpec::stdin_pipe`).
+    pub stdin: Option<OwnedFd>,
     pub stdout: Option<OwnedFd>,
     pub stderr: Option<OwnedFd>,
 }
@@ -195,6 +200,12 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     } else {
         (None, None)
     };
+    let (in_r, in_w) = if spec.stdin_pipe {
+        let (r, w) = pipe().map_err(|e| io_err("cannot create a pipe", e))?;
+        (Some(r), Some(w))
+    } else {
+        (None, None)
+    };
     let (status_r, status_w) = pipe().map_err(|e| io_err("cannot create a pipe", e))?;
 
     let child = ChildPlan {
@@ -204,7 +215,10 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
         listen_pid: listen_pid_ptr,
         workdir: prepared.workdir.as_ref().map(|w| w.as_ptr()),
         cgroup_procs: prepared.cgroup_procs.iter().map(|c| c.as_ptr()).collect(),
-        stdin: spec.connection.as_ref().map(|c| c.as_raw_fd()),
+        stdin: in_r
+            .as_ref()
+            .or(spec.connection.as_ref())
+            .map(|c| c.as_raw_fd()),
         stdout: out_w
             .as_ref()
             .map(|w| w.as_raw_fd())
@@ -233,6 +247,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     drop(status_w);
     drop(out_w);
     drop(err_w);
+    drop(in_r);
     // Read the exec status: EOF = exec succeeded (CLOEXEC closed it).
     let mut buf = [0u8; 8];
     let n = loop {
@@ -257,6 +272,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     }
     Ok(Spawned {
         pid: Pid::from_raw(pid),
+        stdin: in_w,
         stdout: out_r,
         stderr: err_r,
     })
@@ -332,10 +348,21 @@ fn child_main(p: &ChildPlan) -> ! {
         libc::sigemptyset(&mut set);
         // The raw syscall: glibc's wrappers refuse signals 32 and 33, which
         // may still be ignored from oneinit's own parent.
-        let dfl = KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 };
+        let dfl = KernelSigaction {
+            handler: libc::SIG_DFL,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
         for sig in 1..=64 {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::syscall(libc::SYS_rt_sigaction, sig, &dfl as *const KernelSigaction, std::ptr::null_mut::<KernelSigaction>(), 8usize);
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &dfl as *const KernelSigaction,
+                    std::ptr::null_mut::<KernelSigaction>(),
+                    8usize,
+                );
             }
         }
         if libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) != 0 {

@@ -1,0 +1,49 @@
+//! Messages the HealthChecker answers, and the facts it publishes.
+
+use crate::model::config::ServiceConfig;
+use crate::model::view::Health;
+use actix::Message;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Fact: a service's health changed (from its `health:` checks). The
+/// ServiceManager stores it, logs it and acts (`on_unhealthy`); the
+/// Notifier tells the service's notifiers.
+#[derive(Message, Clone, Debug, PartialEq)]
+#[rtype(result = "()")]
+pub struct HealthChanged {
+    pub service: String,
+    pub health: Health,
+    /// The check that decided it (None when the checks stopped).
+    pub check: Option<String>,
+    /// Why: the last failure, or what made it healthy again.
+    pub message: String,
+}
+
+/// Fact: one check run finished (for `oneinit_health_checks_total` and
+/// `oneinit_health_check_duration_seconds`).
+#[derive(Message, Clone, Debug, PartialEq)]
+#[rtype(result = "()")]
+pub struct CheckCompleted {
+    pub service: String,
+    pub check: String,
+    pub success: bool,
+    pub duration: Duration,
+}
+
+/// The configuration changed (reload): watch these services from now on.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetServices {
+    pub services: BTreeMap<String, ServiceConfig>,
+}
+
+/// One sd_notify datagram, read from a service's NOTIFY_SOCKET.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct NotifyDatagram {
+    pub service: String,
+    pub text: String,
+    /// The sender's pid (SCM_CREDENTIALS), when the kernel passed it.
+    pub pid: Option<i32>,
+}
