@@ -145,7 +145,11 @@ fn run(cli: Cli) -> i32 {
     let identity_errors: Vec<String> = config
         .services
         .iter()
-        .filter_map(|(name, svc)| plan::check_identity(svc).err().map(|e| format!("{}: service {name:?}: {e}", sources.join(", "))))
+        .filter_map(|(name, svc)| {
+            plan::check_identity(svc)
+                .err()
+                .map(|e| format!("{}: service {name:?}: {e}", sources.join(", ")))
+        })
         .collect();
     if !identity_errors.is_empty() {
         for e in identity_errors {
@@ -187,6 +191,11 @@ fn run(cli: Cli) -> i32 {
         format,
         facts: Vec::new(),
         tini,
+        sources: if use_config {
+            sources.clone()
+        } else {
+            Vec::new()
+        },
     };
     system.block_on(async move {
         ServiceManager::new(setup).start();
