@@ -17,7 +17,10 @@ fn ms(n: u64) -> Duration {
 /// log timestamps have millisecond precision).
 fn hits_between(stub: &HttpStub, from: SystemTime, to: SystemTime) -> usize {
     let to = to + ms(1);
-    stub.requests().iter().filter(|r| r.at >= from && r.at <= to).count()
+    stub.requests()
+        .iter()
+        .filter(|r| r.at >= from && r.at <= to)
+        .count()
 }
 
 fn pids_spawned(d: &Daemon, service: &str) -> Vec<i64> {
@@ -45,17 +48,39 @@ services:
 "#,
         stub.url("/health")
     ));
-    assert!(d.wait_event("healthy", Some("web"), secs(10)), "{}", d.stdout());
+    assert!(
+        d.wait_event("healthy", Some("web"), secs(10)),
+        "{}",
+        d.stdout()
+    );
     let switched = SystemTime::now();
     stub.set(StubMode::Down);
-    assert!(d.wait_event("unhealthy", Some("web"), secs(10)), "{}", d.stdout());
+    assert!(
+        d.wait_event("unhealthy", Some("web"), secs(10)),
+        "{}",
+        d.stdout()
+    );
     let ev = d.events("unhealthy", Some("web"))[0].clone();
     assert_eq!(ev["check"], "api");
-    assert!(ev["msg"].as_str().unwrap_or_default().contains("status 500"), "{ev}");
+    assert!(
+        ev["msg"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("status 500"),
+        "{ev}"
+    );
     let at = record_time(&ev).expect("ts");
-    assert_eq!(hits_between(&stub, switched, at), 3, "3 failed checks before unhealthy");
+    assert_eq!(
+        hits_between(&stub, switched, at),
+        3,
+        "3 failed checks before unhealthy"
+    );
     // restart: a new process with a new pid.
-    assert!(wait_until(secs(10), || pids_spawned(&d, "web").len() >= 2), "{}", d.stdout());
+    assert!(
+        wait_until(secs(10), || pids_spawned(&d, "web").len() >= 2),
+        "{}",
+        d.stdout()
+    );
     let pids = pids_spawned(&d, "web");
     assert_ne!(pids[0], pids[1]);
     assert!(!d.events("stopping", Some("web")).is_empty());
@@ -78,16 +103,31 @@ services:
 "#,
         stub.url("/")
     ));
-    assert!(d.wait_event("unhealthy", Some("web"), secs(10)), "{}", d.stdout());
+    assert!(
+        d.wait_event("unhealthy", Some("web"), secs(10)),
+        "{}",
+        d.stdout()
+    );
     let spawned = record_time(&d.events("spawned", Some("web"))[0]).expect("ts");
     let unhealthy = record_time(&d.events("unhealthy", Some("web"))[0]).expect("ts");
     let after = unhealthy.duration_since(spawned).unwrap_or_default();
-    assert!(after >= ms(1500), "unhealthy {after:?} after spawn, within the start period");
+    assert!(
+        after >= ms(1500),
+        "unhealthy {after:?} after spawn, within the start period"
+    );
     assert!(after < ms(2500), "unhealthy only {after:?} after spawn");
-    assert!(stub.hits() >= 10, "checks ran during the start period: {}", stub.hits());
+    assert!(
+        stub.hits() >= 10,
+        "checks ran during the start period: {}",
+        stub.hits()
+    );
     // ignore: nothing is done to the service.
     std::thread::sleep(ms(300));
-    assert!(d.events("stopping", Some("web")).is_empty(), "{}", d.stdout());
+    assert!(
+        d.events("stopping", Some("web")).is_empty(),
+        "{}",
+        d.stdout()
+    );
     assert_eq!(pids_spawned(&d, "web").len(), 1);
 }
 
@@ -109,14 +149,28 @@ services:
 "#,
         stub.url("/live")
     ));
-    assert!(d.wait_event("healthy", Some("web"), secs(10)), "{}", d.stdout());
+    assert!(
+        d.wait_event("healthy", Some("web"), secs(10)),
+        "{}",
+        d.stdout()
+    );
     let req = stub.requests()[0].clone();
     assert_eq!((req.method.as_str(), req.path.as_str()), ("HEAD", "/live"));
     assert_eq!(req.header("x-probe"), Some("yes"));
     stub.set(StubMode::Slow);
-    assert!(d.wait_event("unhealthy", Some("web"), secs(10)), "{}", d.stdout());
+    assert!(
+        d.wait_event("unhealthy", Some("web"), secs(10)),
+        "{}",
+        d.stdout()
+    );
     let ev = &d.events("unhealthy", Some("web"))[0];
-    assert!(ev["msg"].as_str().unwrap_or_default().contains("no answer within 300ms"), "{ev}");
+    assert!(
+        ev["msg"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no answer within 300ms"),
+        "{ev}"
+    );
     stub.set(StubMode::Up);
     assert!(
         wait_until(secs(10), || d.events("healthy", Some("web")).len() >= 2),
@@ -141,12 +195,19 @@ services:
     on_unhealthy: stop
 "#
     ));
-    assert!(d.wait_event("stopped", Some("web"), secs(10)), "{}", d.stdout());
+    assert!(
+        d.wait_event("stopped", Some("web"), secs(10)),
+        "{}",
+        d.stdout()
+    );
     assert!(!d.events("unhealthy", Some("web")).is_empty());
     std::thread::sleep(ms(500));
     assert_eq!(pids_spawned(&d, "web").len(), 1, "stopped, not restarted");
     let pid = pids_spawned(&d, "web")[0] as i32;
-    assert!(proc_state(pid).is_none_or(|s| s == 'Z'), "process still runs");
+    assert!(
+        proc_state(pid).is_none_or(|s| s == 'Z'),
+        "process still runs"
+    );
 }
 
 #[test]
@@ -177,16 +238,36 @@ services:
     assert_eq!(req.header("x-token"), Some("s3cret"));
     assert_eq!(req.header("content-type"), Some("application/json"));
     let body: Value = serde_json::from_str(&req.body).expect("JSON body");
-    let keys: Vec<&str> = body.as_object().expect("object").keys().map(String::as_str).collect();
+    let keys: Vec<&str> = body
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
     let mut sorted = keys.clone();
     sorted.sort();
-    assert_eq!(sorted, ["event", "exit_code", "message", "restarts", "service", "time"]);
+    assert_eq!(
+        sorted,
+        [
+            "event",
+            "exit_code",
+            "message",
+            "restarts",
+            "service",
+            "time"
+        ]
+    );
     assert_eq!(body["event"], "unhealthy");
     assert_eq!(body["service"], "web");
     assert_eq!(body["restarts"], 0);
     assert_eq!(body["exit_code"], Value::Null);
-    assert!(body["message"].as_str().unwrap_or_default().contains("status 500"));
-    assert!(chrono::DateTime::parse_from_rfc3339(body["time"].as_str().unwrap_or_default()).is_ok());
+    assert!(body["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("status 500"));
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(body["time"].as_str().unwrap_or_default()).is_ok()
+    );
     health.set(StubMode::Up);
     assert!(wait_until(secs(10), || hook.hits() >= 2), "{}", d.stdout());
     let body: Value = serde_json::from_str(&hook.requests()[1].body).expect("JSON body");
@@ -215,9 +296,17 @@ services:
         slack.url("/slack"),
         hook.url("/tpl")
     ));
-    assert!(d.wait_event("gave_up", Some("job"), secs(10)), "{}", d.stdout());
+    assert!(
+        d.wait_event("gave_up", Some("job"), secs(10)),
+        "{}",
+        d.stdout()
+    );
     let events = d.path("events.jsonl");
-    assert!(wait_until(secs(10), || lines(&events).len() >= 3), "{}", d.stdout());
+    assert!(
+        wait_until(secs(10), || lines(&events).len() >= 3),
+        "{}",
+        d.stdout()
+    );
     let got: Vec<Value> = lines(&events)
         .iter()
         .map(|l| serde_json::from_str(l).expect("event JSON on stdin"))
@@ -229,14 +318,24 @@ services:
     assert_eq!(got[1]["restarts"], 1);
     assert!(wait_until(secs(10), || slack.hits() >= 3));
     let text: Value = serde_json::from_str(&slack.requests()[0].body).expect("slack JSON");
-    assert!(text["text"].as_str().unwrap_or_default().contains("job"), "{text}");
+    assert!(
+        text["text"].as_str().unwrap_or_default().contains("job"),
+        "{text}"
+    );
     // Retries: 2 refused attempts (1 s, 2 s apart) before the first success.
-    assert!(wait_until(secs(15), || hook.hits() >= 5), "hits {}", hook.hits());
+    assert!(
+        wait_until(secs(15), || hook.hits() >= 5),
+        "hits {}",
+        hook.hits()
+    );
     let reqs = hook.requests();
     let gap = reqs[1].at.duration_since(reqs[0].at).unwrap_or_default();
     assert!(gap >= ms(900), "first retry after {gap:?}");
     let body: Value = serde_json::from_str(&reqs[2].body).expect("template renders JSON");
-    assert_eq!(body, serde_json::json!({"who": "job", "what": "failed", "code": 3, "n": 0}));
+    assert_eq!(
+        body,
+        serde_json::json!({"who": "job", "what": "failed", "code": 3, "n": 0})
+    );
 }
 
 #[test]
@@ -256,10 +355,23 @@ services:
     ));
     assert!(d.wait_event("spawned", Some("db"), secs(10)));
     std::thread::sleep(ms(1000));
-    assert!(!d.path("app.started").exists(), "app started before db was ready");
+    assert!(
+        !d.path("app.started").exists(),
+        "app started before db was ready"
+    );
     assert!(d.events("ready", Some("db")).is_empty());
     let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("open the port");
-    assert!(wait_until(secs(10), || d.path("app.started").exists()), "{}", d.stdout());
+    assert!(
+        wait_until(secs(10), || d.path("app.started").exists()),
+        "{}",
+        d.stdout()
+    );
+    // The log is written asynchronously: wait for the line, not just the file.
+    assert!(
+        d.wait_event("spawned", Some("app"), secs(5)),
+        "{}",
+        d.stdout()
+    );
     let ready = record_time(&d.events("ready", Some("db"))[0]).expect("ts");
     let app = record_time(&d.events("spawned", Some("app"))[0]).expect("ts");
     assert!(app >= ready);
@@ -272,18 +384,14 @@ fn sd_notify_ready_and_status_from_a_script() {
         r#"
 services:
   db:
-    # The sender is python, a child of the instance's shell.
-    command: ["sh", "-c", "python3 {dir}/notify.py & wait"]
+    # The sender is python, a child of the instance's shell (which waits
+    # for the test to write the script).
+    command: ["sh", "-c", "while [ ! -f {dir}/notify.py ]; do sleep 0.02; done; python3 {dir}/notify.py & wait"]
     readiness: {notify: true, timeout: 20s}
   app:
     requires: [db]
     command: ["sh", "-c", "touch {dir}/app.started; exec sleep 300"]
-"#
-        .replace(
-            "{dir}/notify.py",
-            &format!("{}/notify.py", "{dir}"),
-        )
-        .as_str(),
+"#,
     );
     std::fs::write(
         d.path("notify.py"),
@@ -298,11 +406,24 @@ time.sleep(300)
 "#,
     )
     .expect("script");
-    assert!(wait_until(secs(15), || d.path("app.started").exists()), "{}", d.stdout());
+    assert!(
+        wait_until(secs(15), || d.path("app.started").exists()),
+        "{}",
+        d.stdout()
+    );
+    // The log is written asynchronously: wait for the line, not just the file.
+    assert!(
+        d.wait_event("spawned", Some("app"), secs(5)),
+        "{}",
+        d.stdout()
+    );
     let spawned = record_time(&d.events("spawned", Some("db"))[0]).expect("ts");
     let ready = record_time(&d.events("ready", Some("db"))[0]).expect("ts");
     let took = ready.duration_since(spawned).unwrap_or_default();
-    assert!(took >= ms(800), "ready {took:?} after spawn, before READY=1");
+    assert!(
+        took >= ms(800),
+        "ready {took:?} after spawn, before READY=1"
+    );
     let app = record_time(&d.events("spawned", Some("app"))[0]).expect("ts");
     assert!(app >= ready);
 }
@@ -318,9 +439,17 @@ services:
     restart: {policy: on-failure, delay: 50ms}
 "#,
     );
-    assert!(wait_until(secs(10), || pids_spawned(&d, "never").len() >= 3), "{}", d.stdout());
+    assert!(
+        wait_until(secs(10), || pids_spawned(&d, "never").len() >= 3),
+        "{}",
+        d.stdout()
+    );
     assert!(d.events("ready", Some("never")).is_empty());
-    assert!(!d.events("restarting", Some("never")).is_empty(), "{}", d.stdout());
+    assert!(
+        !d.events("restarting", Some("never")).is_empty(),
+        "{}",
+        d.stdout()
+    );
 }
 
 #[test]
@@ -336,7 +465,17 @@ services:
     command: ["sh", "-c", "touch {dir}/app.started; exec sleep 300"]
 "#,
     );
-    assert!(wait_until(secs(10), || d.path("app.started").exists()), "{}", d.stdout());
+    assert!(
+        wait_until(secs(10), || d.path("app.started").exists()),
+        "{}",
+        d.stdout()
+    );
+    // The log is written asynchronously: wait for the line, not just the file.
+    assert!(
+        d.wait_event("spawned", Some("app"), secs(5)),
+        "{}",
+        d.stdout()
+    );
     let spawned = record_time(&d.events("spawned", Some("db"))[0]).expect("ts");
     let ready = record_time(&d.events("ready", Some("db"))[0]).expect("ts");
     assert!(ready.duration_since(spawned).unwrap_or_default() >= ms(700));
@@ -367,15 +506,39 @@ services:
 "#,
     );
     std::fs::write(d.path("healthy"), "").expect("file");
-    assert!(d.wait_event("healthy", Some("web"), secs(10)), "{}", d.stdout());
+    assert!(
+        d.wait_event("healthy", Some("web"), secs(10)),
+        "{}",
+        d.stdout()
+    );
     std::fs::remove_file(d.path("healthy")).expect("rm");
-    assert!(d.wait_event("unhealthy", Some("web"), secs(10)), "{}", d.stdout());
+    assert!(
+        d.wait_event("unhealthy", Some("web"), secs(10)),
+        "{}",
+        d.stdout()
+    );
     let ev = &d.events("unhealthy", Some("web"))[0];
-    assert!(ev["msg"].as_str().unwrap_or_default().contains("exited with 1: checking"), "{ev}");
+    assert!(
+        ev["msg"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("exited with 1: checking"),
+        "{ev}"
+    );
     // The hanging check times out, counts as a failure and is killed.
-    assert!(d.wait_event("unhealthy", Some("hang"), secs(10)), "{}", d.stdout());
+    assert!(
+        d.wait_event("unhealthy", Some("hang"), secs(10)),
+        "{}",
+        d.stdout()
+    );
     let ev = &d.events("unhealthy", Some("hang"))[0];
-    assert!(ev["msg"].as_str().unwrap_or_default().contains("timed out after 300ms"), "{ev}");
+    assert!(
+        ev["msg"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("timed out after 300ms"),
+        "{ev}"
+    );
     let pid: i32 = std::fs::read_to_string(d.path("hang.pid"))
         .ok()
         .and_then(|s| s.trim().parse().ok())

@@ -223,7 +223,9 @@ fn start_actors(mut setup: ManagerSetup) {
     let services = setup.config.services.clone();
     let notifiers = setup.config.notifiers.clone();
     let log = setup.log.clone();
-    let manager = ServiceManager::new(setup);
+    let mut manager = ServiceManager::new(setup);
+    manager.observe_config(health_ctx.address().recipient());
+    manager.observe_config(notifier_ctx.address().recipient());
     let procs = manager.process_table();
     let health = HealthChecker::new(HealthSetup {
         services: services.clone(),

@@ -339,7 +339,10 @@ pub struct StubRequest {
 
 impl StubRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -408,7 +411,11 @@ impl HttpStub {
     }
 
     pub fn requests(&self) -> Vec<StubRequest> {
-        self.shared.requests.lock().map(|r| r.clone()).unwrap_or_default()
+        self.shared
+            .requests
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
     }
 
     pub fn hits(&self) -> usize {
@@ -481,9 +488,7 @@ fn serve(mut conn: std::net::TcpStream, s: &StubShared) {
         }
         (None, StubMode::Up) => 200,
     };
-    let reply = format!(
-        "HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
-    );
+    let reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
     let _ = conn.write_all(reply.as_bytes());
 }
 

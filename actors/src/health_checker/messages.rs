@@ -1,9 +1,7 @@
 //! Messages the HealthChecker answers, and the facts it publishes.
 
-use crate::model::config::ServiceConfig;
 use crate::model::view::Health;
 use actix::Message;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Fact: a service's health changed (from its `health:` checks). The
@@ -29,13 +27,6 @@ pub struct CheckCompleted {
     pub check: String,
     pub success: bool,
     pub duration: Duration,
-}
-
-/// The configuration changed (reload): watch these services from now on.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SetServices {
-    pub services: BTreeMap<String, ServiceConfig>,
 }
 
 /// One sd_notify datagram, read from a service's NOTIFY_SOCKET.

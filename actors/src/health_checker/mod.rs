@@ -21,7 +21,7 @@ pub mod tally;
 use crate::model::config::{CheckConfig, ServiceConfig};
 use crate::model::view::{Health, ServiceState};
 use crate::service::messages::{FactKind, InstanceExited, ServiceFact};
-use crate::service_manager::health::{MarkReady, SetServiceStatus};
+use crate::service_manager::health::{ConfigApplied, MarkReady, SetServiceStatus};
 use crate::service_manager::process_table::ProcessTable;
 use actix::prelude::*;
 use checks::CheckEnv;
@@ -525,16 +525,19 @@ impl Handler<NotifyDatagram> for HealthChecker {
     }
 }
 
-impl Handler<SetServices> for HealthChecker {
+/// Reload: stop following removed and changed services (a changed one is
+/// restarted by the manager and followed afresh from its new facts).
+impl Handler<ConfigApplied> for HealthChecker {
     type Result = ();
-    fn handle(&mut self, msg: SetServices, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: ConfigApplied, ctx: &mut Context<Self>) {
+        let services = msg.config.services;
         let names: Vec<String> = self.watched.keys().cloned().collect();
         for name in names {
-            let unchanged = msg
-                .services
-                .get(&name)
-                .map(|c| c == self.watched[&name].cfg.as_ref());
-            if unchanged != Some(true) {
+            let same = match (services.get(&name), self.watched.get(&name)) {
+                (Some(new), Some(w)) => new == w.cfg.as_ref(),
+                _ => false,
+            };
+            if !same {
                 self.stop_loops(&name, ctx);
                 if let Some(w) = self.watched.remove(&name) {
                     for h in w.instances.into_values().filter_map(|i| i.ready_poll) {
@@ -543,7 +546,7 @@ impl Handler<SetServices> for HealthChecker {
                 }
             }
         }
-        for (name, cfg) in &msg.services {
+        for (name, cfg) in &services {
             if cfg.readiness.notify {
                 self.sockets
                     .add(name, cfg, ctx.address().recipient(), &self.setup.log);
@@ -552,6 +555,6 @@ impl Handler<SetServices> for HealthChecker {
                 self.watched.insert(name.clone(), Watched::new(cfg.clone()));
             }
         }
-        self.setup.services = msg.services;
+        self.setup.services = services;
     }
 }

@@ -15,6 +15,7 @@ use crate::health_checker::helper::{ExitWaiters, HelperRunner};
 use crate::health_checker::messages::HealthChanged;
 use crate::model::config::{NotifierConfig, ServiceConfig};
 use crate::service::messages::{InstanceExited, ServiceFact};
+use crate::service_manager::health::ConfigApplied;
 use crate::service_manager::process_table::ProcessTable;
 use actix::prelude::*;
 use deliver::{RetryPolicy, Worker};
@@ -24,7 +25,7 @@ use slog::{o, warn, Logger};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
-use track::Tracker;
+use track::{Outcome, Tracker};
 
 /// Everything the Notifier is started with.
 pub struct NotifierSetup {
@@ -82,8 +83,14 @@ impl Notifier {
 impl Actor for Notifier {
     type Context = Context<Self>;
 
-    /// One worker per configured notifier; none when no service notifies.
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.start_workers(ctx);
+    }
+}
+
+impl Notifier {
+    /// One worker per configured notifier; none when no service notifies.
+    fn start_workers(&mut self, ctx: &mut Context<Self>) {
         let used: std::collections::BTreeSet<&String> = self
             .setup
             .services
@@ -118,9 +125,21 @@ impl Actor for Notifier {
 
 impl Handler<ServiceFact> for Notifier {
     type Result = ();
-    fn handle(&mut self, msg: ServiceFact, _: &mut Context<Self>) {
-        if let Some(ev) = self.tracker.on_fact(&msg, chrono::Utc::now()) {
-            self.send(ev);
+    fn handle(&mut self, msg: ServiceFact, ctx: &mut Context<Self>) {
+        match self.tracker.on_fact(&msg, chrono::Utc::now()) {
+            Some(Outcome::Send(ev)) => self.send(ev),
+            Some(Outcome::ConfirmRecovery { after, generation }) => {
+                let service = msg.service;
+                ctx.run_later(after, move |act, _| {
+                    if let Some(ev) =
+                        act.tracker
+                            .confirm_recovery(&service, generation, chrono::Utc::now())
+                    {
+                        act.send(ev);
+                    }
+                });
+            }
+            None => {}
         }
     }
 }
@@ -131,6 +150,19 @@ impl Handler<HealthChanged> for Notifier {
         if let Some(ev) = self.tracker.on_health(&msg, chrono::Utc::now()) {
             self.send(ev);
         }
+    }
+}
+
+/// Reload: follow the new services and notifier list. Every notifier gets
+/// a fresh worker; the old ones finish what they have queued.
+impl Handler<ConfigApplied> for Notifier {
+    type Result = ();
+    fn handle(&mut self, msg: ConfigApplied, ctx: &mut Context<Self>) {
+        self.tracker.update(&msg.config.services);
+        self.setup.services = msg.config.services;
+        self.setup.notifiers = msg.config.notifiers;
+        self.queues.clear();
+        self.start_workers(ctx);
     }
 }
 

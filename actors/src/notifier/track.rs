@@ -3,7 +3,10 @@
 //! exited with a failure while not being stopped; `gave_up`: its restarts
 //! are used up; `unhealthy`: checks reached their failure threshold (unless
 //! `on_unhealthy: ignore`); `recovered`: after one of those, the service is
-//! ready again and, when it has health checks, healthy.
+//! ready again and, when it has health checks, healthy — after a crash only
+//! once the new run has lasted `restart.reset_after` (the restart policy's
+//! own measure of a good run), so a crash loop is not a stream of
+//! failed/recovered pairs.
 
 use super::event::{Event, EventKind};
 use crate::health_checker::messages::HealthChanged;
@@ -13,6 +16,18 @@ use crate::model::view::{Health, ServiceState};
 use crate::service::messages::{FactKind, ServiceFact};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// What the Notifier should do after a fact.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    Send(Event),
+    /// Call `confirm_recovery(service, generation)` after this long.
+    ConfirmRecovery {
+        after: Duration,
+        generation: u64,
+    },
+}
 
 struct Track {
     has_health: bool,
@@ -20,6 +35,11 @@ struct Track {
     state: ServiceState,
     health: Health,
     restarts: u64,
+    reset_after: Duration,
+    /// Counts failures, so a pending recovery is dropped by a new one.
+    generation: u64,
+    /// The last trouble was an exit (not health): recovery needs a good run.
+    crashed: bool,
     /// A failed/unhealthy/gave_up event was sent and no recovered since.
     troubled: bool,
 }
@@ -43,6 +63,9 @@ impl Tracker {
                         state: ServiceState::Inactive,
                         health: Health::Unknown,
                         restarts: 0,
+                        reset_after: c.restart.reset_after.get(),
+                        generation: 0,
+                        crashed: false,
                         troubled: false,
                     },
                 )
@@ -51,12 +74,28 @@ impl Tracker {
         Tracker { services }
     }
 
-    pub fn on_fact(&mut self, f: &ServiceFact, now: DateTime<Utc>) -> Option<Event> {
+    /// A new configuration: keep what is known of services still listed.
+    pub fn update(&mut self, services: &BTreeMap<String, ServiceConfig>) {
+        let mut next = Tracker::new(services);
+        for (name, t) in next.services.iter_mut() {
+            if let Some(old) = self.services.remove(name) {
+                t.state = old.state;
+                t.health = old.health;
+                t.restarts = old.restarts;
+                t.generation = old.generation;
+                t.crashed = old.crashed;
+                t.troubled = old.troubled;
+            }
+        }
+        *self = next;
+    }
+
+    pub fn on_fact(&mut self, f: &ServiceFact, now: DateTime<Utc>) -> Option<Outcome> {
         let t = self.services.get_mut(&f.service)?;
         let ev = |kind, message, exit_code, restarts| {
-            Some(Event::new(
+            Some(Outcome::Send(Event::new(
                 kind, &f.service, now, message, restarts, exit_code,
-            ))
+            )))
         };
         match &f.kind {
             FactKind::Exited {
@@ -69,6 +108,8 @@ impl Tracker {
                     return None;
                 }
                 t.troubled = true;
+                t.crashed = true;
+                t.generation += 1;
                 let (message, exit_code) = match (code, signal) {
                     (Some(c), _) => (format!("instance {} exited with code {c}", f.instance), *c),
                     (None, Some(s)) => (
@@ -89,6 +130,8 @@ impl Tracker {
             }
             FactKind::GaveUp => {
                 t.troubled = true;
+                t.crashed = true;
+                t.generation += 1;
                 let message = format!(
                     "gave up after {} restarts; the service is failed",
                     t.restarts
@@ -99,6 +142,12 @@ impl Tracker {
                 t.state = *to;
                 let up = matches!(to, ServiceState::Ready | ServiceState::Completed);
                 if t.troubled && up && (!t.has_health || t.health == Health::Healthy) {
+                    if t.crashed && *to == ServiceState::Ready {
+                        return Some(Outcome::ConfirmRecovery {
+                            after: t.reset_after,
+                            generation: t.generation,
+                        });
+                    }
                     t.troubled = false;
                     let message = format!("the service is {} again", to.as_str());
                     return ev(EventKind::Recovered, message, None, t.restarts);
@@ -109,12 +158,41 @@ impl Tracker {
         }
     }
 
+    /// A run that started `reset_after` ago: recovered if nothing failed since.
+    pub fn confirm_recovery(
+        &mut self,
+        service: &str,
+        generation: u64,
+        now: DateTime<Utc>,
+    ) -> Option<Event> {
+        let t = self.services.get_mut(service)?;
+        let up = matches!(t.state, ServiceState::Ready | ServiceState::Running);
+        if !t.troubled || t.generation != generation || !up || t.health == Health::Unhealthy {
+            return None;
+        }
+        t.troubled = false;
+        t.crashed = false;
+        let message = format!(
+            "running again for {}",
+            crate::model::units::format_duration(t.reset_after)
+        );
+        Some(Event::new(
+            EventKind::Recovered,
+            service,
+            now,
+            message,
+            t.restarts,
+            None,
+        ))
+    }
+
     pub fn on_health(&mut self, h: &HealthChanged, now: DateTime<Utc>) -> Option<Event> {
         let t = self.services.get_mut(&h.service)?;
         t.health = h.health;
         match h.health {
             Health::Unhealthy if t.on_unhealthy != OnUnhealthy::Ignore => {
                 t.troubled = true;
+                t.crashed = false;
                 Some(Event::new(
                     EventKind::Unhealthy,
                     &h.service,
@@ -198,12 +276,35 @@ mod tests {
         }
     }
 
+    /// Events, with a pending recovery confirmed at once.
     fn kinds(t: &mut Tracker, facts: Vec<ServiceFact>) -> Vec<(&'static str, Option<i32>, u64)> {
         facts
             .iter()
-            .filter_map(|f| t.on_fact(f, Utc::now()))
+            .filter_map(|f| match t.on_fact(f, Utc::now())? {
+                Outcome::Send(e) => Some(e),
+                Outcome::ConfirmRecovery { generation, .. } => {
+                    t.confirm_recovery(&f.service, generation, Utc::now())
+                }
+            })
             .map(|e| (e.event, e.exit_code, e.restarts))
             .collect()
+    }
+
+    #[test]
+    fn a_recovery_is_dropped_when_the_run_fails_before_reset_after() {
+        let mut t = tracker(false, OnUnhealthy::Restart);
+        t.on_fact(&state(ServiceState::Ready), Utc::now());
+        assert!(matches!(
+            t.on_fact(&exited(Some(1), None, false), Utc::now()),
+            Some(Outcome::Send(_))
+        ));
+        let pending = t.on_fact(&state(ServiceState::Ready), Utc::now());
+        let Some(Outcome::ConfirmRecovery { after, generation }) = pending else {
+            panic!("want a pending recovery, got {pending:?}");
+        };
+        assert_eq!(after, Duration::from_secs(60));
+        t.on_fact(&exited(Some(1), None, false), Utc::now());
+        assert!(t.confirm_recovery("web", generation, Utc::now()).is_none());
     }
 
     #[test]

@@ -13,6 +13,14 @@ use crate::service::messages::{InstanceReady, SetStatusText, Stop};
 use actix::prelude::*;
 use slog::{info, o, warn};
 
+/// Fact: a new configuration was applied (reload). Peers that follow
+/// services (HealthChecker, Notifier) rebuild what they watch from it.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct ConfigApplied {
+    pub config: crate::model::config::Config,
+}
+
 /// An instance of `service` reported readiness (readiness check passed,
 /// sd_notify `READY=1`).
 #[derive(Message)]
@@ -36,6 +44,19 @@ impl ServiceManager {
     /// processes (exec checks, command notifiers) through the one reaper.
     pub fn process_table(&self) -> ProcessTable {
         self.procs.clone()
+    }
+
+    /// Tells `to` of every configuration applied from now on.
+    pub fn observe_config(&mut self, to: Recipient<ConfigApplied>) {
+        self.config_observers.push(to);
+    }
+
+    pub(crate) fn tell_config_observers(&self) {
+        for r in &self.config_observers {
+            r.do_send(ConfigApplied {
+                config: self.config.clone(),
+            });
+        }
     }
 }
 

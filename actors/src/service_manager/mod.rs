@@ -81,6 +81,8 @@ pub struct ServiceManager {
     pub(crate) log_arbiter: Option<Arbiter>,
     pub(crate) shutdown: Option<ShutdownState>,
     pub(crate) sources: Vec<String>,
+    /// Peers told of every applied configuration (see `health.rs`).
+    pub(crate) config_observers: Vec<Recipient<health::ConfigApplied>>,
     pub(crate) next_generation: u64,
 }
 
@@ -102,6 +104,7 @@ impl ServiceManager {
             log_arbiter: None,
             shutdown: None,
             sources: setup.sources,
+            config_observers: Vec::new(),
             next_generation: 1,
         }
     }
