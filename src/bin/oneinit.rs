@@ -50,8 +50,16 @@ fn main() -> ExitCode {
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            match rt.block_on(config_loader::load(&cli.config)) {
+            let sources = if cli.config.is_empty() {
+                config_loader::default_sources()
+            } else {
+                cli.config.clone()
+            };
+            match rt.block_on(config_loader::load(&sources)) {
                 Ok(loaded) => {
+                    for w in &loaded.warnings {
+                        eprintln!("warning: {w}");
+                    }
                     if print {
                         print!(
                             "{}",

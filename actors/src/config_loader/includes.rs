@@ -27,6 +27,8 @@ pub struct Pending {
 #[derive(Default)]
 pub struct Reader {
     pub errors: Vec<ConfigError>,
+    /// Things worth knowing that do not stop the load.
+    pub warnings: Vec<String>,
     /// Every source actually read, in order.
     pub read: Vec<String>,
     /// The chain of sources being read: (identity, name).
@@ -152,6 +154,10 @@ impl Reader {
                 }
             };
             match source.resolve_include(&spec) {
+                Ok(sources) if sources.is_empty() => self.warnings.push(format!(
+                    "{}: include \"{spec}\" matched no files",
+                    item.pos.describe()
+                )),
                 Ok(sources) => out.extend(sources.into_iter().map(|s| Pending {
                     source: s,
                     named_at: Some(item.pos.clone()),

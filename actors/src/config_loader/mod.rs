@@ -19,6 +19,8 @@ mod validate;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_includes;
 
 use crate::model::config::Config;
 use actix::{Actor, Context, Handler, Message, ResponseFuture};
@@ -112,7 +114,7 @@ pub async fn load(sources: &[String]) -> Result<LoadedConfig, Vec<ConfigError>> 
         Some(config) if errors.is_empty() => Ok(LoadedConfig {
             config,
             sources: reader.read,
-            warnings: Vec::new(),
+            warnings: reader.warnings,
         }),
         _ => Err(errors),
     }

@@ -102,7 +102,7 @@ fn is_octal_mode(text: &str) -> bool {
 fn service(cx: &mut Ctx, config: &Config, name: &str, svc: &ServiceConfig) {
     let at =
         |key: &'static str| -> [String; 3] { ["services".into(), name.to_string(), key.into()] };
-    let mut err = |cx: &mut Ctx, key: &'static str, msg: String| {
+    let err = |cx: &mut Ctx, key: &'static str, msg: String| {
         let p = at(key);
         let path: Vec<&str> = p.iter().map(String::as_str).collect();
         cx.err(&path, false, format!("service \"{name}\": {msg}"));
@@ -214,7 +214,7 @@ fn service(cx: &mut Ctx, config: &Config, name: &str, svc: &ServiceConfig) {
             }
         }
     }
-    if !(svc.restart.backoff >= 1.0) {
+    if svc.restart.backoff.is_nan() || svc.restart.backoff < 1.0 {
         err(
             cx,
             "restart",
