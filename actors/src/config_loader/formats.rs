@@ -134,7 +134,11 @@ impl MarkedEventReceiver for YamlBuilder {
                 key: None,
             }),
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Seq(node, anchor)) | Some(Frame::Map { node, anchor, .. }) => {
+                Some(Frame::Seq(node, anchor)) => self.push(node, None, anchor),
+                Some(Frame::Map {
+                    mut node, anchor, ..
+                }) => {
+                    apply_merge_key(&mut node);
                     self.push(node, None, anchor)
                 }
                 None => {}
@@ -147,6 +151,30 @@ impl MarkedEventReceiver for YamlBuilder {
                 None => self.errors.push(pos.error("unknown alias")),
             },
             _ => {}
+        }
+    }
+}
+
+/// YAML merge keys (`<<: *base` or `<<: [*a, *b]`): the keys of the
+/// merged maps that the mapping does not set itself (earlier maps first).
+fn apply_merge_key(node: &mut Node) {
+    let Some(merge) = node.take("<<") else {
+        return;
+    };
+    let sources = match merge.value.value {
+        Value::Seq(items) => items,
+        other => vec![Node::new(other, merge.value.pos)],
+    };
+    let Some(entries) = node.entries_mut() else {
+        return;
+    };
+    for source in sources {
+        if let Value::Map(from) = source.value {
+            for e in from {
+                if !entries.iter().any(|x| x.key == e.key) {
+                    entries.push(e);
+                }
+            }
         }
     }
 }

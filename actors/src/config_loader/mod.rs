@@ -105,11 +105,20 @@ pub async fn load(sources: &[String]) -> Result<LoadedConfig, Vec<ConfigError>> 
     let Some(mut root) = tree else {
         return Err(errors);
     };
+    // Cross-references (dependencies, notifiers) are only checked when every
+    // file could be read: a missing file would make them all look unknown.
+    let complete = errors.is_empty();
+    typing::check_defaults(&mut root, &mut errors);
     merge::apply_defaults(&mut root);
     let typed = typing::type_config(&mut root, &mut errors);
     if let Some(config) = &typed.config {
-        validate::validate(config, &root, &typed.broken_services, &mut errors);
+        let skip = validate::Skip {
+            services: &typed.broken_services,
+            references: !complete,
+        };
+        validate::validate(config, &root, &skip, &mut errors);
     }
+    dedup(&mut errors);
     match typed.config {
         Some(config) if errors.is_empty() => Ok(LoadedConfig {
             config,
@@ -118,6 +127,12 @@ pub async fn load(sources: &[String]) -> Result<LoadedConfig, Vec<ConfigError>> 
         }),
         _ => Err(errors),
     }
+}
+
+/// Drops repeated errors (the same text at the same place), keeping order.
+fn dedup(errors: &mut Vec<ConfigError>) {
+    let mut seen = std::collections::HashSet::new();
+    errors.retain(|e| seen.insert(e.to_string()));
 }
 
 /// Holds the configuration sources so a reload re-reads the same ones.

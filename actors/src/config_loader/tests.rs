@@ -302,3 +302,46 @@ fn default_sources_follow_the_environment() {
     std::env::remove_var("ONEINIT_CONFIG");
     assert_eq!(default_sources(), ["/etc/oneinit/oneinit.yaml"]);
 }
+
+#[actix_rt::test]
+async fn yaml_anchors_and_merge_keys() {
+    let d = Dir::new();
+    let p = d.write(
+        "c.yaml",
+        "x-base: &base\n  restart: {delay: 4s}\n  environment: {A: '1'}\n\
+         services:\n  a:\n    <<: *base\n    command: a\n  b:\n    <<: *base\n    command: b\n    environment: {A: '2'}\n",
+    );
+    // `x-base` is not a known key: anchors live in a real section instead.
+    let e = load_err(&[p.clone()]).await;
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with(&format!("{p}:1:1: unknown key \"x-base\"")),
+        "{e:?}"
+    );
+    let p = d.write(
+        "c.yaml",
+        "services:\n  a: &base\n    command: a\n    restart: {delay: 4s}\n  b:\n    <<: *base\n    command: b\n",
+    );
+    let c = load_ok(&[p]).await.config;
+    assert_eq!(c.services["b"].restart.delay.get().as_secs(), 4);
+    assert_eq!(
+        c.services["b"].command,
+        crate::model::config::Command::Line("b".into())
+    );
+}
+
+#[actix_rt::test]
+async fn bad_defaults_are_reported_once_at_defaults() {
+    let d = Dir::new();
+    let p = d.write(
+        "c.yaml",
+        "defaults:\n  restrat: {delay: 1s}\nservices:\n  a: {command: a}\n  b: {command: b}\n",
+    );
+    let e = load_err(&[p.clone()]).await;
+    assert_eq!(
+        e,
+        vec![format!(
+            "{p}:2:3: unknown key \"restrat\" in \"defaults\" (did you mean \"restart\"?)"
+        )]
+    );
+}

@@ -206,3 +206,20 @@ async fn web_worker_example_is_the_same_in_three_formats() {
     assert_eq!(y, j);
     assert!(y.services.len() >= 3);
 }
+
+#[actix_rt::test]
+async fn unreadable_include_does_not_cause_follow_up_errors() {
+    let d = Dir::new();
+    let top = d.write(
+        "top.yaml",
+        "include: [db.yaml]\nservices:\n  web: {command: w, requires: [db], comand: x}\n",
+    );
+    d.write("db.yaml", "services:\n  db: {command: [unclosed\n");
+    let e = load_err(&[top.clone()]).await;
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[0].contains("db.yaml:3:1: YAML syntax error"), "{e:?}");
+    assert!(
+        e[1].starts_with(&format!("{top}:3:37: unknown key \"comand\"")),
+        "{e:?}"
+    );
+}

@@ -5,7 +5,8 @@
 
 use super::tree::{path_string, Node, Seg};
 use super::ConfigError;
-use crate::model::config::Config;
+use crate::model::config::{Config, ServiceConfig};
+use serde::de::DeserializeOwned;
 use std::collections::BTreeSet;
 
 /// More errors than this in one document are not worth listing.
@@ -20,34 +21,54 @@ pub struct Typed {
 
 pub fn type_config(root: &mut Node, errors: &mut Vec<ConfigError>) -> Typed {
     let mut broken_services = BTreeSet::new();
-    for _ in 0..MAX_ERRORS {
-        let json = root.to_json();
-        let err = match serde_path_to_error::deserialize::<_, Config>(json) {
-            Ok(config) => {
-                return Typed {
-                    config: Some(config),
-                    broken_services,
-                }
-            }
-            Err(e) => e,
-        };
-        let path = to_segs(err.path());
-        let message = err.inner().to_string();
-        if let [Seg::Key(s), Seg::Key(name), ..] = path.as_slice() {
+    let config = type_at::<Config>(root, &[], errors, &mut |path| {
+        if let [Seg::Key(s), Seg::Key(name), ..] = path {
             if s == "services" {
                 broken_services.insert(name.clone());
             }
         }
+    });
+    Typed {
+        config,
+        broken_services,
+    }
+}
+
+/// Types the top-level `defaults` as a (partial) service, so its unknown
+/// keys and bad values are reported once, at `defaults`, and removed before
+/// they are copied into every service.
+pub fn check_defaults(root: &mut Node, errors: &mut Vec<ConfigError>) {
+    if root.get("defaults").and_then(Node::entries).is_some() {
+        let prefix = [Seg::Key("defaults".into())];
+        type_at::<ServiceConfig>(root, &prefix, errors, &mut |_| {});
+    }
+}
+
+/// Types the subtree of `root` at `prefix` as `T`; each error is reported
+/// (its full path handed to `on_error`), its key removed, and typing retried.
+fn type_at<T: DeserializeOwned>(
+    root: &mut Node,
+    prefix: &[Seg],
+    errors: &mut Vec<ConfigError>,
+    on_error: &mut dyn FnMut(&[Seg]),
+) -> Option<T> {
+    for _ in 0..MAX_ERRORS {
+        let json = root.lookup(prefix)?.0.to_json();
+        let err = match serde_path_to_error::deserialize::<_, T>(json) {
+            Ok(value) => return Some(value),
+            Err(e) => e,
+        };
+        let mut path = prefix.to_vec();
+        path.extend(to_segs(err.path()));
+        let message = err.inner().to_string();
+        on_error(&path);
         let (text, prefer_key) = describe(&path, &message);
         errors.push(root.pos_of(&path, prefer_key).error(text));
-        if !root.remove(&path) {
+        if path.len() == prefix.len() || !root.remove(&path) {
             break;
         }
     }
-    Typed {
-        config: None,
-        broken_services,
-    }
+    None
 }
 
 fn to_segs(path: &serde_path_to_error::Path) -> Vec<Seg> {

@@ -32,13 +32,16 @@ impl Ctx<'_> {
     }
 }
 
-/// Validates `config`; `skip` names services whose typing already failed.
-pub fn validate(
-    config: &Config,
-    root: &Node,
-    skip: &BTreeSet<String>,
-    errors: &mut Vec<ConfigError>,
-) {
+/// What validation leaves out because an earlier stage already failed.
+pub struct Skip<'a> {
+    /// Services whose typing failed (their checks would repeat the errors).
+    pub services: &'a BTreeSet<String>,
+    /// Names defined elsewhere may be missing (a file could not be read).
+    pub references: bool,
+}
+
+/// Validates `config`, adding every problem found to `errors`.
+pub fn validate(config: &Config, root: &Node, skip: &Skip, errors: &mut Vec<ConfigError>) {
     let mut cx = Ctx { root, errors };
     for (name, svc) in &config.services {
         if !valid_name(name) {
@@ -50,11 +53,13 @@ pub fn validate(
                 ),
             );
         }
-        if !skip.contains(name) {
-            service(&mut cx, config, name, svc);
+        if !skip.services.contains(name) {
+            service(&mut cx, config, name, svc, skip.references);
         }
     }
-    dependencies(&mut cx, config, skip);
+    if !skip.references {
+        dependencies(&mut cx, config, skip.services);
+    }
     listen_addresses(&mut cx, config);
     for (name, n) in &config.notifiers {
         let kinds = [n.webhook.is_some(), n.slack.is_some(), n.command.is_some()];
@@ -99,7 +104,7 @@ fn is_octal_mode(text: &str) -> bool {
     !text.is_empty() && text.len() <= 4 && u32::from_str_radix(text, 8).is_ok_and(|m| m <= 0o7777)
 }
 
-fn service(cx: &mut Ctx, config: &Config, name: &str, svc: &ServiceConfig) {
+fn service(cx: &mut Ctx, config: &Config, name: &str, svc: &ServiceConfig, skip_refs: bool) {
     let at =
         |key: &'static str| -> [String; 3] { ["services".into(), name.to_string(), key.into()] };
     let err = |cx: &mut Ctx, key: &'static str, msg: String| {
@@ -248,8 +253,15 @@ fn service(cx: &mut Ctx, config: &Config, name: &str, svc: &ServiceConfig) {
             );
         }
     }
+    if svc.max_instances < 1 {
+        err(
+            cx,
+            "max_instances",
+            "\"max_instances\" must be at least 1".into(),
+        );
+    }
     for (i, n) in svc.notify.iter().enumerate() {
-        if !config.notifiers.contains_key(n) {
+        if !skip_refs && !config.notifiers.contains_key(n) {
             let idx = format!("#{i}");
             let hint = closest(n, config.notifiers.keys().map(String::as_str))
                 .map(|c| format!(" (did you mean \"{c}\"?)"))
