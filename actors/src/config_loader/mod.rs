@@ -119,6 +119,7 @@ pub async fn load(sources: &[String]) -> Result<LoadedConfig, Vec<ConfigError>> 
         validate::validate(config, &root, &skip, &mut errors);
     }
     dedup(&mut errors);
+    sort_by_place(&mut errors, &reader.read);
     match typed.config {
         Some(config) if errors.is_empty() => Ok(LoadedConfig {
             config,
@@ -133,6 +134,17 @@ pub async fn load(sources: &[String]) -> Result<LoadedConfig, Vec<ConfigError>> 
 fn dedup(errors: &mut Vec<ConfigError>) {
     let mut seen = std::collections::HashSet::new();
     errors.retain(|e| seen.insert(e.to_string()));
+}
+
+/// Orders errors like a compiler: by file (in reading order), line, column.
+fn sort_by_place(errors: &mut [ConfigError], read: &[String]) {
+    errors.sort_by_key(|e| {
+        let file = read
+            .iter()
+            .position(|s| *s == e.source)
+            .unwrap_or(read.len());
+        (file, e.line.unwrap_or(0), e.col.unwrap_or(0))
+    });
 }
 
 /// Holds the configuration sources so a reload re-reads the same ones.

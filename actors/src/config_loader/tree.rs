@@ -30,12 +30,25 @@ impl Pos {
     }
 
     /// An error located here.
+    /// An error located here. A message is kept on one line (errors are
+    /// printed one per line).
     pub fn error(&self, message: impl Into<String>) -> ConfigError {
+        let message: String = message.into();
+        let message = if message.contains('\n') {
+            let lines: Vec<&str> = message
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            lines.join("; ")
+        } else {
+            message
+        };
         ConfigError {
             source: self.source.to_string(),
             line: self.at.map(|a| a.0),
             col: self.at.map(|a| a.1),
-            message: message.into(),
+            message,
         }
     }
 

@@ -52,6 +52,9 @@ fn type_at<T: DeserializeOwned>(
     errors: &mut Vec<ConfigError>,
     on_error: &mut dyn FnMut(&[Seg]),
 ) -> Option<T> {
+    // Maps that had an unknown key: a "missing key" there is most likely
+    // the same typo, already reported with a hint.
+    let mut misspelt: Vec<Vec<Seg>> = Vec::new();
     for _ in 0..MAX_ERRORS {
         let json = root.lookup(prefix)?.0.to_json();
         let err = match serde_path_to_error::deserialize::<_, T>(json) {
@@ -62,8 +65,14 @@ fn type_at<T: DeserializeOwned>(
         path.extend(to_segs(err.path()));
         let message = err.inner().to_string();
         on_error(&path);
-        let (text, prefer_key) = describe(&path, &message);
-        errors.push(root.pos_of(&path, prefer_key).error(text));
+        if message.starts_with("unknown field") {
+            misspelt.push(path[..path.len().saturating_sub(1)].to_vec());
+        }
+        let repeated = message.starts_with("missing field") && misspelt.contains(&path);
+        if !repeated {
+            let (text, prefer_key) = describe(&path, &message);
+            errors.push(root.pos_of(&path, prefer_key).error(text));
+        }
         if path.len() == prefix.len() || !root.remove(&path) {
             break;
         }

@@ -288,7 +288,13 @@ fn check_cron(expr: &str) -> Result<(), String> {
     format!("0 {expr}")
         .parse::<cron::Schedule>()
         .map(|_| ())
-        .map_err(|e| format!("invalid cron expression \"{expr}\": {e}"))
+        .map_err(|e| {
+            // The cron crate's message repeats the expression with a caret
+            // under it; its last line is the explanation.
+            let text = e.to_string();
+            let why = text.lines().last().unwrap_or_default().trim().to_string();
+            format!("invalid cron expression \"{expr}\": {why}")
+        })
 }
 
 fn check_problem(check: &CheckConfig) -> Option<String> {
