@@ -217,9 +217,10 @@ async fn unreadable_include_does_not_cause_follow_up_errors() {
     d.write("db.yaml", "services:\n  db: {command: [unclosed\n");
     let e = load_err(&[top.clone()]).await;
     assert_eq!(e.len(), 2, "{e:?}");
-    assert!(e[0].contains("db.yaml:3:1: YAML syntax error"), "{e:?}");
+    // Sorted by file in reading order (the top file first), then by line.
+    assert!(e[1].contains("db.yaml:3:1: YAML syntax error"), "{e:?}");
     assert!(
-        e[1].starts_with(&format!("{top}:3:37: unknown key \"comand\"")),
+        e[0].starts_with(&format!("{top}:3:37: unknown key \"comand\"")),
         "{e:?}"
     );
 }
