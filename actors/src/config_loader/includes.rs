@@ -33,6 +33,8 @@ pub struct Reader {
     pub read: Vec<String>,
     /// The chain of sources being read: (identity, name).
     chain: Vec<(String, String)>,
+    /// Identities of every source read so far.
+    seen: std::collections::HashSet<String>,
 }
 
 type TreeFuture<'a> = Pin<Box<dyn Future<Output = Option<Node>> + 'a>>;
@@ -70,6 +72,14 @@ impl Reader {
                 cycle.push(name.clone());
                 let msg = format!("include cycle: {}", cycle.join(" -> "));
                 self.fail(&named_at, &source, msg);
+                return None;
+            }
+            if !self.seen.insert(identity.clone()) {
+                // Included twice, not in a cycle (a "diamond"): its content
+                // is already merged, reading it again would only clash.
+                let at = named_at.as_ref().map_or(name.clone(), Pos::describe);
+                self.warnings
+                    .push(format!("{at}: \"{name}\" is already included; skipped"));
                 return None;
             }
             if depth > MAX_DEPTH {

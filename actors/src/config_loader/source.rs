@@ -70,7 +70,13 @@ impl Source {
         if !entry.contains(['*', '?', '[']) {
             return Ok(vec![Source::File(joined)]);
         }
-        let pattern = joined.display().to_string();
+        // The folder part is literal even when it holds `[` or `*`.
+        let base_text = base.display().to_string();
+        let pattern = if base_text.is_empty() || Path::new(entry).is_absolute() {
+            joined.display().to_string()
+        } else {
+            format!("{}/{entry}", glob::Pattern::escape(&base_text))
+        };
         let paths = glob::glob(&pattern)
             .map_err(|e| format!("invalid include pattern \"{entry}\": {e}"))?;
         let mut files: Vec<PathBuf> = paths

@@ -224,3 +224,32 @@ async fn unreadable_include_does_not_cause_follow_up_errors() {
         "{e:?}"
     );
 }
+
+#[actix_rt::test]
+async fn diamond_include_is_read_once() {
+    let d = Dir::new();
+    let top = d.write("top.yaml", "include: [b.yaml, c.yaml]\n");
+    d.write(
+        "b.yaml",
+        "include: [common.yaml]\nservices:\n  b: {command: b}\n",
+    );
+    d.write(
+        "c.yaml",
+        "include: [common.yaml]\nservices:\n  c: {command: c}\n",
+    );
+    d.write("common.yaml", "services:\n  common: {command: x}\n");
+    let loaded = load_ok(&[top]).await;
+    assert_eq!(loaded.config.services.len(), 3);
+    assert_eq!(loaded.sources.len(), 4);
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert!(loaded.warnings[0].contains("is already included; skipped"));
+}
+
+#[actix_rt::test]
+async fn glob_in_a_folder_with_special_characters() {
+    let d = Dir::new();
+    let top = d.write("we[ir]d/top.yaml", "include: [\"conf.d/*.yaml\"]\n");
+    d.write("we[ir]d/conf.d/a.yaml", "services:\n  a: {command: a}\n");
+    let loaded = load_ok(&[top]).await;
+    assert!(loaded.config.services.contains_key("a"));
+}
