@@ -170,3 +170,44 @@ fn quickstart_example_is_valid() {
     let out = run_oneinit(&["check", "--config", path], &[], TIMEOUT);
     assert_eq!(out.code, Some(0), "{out:?}");
 }
+
+#[test]
+fn include_cycle_exits_2_printing_the_cycle() {
+    let d = TestDir::new();
+    d.write("b.yaml", "include: [a.yaml]\n");
+    let (out, _) = check(&d, "a.yaml", "include: [b.yaml]\nservices: {}\n");
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let b = d.path().join("b.yaml").display().to_string();
+    assert_eq!(
+        out.stderr.trim_end(),
+        format!("{b}:1:11: include cycle: a.yaml -> b.yaml -> a.yaml")
+    );
+}
+
+#[test]
+fn repeated_config_merges_later_files_as_includes() {
+    let d = TestDir::new();
+    let first = d.write(
+        "first.yaml",
+        "services:\n  a: {command: x, requires: [b]}\n",
+    );
+    let second = d.write("more/second.toml", "[services.b]\ncommand = \"y\"\n");
+    let out = run_oneinit(
+        &[
+            "check",
+            "--print",
+            "--config",
+            &first.display().to_string(),
+            "--config",
+            &second.display().to_string(),
+        ],
+        &[],
+        TIMEOUT,
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&out.stdout).expect("--print gives YAML");
+    assert_eq!(
+        yaml["services"]["b"]["command"],
+        serde_yaml::Value::from("y")
+    );
+}

@@ -7,7 +7,7 @@
 use super::expand::expand_tree;
 use super::formats::parse;
 use super::merge::merge_documents;
-use super::source::Source;
+use super::source::{short_names, Source};
 use super::tree::{Node, Pos, Value};
 use super::ConfigError;
 use std::future::Future;
@@ -70,7 +70,7 @@ impl Reader {
                 let mut cycle: Vec<String> =
                     self.chain[start..].iter().map(|(_, n)| n.clone()).collect();
                 cycle.push(name.clone());
-                let msg = format!("include cycle: {}", cycle.join(" -> "));
+                let msg = format!("include cycle: {}", short_names(&cycle).join(" -> "));
                 self.fail(&named_at, &source, msg);
                 return None;
             }

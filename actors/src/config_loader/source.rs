@@ -66,7 +66,7 @@ impl Source {
         }
         let Source::File(me) = self;
         let base = me.parent().unwrap_or(Path::new(""));
-        let joined = base.join(entry);
+        let joined = normalize(&base.join(entry));
         if !entry.contains(['*', '?', '[']) {
             return Ok(vec![Source::File(joined)]);
         }
@@ -91,4 +91,77 @@ impl Source {
 fn is_url(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
     lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// `a/b/../c` -> `a/c`, `./x` -> `x`, lexically (what the user wrote, not
+/// where symlinks lead), so names in messages stay short.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out.iter().collect()
+}
+
+/// The names of `paths` without the folder they all share, for short
+/// messages such as an include cycle (`a.yaml -> b.yaml -> a.yaml`).
+pub fn short_names(paths: &[String]) -> Vec<String> {
+    let dirs: Vec<Vec<_>> = paths
+        .iter()
+        .map(|p| {
+            let parent = Path::new(p).parent().unwrap_or(Path::new(""));
+            parent.components().collect()
+        })
+        .collect();
+    let common = match dirs.split_first() {
+        Some((first, rest)) => (0..first.len())
+            .take_while(|&i| rest.iter().all(|d| d.get(i) == first.get(i)))
+            .count(),
+        None => 0,
+    };
+    paths
+        .iter()
+        .map(|p| {
+            let comps: Vec<_> = Path::new(p).components().collect();
+            comps[common.min(comps.len().saturating_sub(1))..]
+                .iter()
+                .collect::<PathBuf>()
+                .display()
+                .to_string()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_normalized_and_shortened() {
+        assert_eq!(
+            normalize(Path::new("etc/x/../y/./a.yaml")),
+            PathBuf::from("etc/y/a.yaml")
+        );
+        assert_eq!(
+            normalize(Path::new("../a.yaml")),
+            PathBuf::from("../a.yaml")
+        );
+        let names = short_names(&[
+            "/t/a.yaml".into(),
+            "/t/sub/b.yaml".into(),
+            "/t/a.yaml".into(),
+        ]);
+        assert_eq!(names, ["a.yaml", "sub/b.yaml", "a.yaml"]);
+        assert_eq!(
+            short_names(&["a.yaml".into(), "a.yaml".into()]),
+            ["a.yaml", "a.yaml"]
+        );
+    }
 }

@@ -46,7 +46,7 @@ async fn includes_globs_relative_paths_and_nesting() {
             "etc/conf.d/a.yaml",
             "etc/conf.d/b.yaml",
             "etc/extra/more.toml",
-            "etc/extra/../deep/x.json"
+            "etc/deep/x.json"
         ]
     );
 }
@@ -62,7 +62,7 @@ async fn include_cycle_prints_the_whole_cycle() {
     assert_eq!(
         e,
         vec![format!(
-            "{base}/c.yaml:1:11: include cycle: {base}/a.yaml -> {base}/b.yaml -> {base}/c.yaml -> {base}/a.yaml"
+            "{base}/c.yaml:1:11: include cycle: a.yaml -> b.yaml -> c.yaml -> a.yaml"
         )]
     );
 }
