@@ -114,6 +114,34 @@ pub fn apply_defaults(root: &mut Node) {
     }
 }
 
+/// A key written with no value (`api:`, `restart:`) means "not set", as in
+/// most YAML-configured tools: such entries are dropped so their defaults
+/// apply. A service with no value becomes an empty service (which then
+/// fails validation for its missing command, a clearer message).
+pub fn drop_nulls(root: &mut Node) {
+    fn walk(node: &mut Node) {
+        match &mut node.value {
+            Value::Map(entries) => {
+                entries.retain(|e| e.value.value != Value::Null);
+                entries.iter_mut().for_each(|e| walk(&mut e.value));
+            }
+            Value::Seq(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    if let Some(services) = root
+        .entries_mut()
+        .and_then(|e| e.iter_mut().find(|e| e.key == "services"))
+    {
+        for entry in services.value.entries_mut().into_iter().flatten() {
+            if entry.value.value == Value::Null {
+                entry.value.value = Value::Map(Vec::new());
+            }
+        }
+    }
+    walk(root);
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::formats::{parse, Format};

@@ -108,6 +108,7 @@ pub async fn load(sources: &[String]) -> Result<LoadedConfig, Vec<ConfigError>> 
     // Cross-references (dependencies, notifiers) are only checked when every
     // file could be read: a missing file would make them all look unknown.
     let complete = errors.is_empty();
+    merge::drop_nulls(&mut root);
     typing::check_defaults(&mut root, &mut errors);
     merge::apply_defaults(&mut root);
     let typed = typing::type_config(&mut root, &mut errors);

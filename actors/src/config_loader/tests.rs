@@ -345,3 +345,27 @@ async fn bad_defaults_are_reported_once_at_defaults() {
         )]
     );
 }
+
+#[actix_rt::test]
+async fn keys_without_value_mean_unset() {
+    let d = Dir::new();
+    let p = d.write(
+        "c.yaml",
+        "api:
+logging:
+services:
+  web:
+    command: x
+    restart:
+    autostart:
+  empty:
+",
+    );
+    let e = load_err(&[p.clone()]).await;
+    assert_eq!(
+        e,
+        vec![format!(
+            "{p}:8:3: service \"empty\": the command is empty; set \"command\" to the program to run"
+        )]
+    );
+}
