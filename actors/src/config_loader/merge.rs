@@ -122,6 +122,12 @@ pub fn drop_nulls(root: &mut Node) {
     fn walk(node: &mut Node) {
         match &mut node.value {
             Value::Map(entries) => {
+                // `process:` alone is the natural way to ask for that check.
+                for e in entries.iter_mut() {
+                    if e.key == "process" && e.value.value == Value::Null {
+                        e.value.value = Value::Map(Vec::new());
+                    }
+                }
                 entries.retain(|e| e.value.value != Value::Null);
                 entries.iter_mut().for_each(|e| walk(&mut e.value));
             }

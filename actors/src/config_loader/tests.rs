@@ -351,21 +351,14 @@ async fn keys_without_value_mean_unset() {
     let d = Dir::new();
     let p = d.write(
         "c.yaml",
-        "api:
-logging:
-services:
-  web:
-    command: x
-    restart:
-    autostart:
-  empty:
-",
+        "api:\nlogging:\nservices:\n  web:\n    command: x\n    restart:\n    autostart:\n    \
+         health:\n      - process:\n  empty:\n",
     );
     let e = load_err(&[p.clone()]).await;
     assert_eq!(
         e,
         vec![format!(
-            "{p}:8:3: service \"empty\": the command is empty; set \"command\" to the program to run"
+            "{p}:10:3: service \"empty\": the command is empty; set \"command\" to the program to run"
         )]
     );
 }
