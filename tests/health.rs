@@ -499,7 +499,7 @@ services:
   hang:
     command: ["sleep", "300"]
     health:
-      - exec: {command: ["sh", "-c", "echo $$ > {dir}/hang.pid; exec sleep 30"], timeout: 300ms}
+      - exec: {command: ["sh", "-c", "echo $$$$ > {dir}/hang.pid; exec sleep 30"], timeout: 300ms}
         interval: 200ms
         failure_threshold: 1
     on_unhealthy: ignore
