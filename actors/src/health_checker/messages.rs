@@ -2,7 +2,6 @@
 
 use crate::model::view::Health;
 use actix::Message;
-use std::time::Duration;
 
 /// Fact: a service's health changed (from its `health:` checks). The
 /// ServiceManager stores it, logs it and acts (`on_unhealthy`); the
@@ -16,17 +15,6 @@ pub struct HealthChanged {
     pub check: Option<String>,
     /// Why: the last failure, or what made it healthy again.
     pub message: String,
-}
-
-/// Fact: one check run finished (for `oneinit_health_checks_total` and
-/// `oneinit_health_check_duration_seconds`).
-#[derive(Message, Clone, Debug, PartialEq)]
-#[rtype(result = "()")]
-pub struct CheckCompleted {
-    pub service: String,
-    pub check: String,
-    pub success: bool,
-    pub duration: Duration,
 }
 
 /// One sd_notify datagram, read from a service's NOTIFY_SOCKET.

@@ -5,7 +5,7 @@
 //!
 //! It learns what runs from the ServiceActors' `ServiceFact`s and reports
 //! `HealthChanged` (to the ServiceManager and the Notifier), `MarkReady` and
-//! `SetServiceStatus` (to the ServiceManager), and `CheckCompleted` (to
+//! `SetServiceStatus` (to the ServiceManager), and `HealthCheckObserved` (to
 //! metrics). Check runs are futures bounded by their timeout, so a hanging
 //! check never blocks anything; a service without checks costs no timer.
 //!
@@ -18,6 +18,7 @@ pub mod messages;
 pub mod notify;
 pub mod tally;
 
+use crate::metrics_exporter::messages::HealthCheckObserved;
 use crate::model::config::{CheckConfig, ServiceConfig};
 use crate::model::view::{Health, ServiceState};
 use crate::service::messages::{FactKind, InstanceExited, ServiceFact};
@@ -45,7 +46,7 @@ pub struct HealthSetup {
     /// Told of every health change (ServiceManager, Notifier).
     pub health: Vec<Recipient<HealthChanged>>,
     /// Told of every check run (metrics).
-    pub checks: Vec<Recipient<CheckCompleted>>,
+    pub checks: Vec<Recipient<HealthCheckObserved>>,
     pub log: Logger,
 }
 
@@ -305,7 +306,7 @@ impl HealthChecker {
         }
         let interval = check.interval.get();
         for r in &self.setup.checks {
-            r.do_send(CheckCompleted {
+            r.do_send(HealthCheckObserved {
                 service: service.to_string(),
                 check: check_name.clone(),
                 success: result.is_ok(),

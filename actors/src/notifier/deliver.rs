@@ -6,8 +6,8 @@
 //! notifier's own queue, never supervision.
 
 use super::event::Event;
-use super::messages::NotificationDelivered;
 use crate::health_checker::helper::HelperRunner;
+use crate::metrics_exporter::messages::NotificationDelivered;
 use crate::model::config::NotifierConfig;
 use crate::sys::reap::ExitStatus;
 use crate::sys::spawn::SpawnSpec;

@@ -8,11 +8,11 @@
 
 pub mod deliver;
 pub mod event;
-pub mod messages;
 pub mod track;
 
 use crate::health_checker::helper::{ExitWaiters, HelperRunner};
 use crate::health_checker::messages::HealthChanged;
+use crate::metrics_exporter::messages::NotificationDelivered;
 use crate::model::config::{NotifierConfig, ServiceConfig};
 use crate::service::messages::{InstanceExited, ServiceFact};
 use crate::service_manager::health::ConfigApplied;
@@ -20,7 +20,6 @@ use crate::service_manager::process_table::ProcessTable;
 use actix::prelude::*;
 use deliver::{RetryPolicy, Worker};
 use event::Event;
-use messages::NotificationDelivered;
 use slog::{o, warn, Logger};
 use std::collections::BTreeMap;
 use std::sync::Arc;
