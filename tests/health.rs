@@ -551,3 +551,50 @@ services:
     // Checks never delay supervision: the service itself is still the first run.
     assert_eq!(pids_spawned(&d, "hang").len(), 1);
 }
+
+/// Voluntary context switches of every thread of `pid` (each wake-up of an
+/// idle thread is one).
+fn wakeups(pid: i32) -> u64 {
+    let mut total = 0;
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+            total += status
+                .lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
+}
+
+#[test]
+fn no_checks_no_notifiers_means_no_wakeups() {
+    let d = Daemon::start(
+        r#"
+notifiers:
+  ops: {webhook: {url: "http://127.0.0.1:9/unused"}}
+services:
+  quiet:
+    command: ["sleep", "300"]
+    notify: [ops]
+"#,
+    );
+    assert!(
+        d.wait_event("ready", Some("quiet"), secs(10)),
+        "{}",
+        d.stdout()
+    );
+    let pid = d.oneinit_pid().expect("oneinit pid");
+    // Let start-up settle, then count wake-ups over two idle seconds.
+    std::thread::sleep(ms(500));
+    let before = wakeups(pid);
+    std::thread::sleep(secs(2));
+    let after = wakeups(pid);
+    assert!(
+        after - before <= 2,
+        "oneinit woke up {} times in 2 idle seconds",
+        after - before
+    );
+}

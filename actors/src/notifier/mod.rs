@@ -96,6 +96,9 @@ impl Notifier {
             .values()
             .flat_map(|s| &s.notify)
             .collect();
+        if used.is_empty() {
+            return;
+        }
         let http = reqwest::Client::builder()
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
