@@ -26,7 +26,11 @@ fn check(kind: &str) -> CheckConfig {
         ..CheckConfig::default()
     };
     match kind {
-        "tcp" => c.tcp = Some(TcpCheck { address: "127.0.0.1:1".into() }),
+        "tcp" => {
+            c.tcp = Some(TcpCheck {
+                address: "127.0.0.1:1".into(),
+            })
+        }
         "http" => {
             c.http = Some(HttpCheck {
                 url: "http://127.0.0.1:1/".into(),
@@ -107,7 +111,9 @@ fn full_config() -> Config {
             headers: BTreeMap::from([("A".into(), "b".into())]),
             template: Some("t".into()),
         }),
-        slack: Some(SlackConfig { url: "https://x".into() }),
+        slack: Some(SlackConfig {
+            url: "https://x".into(),
+        }),
         command: Some(CommandNotifierConfig {
             command: Command::List(vec!["x".into()]),
         }),
@@ -180,7 +186,11 @@ fn walk(prefix: &str, v: &Value, out: &mut BTreeSet<String>) {
     match v {
         Value::Object(map) => {
             for (k, child) in map {
-                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 walk(&path, child, out);
             }
         }
@@ -236,7 +246,10 @@ fn the_walk_sees_nested_sections() {
         "notifiers.<name>.slack.url",
         "include.sha256",
     ] {
-        let key = key.replace("health.", "health[].").replace("tokens.", "tokens[].").replace("include.", "include[].");
+        let key = key
+            .replace("health.", "health[].")
+            .replace("tokens.", "tokens[].")
+            .replace("include.", "include[].");
         assert!(code.contains(&key), "{key} missing from {code:#?}");
     }
     assert!(code.len() > 100, "only {} keys found", code.len());
