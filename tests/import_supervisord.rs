@@ -451,3 +451,103 @@ fn broken_input_exits_2_with_the_position() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .starts_with("/nonexistent/supervisord.conf: cannot read the file"));
 }
+
+/// The whole migration path: convert, start oneinit on the result, see the
+/// programs run (files they write), then SIGTERM and a clean, bounded exit.
+#[test]
+fn converted_config_runs_under_oneinit() {
+    let dir = TempDir::new().expect("temp dir");
+    let root = std::fs::canonicalize(dir.path()).expect("canonical");
+    std::fs::create_dir_all(root.join("out")).expect("out dir");
+    std::fs::create_dir_all(root.join("rt")).expect("runtime dir");
+    let conf = write_file(
+        &root,
+        "supervisord.conf",
+        "[supervisord]\nnodaemon=true\n\n\
+         [include]\nfiles = conf.d/*.conf\n\n\
+         [program:web]\n\
+         command=/bin/sh -c \"env > %(here)s/out/web.env; exec sleep 1000\"\n\
+         environment=GREETING=\"hello, world\"\n\
+         priority=1\nstopwaitsecs=5\n\n\
+         [program:worker]\n\
+         command=/bin/sh -c \"mktemp %(here)s/out/worker.XXXXXX; exec sleep 1000\"\n\
+         process_name=%(program_name)s_%(process_num)d\n\
+         numprocs=3\n\n\
+         [program:manual]\n\
+         command=/bin/sh -c \"touch %(here)s/out/manual\"\n\
+         autostart=false\n",
+    );
+    write_file(
+        &root,
+        "conf.d/tick.conf",
+        "[program:tick]\ncommand=/bin/sh -c \"touch %(here)s/../out/tick; exec sleep 1000\"\n",
+    );
+    let (yaml, v, _) = import(&conf);
+    assert_eq!(at(&v, "services.worker.instances"), &Value::from(3));
+    assert_eq!(strings(&v, "services.tick.after"), ["web"]);
+    let config = write_file(&root, "oneinit.yaml", &yaml);
+    let log_path = root.join("oneinit.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut guard = util::ChildGuard::spawn(
+        std::process::Command::new(util::oneinit_bin())
+            .args([
+                "--config",
+                &config.to_string_lossy(),
+                "--log-format",
+                "json",
+            ])
+            .env("ONEINIT_RUNTIME_DIR", root.join("rt"))
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log),
+    );
+    let out = root.join("out");
+    let workers = || {
+        std::fs::read_dir(&out)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("worker."))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let running = util::wait_until(std::time::Duration::from_secs(20), || {
+        out.join("web.env").exists() && out.join("tick").exists() && workers() == 3
+    });
+    let log_text = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(
+        running,
+        "programs did not all start; oneinit log:\n{}",
+        log_text()
+    );
+    let env = std::fs::read_to_string(out.join("web.env")).expect("web.env");
+    assert!(env.lines().any(|l| l == "GREETING=hello, world"), "{env}");
+    assert!(env.lines().any(|l| l == "ONEINIT_SERVICE=web"), "{env}");
+    assert!(
+        !out.join("manual").exists(),
+        "autostart=false must not start"
+    );
+
+    util::kill_pid(guard.child.id(), nix::sys::signal::Signal::SIGTERM);
+    let status = guard
+        .wait_timeout(std::time::Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("oneinit did not exit after SIGTERM; log:\n{}", log_text()));
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "clean shutdown exits 0; log:\n{}",
+        log_text()
+    );
+    // priority became `after`: the shutdown stops web (priority 1) last.
+    let text = log_text();
+    let stopped = |svc: &str| {
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .position(|r| r["event"] == "stopped" && r["service"] == svc)
+            .unwrap_or_else(|| panic!("no stopped event for {svc}:\n{text}"))
+    };
+    assert!(
+        stopped("web") > stopped("tick") && stopped("web") > stopped("worker"),
+        "{text}"
+    );
+}
