@@ -99,10 +99,16 @@ impl ChildGuard {
 }
 
 impl Drop for ChildGuard {
+    /// SIGTERM first, so a supervisor under test stops its own children
+    /// (they live in their own sessions and would outlive a SIGKILL); then
+    /// SIGKILL after a bounded wait.
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            kill_pid(self.child.id(), nix::sys::signal::Signal::SIGTERM);
+            if self.wait_timeout(Duration::from_secs(10)).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
         }
     }
 }
