@@ -31,7 +31,7 @@ fn documents(text: &str) -> Vec<Value> {
 
 fn kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
     docs.iter()
-        .find(|d| d["kind"] == Value::from(kind))
+        .find(|d| d["kind"].as_str() == Some(kind))
         .unwrap_or_else(|| panic!("no {kind} in the manifest"))
 }
 
@@ -167,7 +167,7 @@ fn monolith_config_passes_check_and_has_app_nginx_and_a_scheduled_job() {
         .as_mapping()
         .expect("services")
         .values()
-        .filter(|s| s["type"] == Value::from("oneshot") && !s["schedule"]["cron"].is_null())
+        .filter(|s| s["type"].as_str() == Some("oneshot") && !s["schedule"]["cron"].is_null())
         .collect();
     assert_eq!(scheduled.len(), 1, "one cron-like oneshot");
 
@@ -187,8 +187,8 @@ fn dockerfiles_are_multi_stage_with_oneinit_as_entrypoint() {
         assert!(stages >= 2, "{file}: a multi-stage build");
         let entry = text
             .lines()
-            .filter(|l| l.starts_with("ENTRYPOINT "))
-            .last()
+            .rev()
+            .find(|l| l.starts_with("ENTRYPOINT "))
             .unwrap_or_else(|| panic!("{file}: no ENTRYPOINT"));
         let argv: Vec<String> =
             serde_json::from_str(entry.trim_start_matches("ENTRYPOINT ")).expect("exec form");

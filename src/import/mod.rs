@@ -7,13 +7,17 @@
 mod emit;
 mod expand;
 mod ini;
+mod keys;
 mod program;
+#[cfg(test)]
+mod tests;
 
 use emit::{Document, TopNote};
 use expand::{expand, parse_environment, Expansions};
 use ini::Section;
+use keys::shown_value;
 use oneinit_actors::model::config::Config;
-use program::{convert_program, shown_value, ProgramContext, ServiceDraft};
+use program::{convert_program, ProgramContext, ServiceDraft};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
