@@ -264,6 +264,7 @@ fn numprocs_become_instances_when_only_the_name_differs() {
          command=/usr/bin/worker --queue jobs\n\
          process_name=%(program_name)s_%(process_num)02d\n\
          numprocs=4\n\
+         stdout_logfile=/var/log/worker-%(process_num)d.log\n\
          \n\
          [program:shard]\n\
          command=/usr/bin/shard --port 80%(process_num)02d\n\
@@ -278,6 +279,9 @@ fn numprocs_become_instances_when_only_the_name_differs() {
         ["/usr/bin/worker", "--queue", "jobs"]
     );
     assert!(at(&v, "services.worker_00").is_null());
+    // Per-process log names alone do not split the program: one shared file.
+    assert_eq!(s(&v, "services.worker.logs.file"), "/var/log/worker-0.log");
+    assert!(yaml.contains("all instances share the first one"), "{yaml}");
     // The port differs per process: one service per process, named by process_name.
     assert!(at(&v, "services.shard").is_null(), "{yaml}");
     assert_eq!(

@@ -114,15 +114,23 @@ pub fn convert_program(
         per_process.push((name, values));
     }
 
-    let same_except_name = per_process.windows(2).all(|w| {
-        let strip = |m: &BTreeMap<String, Expanded>| {
-            m.iter()
-                .filter(|(k, _)| k.as_str() != "process_name")
-                .map(|(k, v)| (k.clone(), v.escaped.clone()))
-                .collect::<Vec<_>>()
-        };
-        strip(&w[0].1) == strip(&w[1].1)
-    });
+    // Instances share everything but their id. Per-process log file names
+    // do not prevent that: the instances then share one file, each line
+    // tagged with its instance.
+    let differing = |keys: &dyn Fn(&str) -> bool| {
+        per_process.windows(2).any(|w| {
+            let pick = |m: &BTreeMap<String, Expanded>| {
+                m.iter()
+                    .filter(|(k, _)| keys(k))
+                    .map(|(k, v)| (k.clone(), v.escaped.clone()))
+                    .collect::<Vec<_>>()
+            };
+            pick(&w[0].1) != pick(&w[1].1)
+        })
+    };
+    let is_log = |k: &str| matches!(k, "stdout_logfile" | "stderr_logfile");
+    let same_except_name = !differing(&|k| k != "process_name" && !is_log(k));
+    let logs_differ = differing(&is_log);
 
     let mut drafts = Vec::new();
     if numprocs > 1 && same_except_name {
@@ -133,6 +141,12 @@ pub fn convert_program(
             "numprocs = {numprocs}: one service with {numprocs} instances (ids 0..{}; ONEINIT_INSTANCE tells them apart)",
             numprocs - 1
         ));
+        if logs_differ {
+            d.header.push(
+                "the log file names differ per process in supervisord; here all instances share the first one"
+                    .into(),
+            );
+        }
         drafts.push(d);
     } else {
         for (i, (name, values)) in per_process.iter().enumerate() {
