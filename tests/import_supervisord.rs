@@ -117,7 +117,7 @@ fn realistic_config_with_includes_expansions_and_quoted_environment() {
     write_file(dir.path(), "conf.d/cron.conf", INCLUDED);
     write_file(dir.path(), "extra/web.ini", WEB_INI);
     let run = |home: Option<&str>| {
-        let mut cmd = std::process::Command::new(util::oneinit_bin());
+        let mut cmd = std::process::Command::new(util::BIN);
         cmd.args(["import-supervisord", &conf.to_string_lossy()]);
         match home {
             Some(h) => cmd.env("IMPORT_TEST_HOME", h),
@@ -490,20 +490,10 @@ fn converted_config_runs_under_oneinit() {
     assert_eq!(at(&v, "services.worker.instances"), &Value::from(3));
     assert_eq!(strings(&v, "services.tick.after"), ["web"]);
     let config = write_file(&root, "oneinit.yaml", &yaml);
-    let log_path = root.join("oneinit.log");
-    let log = std::fs::File::create(&log_path).expect("log file");
-    let mut guard = util::ChildGuard::spawn(
-        std::process::Command::new(util::oneinit_bin())
-            .args([
-                "--config",
-                &config.to_string_lossy(),
-                "--log-format",
-                "json",
-            ])
-            .env("ONEINIT_RUNTIME_DIR", root.join("rt"))
-            .stdin(std::process::Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log),
+    let config = config.to_string_lossy();
+    let mut daemon = util::Daemon::start_args(
+        &["--config", &config, "--log-format", "json"],
+        util::Opts::default(),
     );
     let out = root.join("out");
     let workers = || {
@@ -515,14 +505,14 @@ fn converted_config_runs_under_oneinit() {
             })
             .unwrap_or(0)
     };
-    let running = util::wait_until(std::time::Duration::from_secs(20), || {
+    let running = util::wait_until(util::secs(20), || {
         out.join("web.env").exists() && out.join("tick").exists() && workers() == 3
     });
-    let log_text = || std::fs::read_to_string(&log_path).unwrap_or_default();
     assert!(
         running,
-        "programs did not all start; oneinit log:\n{}",
-        log_text()
+        "programs did not all start; oneinit log:\n{}{}",
+        daemon.stdout(),
+        daemon.stderr()
     );
     let env = std::fs::read_to_string(out.join("web.env")).expect("web.env");
     assert!(env.lines().any(|l| l == "GREETING=hello, world"), "{env}");
@@ -532,26 +522,25 @@ fn converted_config_runs_under_oneinit() {
         "autostart=false must not start"
     );
 
-    util::kill_pid(guard.child.id(), nix::sys::signal::Signal::SIGTERM);
-    let status = guard
-        .wait_timeout(std::time::Duration::from_secs(20))
-        .unwrap_or_else(|| panic!("oneinit did not exit after SIGTERM; log:\n{}", log_text()));
+    daemon.signal(nix::sys::signal::Signal::SIGTERM);
+    let code = daemon.wait_exit(util::secs(20));
     assert_eq!(
-        status.code(),
+        code,
         Some(0),
         "clean shutdown exits 0; log:\n{}",
-        log_text()
+        daemon.stdout()
     );
     // priority became `after`: the shutdown stops web (priority 1) last.
-    let text = log_text();
     let stopped = |svc: &str| {
-        text.lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        daemon
+            .records()
+            .iter()
             .position(|r| r["event"] == "stopped" && r["service"] == svc)
-            .unwrap_or_else(|| panic!("no stopped event for {svc}:\n{text}"))
+            .unwrap_or_else(|| panic!("no stopped event for {svc}:\n{}", daemon.stdout()))
     };
+    assert!(stopped("web") > stopped("tick") && stopped("web") > stopped("worker"));
     assert!(
-        stopped("web") > stopped("tick") && stopped("web") > stopped("worker"),
-        "{text}"
+        daemon.tagged_pids().is_empty(),
+        "no service outlives oneinit"
     );
 }
