@@ -36,8 +36,14 @@ pub fn scalar(s: &str) -> String {
     if first_ok && rest_ok && !RESERVED.contains(&s.to_ascii_lowercase().as_str()) {
         s.to_string()
     } else {
-        serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
+        quoted(s)
     }
+}
+
+/// A double-quoted YAML scalar (JSON string syntax, which YAML reads as is;
+/// serialising a `str` to JSON cannot fail, the fallback is for form's sake).
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
 }
 
 fn flow_list<T: AsRef<str>>(items: &[T]) -> String {
@@ -108,11 +114,7 @@ fn service(out: &mut String, s: &ServiceDraft) {
     let kv = |out: &mut String, indent: usize, key: &str, value: String| {
         let _ = writeln!(out, "{}{key}: {value}", " ".repeat(indent));
     };
-    let argv: Vec<String> = s
-        .command
-        .iter()
-        .map(|a| serde_json::to_string(a).unwrap_or_default())
-        .collect();
+    let argv: Vec<String> = s.command.iter().map(|a| quoted(a)).collect();
     kv(out, 4, "command", format!("[{}]", argv.join(", ")));
     if s.instances > 1 {
         kv(out, 4, "instances", s.instances.to_string());
@@ -123,18 +125,13 @@ fn service(out: &mut String, s: &ServiceDraft) {
         ("umask", &s.umask),
     ] {
         if let Some(v) = value {
-            kv(out, 4, key, serde_json::to_string(v).unwrap_or_default());
+            kv(out, 4, key, quoted(v));
         }
     }
     if !s.environment.is_empty() {
         out.push_str("    environment:\n");
         for (k, v) in &s.environment {
-            kv(
-                out,
-                6,
-                &scalar(k),
-                serde_json::to_string(v).unwrap_or_default(),
-            );
+            kv(out, 6, &scalar(k), quoted(v));
         }
     }
     if let Some(a) = s.autostart {
@@ -183,7 +180,7 @@ fn service(out: &mut String, s: &ServiceDraft) {
     if s.log_file.is_some() {
         out.push_str("    logs:\n");
         if let Some(v) = &s.log_file {
-            kv(out, 6, "file", serde_json::to_string(v).unwrap_or_default());
+            kv(out, 6, "file", quoted(v));
         }
         if let Some(v) = &s.log_max_size {
             kv(out, 6, "max_size", v.clone());
