@@ -49,6 +49,9 @@ fn reason(key: &str) -> &'static str {
             "0 means never rotate; oneinit always rotates logs.file at logs.max_size"
         }
         "umask" => "not an octal number",
+        "startretries" => {
+            "0 = give up after the first failed start; oneinit's max_retries: 0 means never give up, so use restart.policy: never if that is what you want"
+        }
         _ => "no oneinit equivalent",
     }
 }
@@ -209,7 +212,11 @@ pub(super) fn build(
         })?);
     }
     d.min_uptime = non_negative("startsecs")?.map(|s| format!("{s}s"));
-    d.max_retries = non_negative("startretries")?.map(|n| n.min(u32::MAX as u64) as u32);
+    match non_negative("startretries")? {
+        // oneinit's max_retries: 0 means "never give up", the opposite.
+        Some(0) => note(&mut d, "startretries", reason("startretries")),
+        n => d.max_retries = n.map(|n| n.min(u32::MAX as u64) as u32),
+    }
     if let Some(sig) = plain("stopsignal") {
         let parsed = parse_signal(&sig)
             .map_err(|m| err("stopsignal", format!("[program:{program}] stopsignal: {m}")))?;

@@ -120,10 +120,10 @@ fn values_that_supervisord_would_reject_are_errors_with_lines() {
 #[test]
 fn signals_and_numbers_are_normalised() {
     let (d, _) =
-        one("command=/bin/p\nstopsignal=SIGINT\nstopwaitsecs=7\nstartretries=0\nautostart=no\n");
+        one("command=/bin/p\nstopsignal=SIGINT\nstopwaitsecs=7\nstartretries=5\nautostart=no\n");
     assert_eq!(d.stop_signal.as_deref(), Some("INT"));
     assert_eq!(d.stop_timeout.as_deref(), Some("7s"));
-    assert_eq!(d.max_retries, Some(0));
+    assert_eq!(d.max_retries, Some(5));
     assert_eq!(d.autostart, Some(false));
 }
 
@@ -132,4 +132,11 @@ fn credentials_are_never_shown() {
     assert_eq!(shown_value("password", "s3cret"), "<not copied>");
     assert_eq!(shown_value("username", "admin"), "<not copied>");
     assert_eq!(shown_value("command", "a\n  b"), "a b");
+}
+
+#[test]
+fn zero_start_retries_is_not_inverted_into_retry_forever() {
+    let (d, w) = one("command=/bin/p\nstartretries=0\n");
+    assert_eq!(d.max_retries, None);
+    assert!(w[0].contains("not converted: startretries = 0 ("), "{w:?}");
 }
