@@ -439,6 +439,14 @@ fn broken_input_exits_2_with_the_position() {
             ":1: [program:a] has no command",
         ),
         ("command=/bin/a\n", ":1: a key outside any section"),
+        (
+            "[include]\nfiles = %(ENV_IMPORT_TEST_SURELY_UNSET)s/*.conf\n",
+            ":2: [include] files uses %(ENV_IMPORT_TEST_SURELY_UNSET)s",
+        ),
+        (
+            "[program:a]\ncommand=/bin/a\n[program:a]\ncommand=/bin/b\n",
+            ":3: section [program:a] is already defined",
+        ),
     ] {
         let conf = write_file(dir.path(), "bad.conf", text);
         let out = oneinit(&["import-supervisord", &conf.to_string_lossy()]);

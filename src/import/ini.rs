@@ -107,9 +107,18 @@ fn include_files(inc: &Section) -> Result<Vec<PathBuf>, ImportError> {
         ));
     };
     let exp = Expansions::for_file(&inc.here);
-    let value = expand(&entry.value, &exp)
-        .map_err(|m| ImportError::at(&inc.source, Some(entry.line), m))?
-        .text_unescaped();
+    let expanded = expand(&entry.value, &exp)
+        .map_err(|m| ImportError::at(&inc.source, Some(entry.line), m))?;
+    if let Some(var) = expanded.unset_env.first() {
+        return Err(ImportError::at(
+            &inc.source,
+            Some(entry.line),
+            format!(
+                "[include] files uses %(ENV_{var})s, but {var} is not set; set it for the import"
+            ),
+        ));
+    }
+    let value = expanded.text_unescaped();
     let mut files = Vec::new();
     for pattern in value.split_whitespace() {
         let full = if Path::new(pattern).is_absolute() {
