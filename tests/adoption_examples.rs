@@ -204,3 +204,45 @@ fn dockerfiles_are_multi_stage_with_oneinit_as_entrypoint() {
         }
     }
 }
+
+/// The README quick start (in docs/README-sections.md) works as written:
+/// its config passes `check`, and oneinit runs it (the oneshot, then the web
+/// server) and stops cleanly on SIGTERM.
+#[test]
+fn readme_quick_start_config_runs() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/README-sections.md"),
+    )
+    .expect("docs/README-sections.md");
+    let yaml: String = doc
+        .lines()
+        .skip_while(|l| !l.ends_with("<<'YAML'"))
+        .skip(1)
+        .take_while(|l| *l != "YAML")
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(yaml.contains("services:"), "no quick-start config found");
+    // Same config on a free port, so parallel tests cannot collide.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let yaml = yaml.replace("8080", &port.to_string());
+    let dir = TempDir::new().expect("temp dir");
+    let path = write_file(dir.path(), "oneinit.yaml", &yaml);
+    let (code, stderr) = check_config(&path);
+    assert_eq!(code, Some(0), "{stderr}");
+
+    let config = path.to_string_lossy();
+    let mut d = util::Daemon::start_args(&["--config", &config], util::Opts::default());
+    let serving = util::wait_until(util::secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(serving, "web never served:\n{}", d.stdout());
+    assert!(d
+        .records()
+        .iter()
+        .any(|r| r["service"] == "hello" && r["msg"] == "hello from oneinit"));
+    d.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(d.wait_exit(util::secs(20)), Some(0), "{}", d.stdout());
+}

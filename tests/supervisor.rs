@@ -430,9 +430,18 @@ services:
     command: ["sh", "-c", "date +%s.%N > {dir}/top; exec sleep 100"]
 "#,
     );
-    assert!(wait_until(secs(10), || ["base", "top"].iter().all(|f| !f64s(&d.path(f)).is_empty())), "{}", d.stdout());
+    assert!(
+        wait_until(secs(10), || ["base", "top"]
+            .iter()
+            .all(|f| !f64s(&d.path(f)).is_empty())),
+        "{}",
+        d.stdout()
+    );
     let gap = f64s(&d.path("top"))[0] - f64s(&d.path("base"))[0];
-    assert!(gap >= 0.95, "notify_delay 700ms + start_delay 300ms, got {gap}");
+    assert!(
+        gap >= 0.95,
+        "notify_delay 700ms + start_delay 300ms, got {gap}"
+    );
 }
 
 #[test]
@@ -455,8 +464,18 @@ services:
     command: ["sh", "-c", "exit 1"]
 "#,
     );
-    assert!(wait_until(secs(10), || ["first", "second", "third"].iter().all(|f| !f64s(&d.path(f)).is_empty())), "{}", d.stdout());
-    let (a, b, c) = (f64s(&d.path("first"))[0], f64s(&d.path("second"))[0], f64s(&d.path("third"))[0]);
+    assert!(
+        wait_until(secs(10), || ["first", "second", "third"]
+            .iter()
+            .all(|f| !f64s(&d.path(f)).is_empty())),
+        "{}",
+        d.stdout()
+    );
+    let (a, b, c) = (
+        f64s(&d.path("first"))[0],
+        f64s(&d.path("second"))[0],
+        f64s(&d.path("third"))[0],
+    );
     assert!(b - a >= 0.35, "second starts after first is ready: {a} {b}");
     assert!(c >= b, "third after second: {b} {c}");
 }
@@ -475,12 +494,20 @@ services:
     restart: {policy: never}
 "#,
     );
-    assert!(wait_until(secs(10), || !lines(&d.path("out")).is_empty()), "{}", d.stdout());
+    assert!(
+        wait_until(secs(10), || !lines(&d.path("out")).is_empty()),
+        "{}",
+        d.stdout()
+    );
     let out = lines(&d.path("out"))[0].clone();
     let dir = d.dir.path().to_string_lossy().into_owned();
     assert_eq!(out, format!("hello $HOME|config|{dir}|0077"));
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(d.path("made")).unwrap().permissions().mode() & 0o777;
+    let mode = std::fs::metadata(d.path("made"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600);
 }
 
@@ -500,6 +527,10 @@ services:
 "#,
         envf.display()
     ));
-    assert!(wait_until(secs(10), || !lines(&d.path("out")).is_empty()), "{}", d.stdout());
+    assert!(
+        wait_until(secs(10), || !lines(&d.path("out")).is_empty()),
+        "{}",
+        d.stdout()
+    );
     assert_eq!(lines(&d.path("out")), vec!["config|quoted value"]);
 }
