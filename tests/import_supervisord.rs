@@ -155,10 +155,9 @@ fn realistic_config_with_includes_expansions_and_quoted_environment() {
     assert_eq!(s(&v, &format!("{nginx}.stop.signal")), "QUIT");
     assert_eq!(s(&v, &format!("{nginx}.stop.timeout")), "15s");
     assert_eq!(at(&v, &format!("{nginx}.stop.group")), &Value::Bool(true));
-    assert!(
-        at(&v, &format!("{nginx}.logs")).is_null(),
-        "/dev/stdout means capture only"
-    );
+    // /dev/stdout means capture only: no file.
+    assert_eq!(at(&v, &format!("{nginx}.logs.capture")), &Value::Bool(true));
+    assert!(at(&v, &format!("{nginx}.logs.file")).is_null());
     assert!(
         at(&v, &format!("{nginx}.after")).is_null(),
         "lowest priority starts first"

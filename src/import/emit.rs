@@ -177,8 +177,11 @@ fn service(out: &mut String, s: &ServiceDraft) {
         out.push_str("    readiness:\n");
         kv(out, 6, "min_uptime", v.clone());
     }
-    if s.log_file.is_some() {
+    if s.log_file.is_some() || s.log_capture {
         out.push_str("    logs:\n");
+        if s.log_capture {
+            kv(out, 6, "capture", "true".into());
+        }
         if let Some(v) = &s.log_file {
             kv(out, 6, "file", quoted(v));
         }

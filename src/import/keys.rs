@@ -240,6 +240,7 @@ pub(super) fn build(
     let mut rotating_file = false;
     match plain("stdout_logfile") {
         Some(p) if CONSOLE_PATHS.contains(&p.trim()) => {
+            d.log_capture = true;
             d.header.push(format!(
                 "stdout_logfile = {}: output captured into oneinit's log only",
                 p.trim()

@@ -32,6 +32,8 @@ pub struct ServiceDraft {
     pub stop_timeout: Option<String>,
     pub stop_group: Option<bool>,
     pub min_uptime: Option<String>,
+    /// `stdout_logfile` was the console: write `logs.capture: true`.
+    pub log_capture: bool,
     pub log_file: Option<String>,
     pub log_max_size: Option<String>,
     pub log_max_files: Option<u32>,

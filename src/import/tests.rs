@@ -60,6 +60,7 @@ fn log_file_variants() {
     );
     let (d, _) = one("command=/bin/p\nstdout_logfile=/dev/fd/1\nstdout_logfile_backups=3\n");
     assert_eq!((d.log_file, d.log_max_files), (None, None));
+    assert!(d.log_capture);
 }
 
 #[test]
