@@ -513,7 +513,13 @@ fn converted_config_runs_under_oneinit() {
             .unwrap_or(0)
     };
     let running = util::wait_until(util::secs(20), || {
-        out.join("web.env").exists() && out.join("tick").exists() && workers() == 3
+        // web.env is complete once its last variable is there (the shell
+        // creates the file before `env` writes to it).
+        let env = std::fs::read_to_string(out.join("web.env")).unwrap_or_default();
+        env.contains("GREETING=")
+            && env.contains("ONEINIT_SERVICE=")
+            && out.join("tick").exists()
+            && workers() == 3
     });
     assert!(
         running,

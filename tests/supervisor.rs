@@ -210,7 +210,8 @@ fn critical_service_killed_by_signal_exits_128_plus_n() {
 services:
   app:
     critical: true
-    command: ["sh", "-c", "kill -KILL $$"]
+    # `$$$$`: the config reads `$$` as a literal `$` (SPEC 2), so the shell sees `$$`.
+    command: ["sh", "-c", "kill -KILL $$$$"]
     restart: {policy: on-failure, delay: 10ms, max_retries: 1}
 "#,
     );
@@ -285,7 +286,7 @@ fn service_runs_as_nobody_with_its_groups() {
 services:
   low:
     user: nobody
-    command: ["sh", "-c", "id -u > {dir}/../uid-$$; exec sleep 100"]
+    command: ["sh", "-c", "id -u > {dir}/../uid-$$$$; exec sleep 100"]
 "#,
     );
     let mut pid = None;
