@@ -140,6 +140,19 @@ fn realistic_config_with_includes_expansions_and_quoted_environment() {
         "${IMPORT_TEST_HOME}"
     );
     assert!(String::from_utf8_lossy(&unset.stderr).contains("IMPORT_TEST_HOME is not set here"));
+    // ... which the loader expands at start: set there, the config is valid.
+    let unset_path = write_file(
+        dir.path(),
+        "unset.yaml",
+        &String::from_utf8_lossy(&unset.stdout),
+    );
+    let unset_path = unset_path.to_string_lossy();
+    let checked = util::run_oneinit(
+        &["check", "--config", &unset_path],
+        &[("IMPORT_TEST_HOME", "/srv/home")],
+        util::secs(30),
+    );
+    assert_eq!(checked.code, Some(0), "{}", checked.stderr);
     // Set, it is expanded at import time like supervisord does at its start.
     let out = run(Some("/home/$app"));
     let yaml = String::from_utf8_lossy(&out.stdout).to_string();
@@ -478,7 +491,7 @@ fn converted_config_runs_under_oneinit() {
          [include]\nfiles = conf.d/*.conf\n\n\
          [program:web]\n\
          command=/bin/sh -c \"env > %(here)s/out/web.env; exec sleep 1000\"\n\
-         environment=GREETING=\"hello, world\"\n\
+         environment=GREETING=\"hello, world\",PRICE=\"$5 each\"\n\
          priority=1\nstopwaitsecs=5\n\n\
          [program:worker]\n\
          command=/bin/sh -c \"mktemp %(here)s/out/worker.XXXXXX; exec sleep 1000\"\n\
@@ -530,6 +543,8 @@ fn converted_config_runs_under_oneinit() {
     let env = std::fs::read_to_string(out.join("web.env")).expect("web.env");
     assert!(env.lines().any(|l| l == "GREETING=hello, world"), "{env}");
     assert!(env.lines().any(|l| l == "ONEINIT_SERVICE=web"), "{env}");
+    // `$` was written as `$$` and reaches the process as one `$`.
+    assert!(env.lines().any(|l| l == "PRICE=$5 each"), "{env}");
     assert!(
         !out.join("manual").exists(),
         "autostart=false must not start"
