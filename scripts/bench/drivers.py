@@ -63,7 +63,8 @@ class OneInit(Driver):
     restart_delay = "10ms (restart: {policy: always, delay: 10ms, backoff: 1.0})"
 
     def __init__(self, binary):
-        self.binary = binary
+        # Absolute: the supervisor runs with its temp dir as working directory.
+        self.binary = os.path.abspath(binary)
 
     def available(self):
         if not os.access(self.binary, os.X_OK):

@@ -63,6 +63,8 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        except OSError as e:
+            raise RunError(f"{self.driver.name} could not be started: {e}") from e
         finally:
             out.close()
         return self.proc.pid
