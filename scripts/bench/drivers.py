@@ -164,6 +164,7 @@ class Supervisord(Driver):
 
 class S6(Driver):
     name = "s6"
+    max_services = 500
     restart_delay = "1 s (s6-supervise waits at least 1 s between two ./run spawns)"
 
     def available(self):
@@ -172,6 +173,8 @@ class S6(Driver):
         return None
 
     def layout(self, workdir, n, kind, stamp=None):
+        # s6-svscan supervises at most 500 service dirs unless told more with -c.
+        self.max_services = max(500, 2 * n)
         scan = os.path.join(workdir, "scan")
         os.makedirs(scan)
         if kind == "sleep":
@@ -185,7 +188,7 @@ class S6(Driver):
             _write(os.path.join(d, "run"), "#!/bin/sh\n" + STAMP_LINE.format(stamp=stamp) + "\n", 0o755)
 
     def argv(self, workdir):
-        return ["s6-svscan", os.path.join(workdir, "scan")]
+        return ["s6-svscan", "-c", str(self.max_services), os.path.join(workdir, "scan")]
 
 
 class Runit(Driver):

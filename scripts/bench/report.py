@@ -170,7 +170,9 @@ def markdown(meta, summary, names):
         f"- date: {meta['date']} (took {meta.get('duration_s', '?')} s)"
         + (" — INTERRUPTED, partial results" if meta.get("interrupted") else ""),
         f"- machine: {m['nproc']} cores ({m['cpu']}), kernel {m['kernel']}, "
-        f"load average {' '.join(m['loadavg'])} at start, {' '.join(m.get('loadavg_end', []))} at end",
+        f"load average {' '.join(m['loadavg'])} at start, {' '.join(m.get('loadavg_end', []))} at end; "
+        f"CPU pressure at start: {m.get('cpu_pressure', 'n/a')}",
+        f"- harness and supervisors run at niceness {meta.get('nice', 0)} (same for every supervisor)",
         f"- mode: {'--quick' if meta['quick'] else 'full'}; medians of {meta['reps']} runs "
         f"(idle cost: of {meta['idle_reps']} runs, {meta['idle_window_s']:.0f} s window each)",
         "- services: `sleep 100000`; stop signal: "
