@@ -1,0 +1,314 @@
+//! Helpers shared by the integration tests: temp dirs, a guard that runs the
+//! real `oneinit` binary (optionally as PID 1 in a new PID namespace) and
+//! kills it and every process it started on drop, bounded waits, and the
+//! JSON log lines it printed.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_oneinit");
+
+/// Polls `cond` every 20 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// A unique tag put in oneinit's environment (inherited by its services),
+/// so teardown can find every process a test started.
+fn unique_tag() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "t{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+    pub tag: String,
+    pub out: PathBuf,
+    pub err: PathBuf,
+    pub pid1: bool,
+    exit: Option<i32>,
+}
+
+pub struct Opts<'a> {
+    pub args: Vec<String>,
+    pub pid1: bool,
+    pub env: Vec<(&'a str, String)>,
+    /// Run oneinit as this user (via setpriv).
+    pub user: Option<&'a str>,
+}
+
+impl Default for Opts<'_> {
+    fn default() -> Self {
+        Opts {
+            args: Vec::new(),
+            pid1: false,
+            env: Vec::new(),
+            user: None,
+        }
+    }
+}
+
+impl Daemon {
+    /// Writes `config` to `oneinit.yaml` in a new temp dir and starts oneinit on it.
+    /// `{dir}` in the config is replaced by the temp dir's path.
+    pub fn start(config: &str) -> Daemon {
+        Daemon::start_with(config, Opts::default())
+    }
+
+    pub fn start_with(config: &str, opts: Opts) -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("oneinit-test")
+            .tempdir()
+            .expect("tempdir");
+        let path = dir.path().join("oneinit.yaml");
+        fs::write(
+            &path,
+            config.replace("{dir}", &dir.path().to_string_lossy()),
+        )
+        .expect("write config");
+        let mut args = vec!["--config".to_string(), path.to_string_lossy().into_owned()];
+        args.extend(opts.args.iter().cloned());
+        Daemon::spawn(dir, args, opts)
+    }
+
+    /// Starts oneinit with exactly these arguments (no config written).
+    pub fn start_args(args: &[&str], opts: Opts) -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("oneinit-test")
+            .tempdir()
+            .expect("tempdir");
+        Daemon::spawn(dir, args.iter().map(|s| s.to_string()).collect(), opts)
+    }
+
+    fn spawn(dir: tempfile::TempDir, args: Vec<String>, opts: Opts) -> Daemon {
+        let tag = unique_tag();
+        let out = dir.path().join("stdout.log");
+        let err = dir.path().join("stderr.log");
+        let run = dir.path().join("run");
+        let ids = opts.user.map(|u| {
+            let pw = nix::unistd::User::from_name(u)
+                .ok()
+                .flatten()
+                .expect("test user exists");
+            (pw.uid.as_raw(), pw.gid.as_raw())
+        });
+        let mut cmd = if opts.pid1 {
+            let mut c = Command::new("unshare");
+            c.args(["--pid", "--fork", "--mount-proc", "--kill-child"]);
+            if let Some((uid, gid)) = ids {
+                c.args([
+                    "setpriv",
+                    &format!("--reuid={uid}"),
+                    &format!("--regid={gid}"),
+                    "--clear-groups",
+                ]);
+            }
+            c.arg(BIN);
+            c
+        } else if let Some((uid, gid)) = ids {
+            let mut c = Command::new("setpriv");
+            c.args([
+                &format!("--reuid={uid}"),
+                &format!("--regid={gid}"),
+                "--clear-groups",
+                BIN,
+            ]);
+            c
+        } else {
+            Command::new(BIN)
+        };
+        cmd.args(&args)
+            .env("ONEINIT_TEST_TAG", &tag)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&out).expect("stdout file"))
+            .stderr(fs::File::create(&err).expect("stderr file"));
+        if opts.user.is_none() {
+            cmd.env("ONEINIT_RUNTIME_DIR", &run);
+        }
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start oneinit");
+        Daemon {
+            dir,
+            child: Some(child),
+            tag,
+            out,
+            err,
+            pid1: opts.pid1,
+            exit: None,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The pid of oneinit itself (inside unshare when running as PID 1).
+    pub fn oneinit_pid(&self) -> Option<i32> {
+        let child = self.child.as_ref()?;
+        let outer = child.id() as i32;
+        if !self.pid1 {
+            return Some(outer);
+        }
+        let mut found = None;
+        wait_until(secs(5), || {
+            found = children_of(outer).into_iter().next();
+            found.is_some()
+        });
+        found
+    }
+
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        if let Some(pid) = self.oneinit_pid() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+        }
+    }
+
+    /// Waits for oneinit to exit; its exit code (128+N when killed by N).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        if self.exit.is_some() {
+            return self.exit;
+        }
+        let child = self.child.as_mut()?;
+        let end = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                use std::os::unix::process::ExitStatusExt;
+                self.exit = status.code().or(status.signal().map(|s| 128 + s));
+                return self.exit;
+            }
+            if Instant::now() >= end {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn stdout(&self) -> String {
+        fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// oneinit's JSON log records so far.
+    pub fn records(&self) -> Vec<Value> {
+        self.stdout()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Records with `event` == `event` (and `service` == `service` if given).
+    pub fn events(&self, event: &str, service: Option<&str>) -> Vec<Value> {
+        self.records()
+            .into_iter()
+            .filter(|r| r["event"] == event && service.is_none_or(|s| r["service"] == s))
+            .collect()
+    }
+
+    /// Waits until a record with this event (and service) appears.
+    pub fn wait_event(&self, event: &str, service: Option<&str>, timeout: Duration) -> bool {
+        wait_until(timeout, || !self.events(event, service).is_empty())
+    }
+
+    /// Pids of every live process carrying this test's tag.
+    pub fn tagged_pids(&self) -> Vec<i32> {
+        tagged(&self.tag)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            if let Ok(None) = child.try_wait() {
+                let _ = child.kill();
+                let _ = child.wait();
+            } else {
+                let _ = child.wait();
+            }
+        }
+        for pid in tagged(&self.tag) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// Direct children of `pid` (from /proc/PID/task/*/children).
+pub fn children_of(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    if let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            if let Ok(s) = fs::read_to_string(t.path().join("children")) {
+                out.extend(s.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+            }
+        }
+    }
+    out
+}
+
+fn tagged(tag: &str) -> Vec<i32> {
+    let needle = format!("ONEINIT_TEST_TAG={tag}\0");
+    let me = std::process::id() as i32;
+    let mut pids = Vec::new();
+    if let Ok(entries) = fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                continue;
+            };
+            if pid == me {
+                continue;
+            }
+            if let Ok(env) = fs::read(e.path().join("environ")) {
+                if env.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    pids.push(pid);
+                }
+            }
+        }
+    }
+    pids
+}
+
+/// The state letter of a process (`R`, `S`, `Z`, ...), None when gone.
+pub fn proc_state(pid: i32) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    after.trim_start().chars().next()
+}
+
+/// Lines of a file the services append to (empty when missing).
+pub fn lines(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
