@@ -341,29 +341,27 @@ def storm(oi, args, checks, reload_ok, api_ok):
     return peak_fd, peak_rss
 
 
-def stop_storm(oi, args, reload_ok, api_ok):
-    """Stops every crash service: by API stop (keeps them for the metrics), else by reload."""
-    how = None
-    if api_ok:
-        codes = []
-        for i in range(args.services):
-            try:
-                status, _ = request(oi.sock, "POST", f"/v1/services/c{i}/stop", timeout=10)
-            except (OSError, http.client.HTTPException) as e:
-                status = str(e)
-            codes.append(status)
-        if all(c in (200, 202) for c in codes):
-            how = "api"
-        else:
-            bad = [c for c in codes if c not in (200, 202)]
-            log(f"POST .../stop did not work for {len(bad)} services (e.g. {bad[0]})")
-    if how is None and reload_ok:
-        oi.write_config(0)
-        os.kill(oi.pid, signal.SIGHUP)
-        how = "reload"
-    if how is None:
-        return None
-    return how if wait_storm_over(oi, 30) else None
+def stop_by_api(oi, args):
+    """POST .../stop to every crash service; True when all were accepted and the loops ended."""
+    codes = []
+    for i in range(args.services):
+        try:
+            status, _ = request(oi.sock, "POST", f"/v1/services/c{i}/stop", timeout=10)
+        except (OSError, http.client.HTTPException) as e:
+            status = str(e)
+        codes.append(status)
+    bad = [c for c in codes if c not in (200, 202)]
+    if bad:
+        log(f"POST .../stop did not work for {len(bad)} services (e.g. {bad[0]})")
+        return False
+    return wait_storm_over(oi, 30)
+
+
+def stop_by_reload(oi):
+    """Reload back to the keeper-only config; True once the crash loops are gone."""
+    oi.write_config(0)
+    os.kill(oi.pid, signal.SIGHUP)
+    return wait_storm_over(oi, 30)
 
 
 def check_exits(oi, args, checks, how):
@@ -473,17 +471,19 @@ def run(args, checks, workdir):
     if not oi.alive():
         checks.check("oneinit survived the storm", False, f"it ended; its output ends: {oi.tail()}")
         return 1
-    how = stop_storm(oi, args, reload_ok, api_ok)
-    if how is None:
-        checks.skip("stopping the storm: neither API stop nor reload is available; checks run with the storm going")
+    # Stop the storm: by API first, so the services (and their metric series)
+    # still exist for the exit accounting; else by a reload that removes them,
+    # scraping the metrics just before it.
+    how = "api" if api_ok and stop_by_api(oi, args) else None
     if api_ok:
         check_exits(oi, args, checks, how)
     else:
         checks.skip("exit accounting: no API, so no /metrics")
-    if how == "api" and reload_ok:
-        oi.write_config(0)
-        os.kill(oi.pid, signal.SIGHUP)
-        wait_storm_over(oi, 10)
+    if reload_ok:
+        if stop_by_reload(oi):
+            how = how or "reload"
+    if how is None:
+        checks.skip("stopping the storm: neither API stop nor reload worked; checks run with the storm going")
     check_after(oi, args, checks, base if how else None, how)
     shutdown(oi, checks)
     return 1 if checks.failed() else 0

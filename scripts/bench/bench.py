@@ -131,6 +131,25 @@ def summarize(runs, names, ns):
     return out
 
 
+README_MARKER = "<!-- latest table: copied from results/latest.md -->"
+
+
+def update_readme(md):
+    """Replace everything after the marker in README.md with the new report."""
+    path = os.path.join(HERE, "README.md")
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return
+    if README_MARKER not in text:
+        return
+    # One heading level deeper, so the report nests under "Latest results".
+    body = "\n".join("#" + line if line.startswith("#") else line for line in md.splitlines())
+    with open(path, "w") as f:
+        f.write(text.split(README_MARKER)[0] + README_MARKER + "\n\n" + body + "\n")
+
+
 def main():
     args = parse_args()
     proctree.become_subreaper()
@@ -210,6 +229,8 @@ def main():
     md = report.markdown(meta, summary, names)
     with open(os.path.join(args.out, "latest.md"), "w") as f:
         f.write(md)
+    if os.path.abspath(args.out) == os.path.join(HERE, "results"):
+        update_readme(md)
     print(md)
     return 130 if meta.get("interrupted") else 0
 
