@@ -217,7 +217,6 @@ def main():
         meta["interrupted"] = True
     finally:
         proctree.kill_descendants_of_self()
-        shutil.rmtree(tmproot, ignore_errors=True)
 
     meta["machine"]["loadavg_end"] = machine()["loadavg"]
     meta["duration_s"] = round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds())
@@ -232,6 +231,8 @@ def main():
     if os.path.abspath(args.out) == os.path.join(HERE, "results"):
         update_readme(md)
     print(md)
+    # Last: removing thousands of small files can take minutes on a busy disk.
+    shutil.rmtree(tmproot, ignore_errors=True)
     return 130 if meta.get("interrupted") else 0
 
 
