@@ -10,7 +10,8 @@ SIGHUP reload happens every 5 s. Then it stops the storm and checks:
 - no zombie whose parent is oneinit;
 - oneinit's fd count back to its baseline (± a small tolerance);
 - oneinit's RSS back within 10% of its baseline;
-- every run of every crash service accounted for in oneinit_service_exits_total;
+- every run of every crash service accounted for in oneinit_service_exits_total
+  and by an `exited` record in oneinit's JSON log;
 - every API request answered 200 with a service list;
 - oneinit exits 0 on SIGTERM, leaving no process behind.
 
@@ -385,6 +386,35 @@ def check_exits(oi, args, checks, how):
     checks.check("every exit accounted for in oneinit_service_exits_total", not bad and total_runs > 0, detail)
 
 
+def check_log_exits(oi, args, checks):
+    """Every run of every crash service has an `exited` record in oneinit's JSON log."""
+    runs = count_runs(oi.workdir, args.services)
+    exited = {}
+    try:
+        with open(oi.log, errors="replace") as f:
+            for line in f:
+                if '"exited"' not in line:
+                    continue
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if rec.get("event") == "exited" and rec.get("service") in runs:
+                    exited[rec["service"]] = exited.get(rec["service"], 0) + 1
+    except OSError as e:
+        checks.skip(f"log accounting: cannot read {oi.log}: {e}")
+        return
+    # After the storm is stopped every run has ended; a run stopped before its
+    # `echo` has an exit but no line in its file.
+    bad = {s: (r, exited.get(s, 0)) for s, r in runs.items() if not 0 <= exited.get(s, 0) - r <= 1}
+    detail = f"{sum(runs.values())} runs seen by the services, {sum(exited.values())} `exited` log records"
+    if bad:
+        detail += f"; {len(bad)} services off, e.g. " + ", ".join(
+            f"{s}: runs {r} exited {e}" for s, (r, e) in list(bad.items())[:3]
+        )
+    checks.check("every exit logged (event=exited in the JSON log)", not bad and sum(runs.values()) > 0, detail)
+
+
 def check_after(oi, args, checks, base, how):
     persistent = None
     for _ in range(3):
@@ -484,6 +514,8 @@ def run(args, checks, workdir):
             how = how or "reload"
     if how is None:
         checks.skip("stopping the storm: neither API stop nor reload worked; checks run with the storm going")
+    else:
+        check_log_exits(oi, args, checks)
     check_after(oi, args, checks, base if how else None, how)
     shutdown(oi, checks)
     return 1 if checks.failed() else 0
