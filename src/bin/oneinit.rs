@@ -96,6 +96,7 @@ fn main() -> ExitCode {
 
 /// Supervises until shutdown; returns oneinit's exit code (SPEC 1).
 fn run(cli: Cli) -> i32 {
+    oneinit_actors::sys::memory::tune_allocator();
     let tini = !cli.command.is_empty();
     let explicit = !cli.config.is_empty();
     let sources = if explicit {

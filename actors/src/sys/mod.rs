@@ -9,3 +9,4 @@ pub mod reap;
 pub mod runtime_dir;
 pub mod signals;
 pub mod spawn;
+pub mod memory;
