@@ -64,6 +64,10 @@ fn main() -> ExitCode {
                 .expect("tokio runtime");
             match rt.block_on(config_loader::load(&cli.config)) {
                 Ok(loaded) => {
+                    // How each limit is enforced here (stderr: stdout stays YAML).
+                    for line in oneinit_actors::service::limits::check_report(&loaded.config) {
+                        eprintln!("{line}");
+                    }
                     if print {
                         print!(
                             "{}",

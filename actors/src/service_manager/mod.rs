@@ -20,8 +20,10 @@ use crate::model::config::{Config, LogFormat, ServiceConfig};
 use crate::model::graph::DepGraph;
 use crate::model::machine::StopTarget;
 use crate::model::view::{GraphEdge, Health, ServiceState, ServiceView, StateChanged};
+use crate::service::limits::ServiceLimits;
 use crate::service::messages::{ServiceFact, ServiceUpdated, Start, Stop, Wait};
 use crate::service::{ServiceActor, ServiceSetup};
+use crate::sys::cgroup::CgroupHost;
 use actix::prelude::*;
 use chrono::Utc;
 use lifecycle::ShutdownState;
@@ -54,6 +56,8 @@ pub struct Entry {
     pub killed: bool,
     pub last_exit_code: Option<i32>,
     pub health: Health,
+    /// Shared with the ServiceActor: usage is read at query time.
+    pub limits: Arc<ServiceLimits>,
 }
 
 pub struct ServiceManager {
@@ -70,6 +74,8 @@ pub struct ServiceManager {
     pub(crate) events: broadcast::Sender<StateChanged>,
     pub(crate) log_arbiter: Option<Arbiter>,
     pub(crate) shutdown: Option<ShutdownState>,
+    /// The host's cgroups, detected once; parents removed at exit.
+    pub(crate) cgroups: Arc<CgroupHost>,
 }
 
 impl ServiceManager {
@@ -89,6 +95,7 @@ impl ServiceManager {
             events,
             log_arbiter: None,
             shutdown: None,
+            cgroups: Arc::new(CgroupHost::detect()),
         }
     }
 
@@ -105,6 +112,7 @@ impl ServiceManager {
             Some(a) => a.handle(),
             None => return,
         };
+        let limits = Arc::new(ServiceLimits::new(name, &cfg, self.cgroups.clone()));
         let setup = ServiceSetup {
             name: name.to_string(),
             cfg: cfg.clone(),
@@ -114,6 +122,7 @@ impl ServiceManager {
             logs: logs.clone(),
             log_arbiter,
             log: self.log.clone(),
+            limits: limits.clone(),
         };
         let actor = ServiceActor::new(setup);
         let view = actor_view_placeholder(name, &cfg);
@@ -130,6 +139,7 @@ impl ServiceManager {
                 killed: false,
                 last_exit_code: None,
                 health: Health::Unknown,
+                limits,
             },
         );
     }
@@ -186,6 +196,9 @@ fn actor_view_placeholder(name: &str, cfg: &ServiceConfig) -> ServiceView {
         next_run: None,
         listen: Vec::new(),
         runs_total: None,
+        memory_bytes: None,
+        cpu_seconds: None,
+        limits: Default::default(),
     }
 }
 
