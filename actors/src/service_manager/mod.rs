@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod messages;
 pub mod process_table;
 pub mod queries;
+pub mod reload;
 
 use crate::dependency_resolver::messages::{DependencyChanged, DependencyDecision, SetGraph};
 use crate::dependency_resolver::DependencyResolver;
@@ -43,6 +44,9 @@ pub struct ManagerSetup {
     pub facts: Vec<Recipient<ServiceFact>>,
     /// Tini mode: oneinit exits with `main`'s status.
     pub tini: bool,
+    /// Where the configuration came from (re-read on reload); empty when
+    /// there is no config file (tini mode without one).
+    pub sources: Vec<String>,
 }
 
 /// One supervised service as the manager sees it.
@@ -58,6 +62,11 @@ pub struct Entry {
     pub health: Health,
     /// Shared with the ServiceActor: usage is read at query time.
     pub limits: Arc<ServiceLimits>,
+    /// The generation of the actor that currently runs it.
+    pub generation: u64,
+    /// Reload: removed (None) or changed (Some(new config)); applied once
+    /// the current actor has stopped everything.
+    pub retiring: Option<Option<ServiceConfig>>,
 }
 
 pub struct ServiceManager {
@@ -76,6 +85,8 @@ pub struct ServiceManager {
     pub(crate) shutdown: Option<ShutdownState>,
     /// The host's cgroups, detected once; parents removed at exit.
     pub(crate) cgroups: Arc<CgroupHost>,
+    pub(crate) sources: Vec<String>,
+    pub(crate) next_generation: u64,
 }
 
 impl ServiceManager {
@@ -96,6 +107,8 @@ impl ServiceManager {
             log_arbiter: None,
             shutdown: None,
             cgroups: Arc::new(CgroupHost::detect()),
+            sources: setup.sources,
+            next_generation: 1,
         }
     }
 
@@ -113,8 +126,11 @@ impl ServiceManager {
             None => return,
         };
         let limits = Arc::new(ServiceLimits::new(name, &cfg, self.cgroups.clone()));
+        let generation = self.next_generation;
+        self.next_generation += 1;
         let setup = ServiceSetup {
             name: name.to_string(),
+            generation,
             cfg: cfg.clone(),
             manager: ctx.address().recipient(),
             facts: self.facts.clone(),
@@ -140,6 +156,8 @@ impl ServiceManager {
                 last_exit_code: None,
                 health: Health::Unknown,
                 limits,
+                generation,
+                retiring: None,
             },
         );
     }
@@ -165,7 +183,7 @@ impl ServiceManager {
         }
     }
 
-    fn install_graph(&mut self) {
+    pub(crate) fn install_graph(&mut self) {
         let graph = DepGraph::build(&self.config.services);
         self.edges = graph.edges();
         if let Some(r) = &self.resolver {
@@ -265,6 +283,8 @@ impl Handler<ServiceUpdated> for ServiceManager {
         }
         if self.shutdown.is_some() {
             self.advance_shutdown(ctx);
+        } else {
+            self.retire_if_settled(&name, ctx);
         }
     }
 }
