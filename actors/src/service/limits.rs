@@ -194,6 +194,15 @@ impl ServiceLimits {
         Ok(())
     }
 
+    /// Every process in the service's cgroup now (none without a cgroup).
+    pub fn cgroup_pids(&self) -> Vec<i32> {
+        self.lock()
+            .cgroup
+            .as_ref()
+            .map(ServiceCgroup::pids)
+            .unwrap_or_default()
+    }
+
     /// The service's cgroup directories, if it has any now.
     pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
         self.lock()

@@ -373,9 +373,10 @@ impl ServiceActor {
         }
     }
 
-    /// Once no instance has a process, removes the service's cgroup. A
-    /// leftover descendant keeps it busy for a moment: retry with growing
-    /// delays (0.1 s .. ~6 s), then leave it for oneinit's exit cleanup.
+    /// Once no instance has a process, removes the service's cgroup. What
+    /// is left in it (descendants that outlived the service) is ended like
+    /// systemd does: SIGTERM, then SIGKILL after ~0.3 s; removal is retried
+    /// with growing delays (0.1 s .. ~6 s), then left to oneinit's exit.
     fn release_cgroup(&mut self, attempt: u32, ctx: &mut Context<Self>) {
         if self.slots.iter().any(|s| s.m.pid.is_some()) {
             return;
@@ -384,6 +385,18 @@ impl ServiceActor {
             ctx.cancel_future(h);
         }
         if let Err(e) = self.s.limits.release() {
+            let left = self.s.limits.cgroup_pids();
+            let sig = match attempt {
+                0 => Some(Signal::SIGTERM),
+                2 => Some(Signal::SIGKILL),
+                _ => None,
+            };
+            if let (Some(sig), false) = (sig, left.is_empty()) {
+                info!(self.s.log, "ending processes left in the service's cgroup"; "count" => left.len(), "signal" => signal_short_name(sig));
+                for pid in left {
+                    let _ = signals::send(pid, sig, false);
+                }
+            }
             if attempt >= 6 {
                 warn!(self.s.log, "cannot remove the service's cgroup, a process is left in it; it is removed when oneinit exits"; "error" => e);
                 return;
@@ -496,7 +509,7 @@ impl Handler<InstanceExited> for ServiceActor {
             .oom_killed(signal, stopping, success)
             .then_some(limits::OOM_KILLED);
         if success || stopping {
-            info!(log, "exited"; "event" => "exited", "pid" => msg.pid, "exit_code" => code, "signal" => sig_name, "reason" => reason);
+            info!(log, "exited"; "event" => "exited", "pid" => msg.pid, "exit_code" => code, "signal" => sig_name);
         } else if reason.is_some() {
             error!(log, "exited: killed for exceeding its memory limit"; "event" => "exited", "pid" => msg.pid, "exit_code" => code, "signal" => sig_name, "reason" => reason);
         } else {
