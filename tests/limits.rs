@@ -166,7 +166,7 @@ fn memory_hog_is_oom_killed_by_its_cgroup_and_reported() {
     if !mech.starts_with("cgroup") {
         skip!("no usable memory cgroup controller on this host (memory would use {mech})");
     }
-    let d = Daemon::start(
+    let mut d = Daemon::start(
         r#"
 services:
   hog:
@@ -189,6 +189,19 @@ services:
     // The rest of the system keeps running.
     let steady = spawned_pid(&d, "steady");
     assert_eq!(proc_state(steady).map(|s| s != 'Z'), Some(true));
+    // The hog's cgroup is gone once it ended; oneinit's parent at its exit.
+    let oneinit = d.oneinit_pid().unwrap();
+    let parent = proc_cgroup_dir(oneinit, "memory")
+        .expect("oneinit's memory cgroup")
+        .join(format!("oneinit-{oneinit}"));
+    assert!(
+        wait_until(secs(10), || !parent.join("hog").exists()),
+        "{}",
+        d.stdout()
+    );
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait_exit(secs(20)), Some(1), "hog failed: {}", d.stdout());
+    assert!(!parent.exists(), "{} left behind", parent.display());
 }
 
 #[test]

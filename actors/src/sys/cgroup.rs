@@ -276,12 +276,13 @@ impl CgroupHost {
 
     fn ensure_parent(&self, parent: &Path, v: CgroupVersion, c: Controller) -> Result<(), String> {
         let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        // Always tried (cheap): recreates a parent someone else removed.
+        match std::fs::create_dir(parent) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("cannot create cgroup {}: {e}", parent.display())),
+        }
         if !created.iter().any(|p| p == parent) {
-            match std::fs::create_dir(parent) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(format!("cannot create cgroup {}: {e}", parent.display())),
-            }
             created.push(parent.to_path_buf());
         }
         if v == CgroupVersion::V2 {
