@@ -63,8 +63,16 @@ fn main() -> ExitCode {
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            match rt.block_on(config_loader::load(&cli.config)) {
+            let sources = if cli.config.is_empty() {
+                config_loader::default_sources()
+            } else {
+                cli.config.clone()
+            };
+            match rt.block_on(config_loader::load(&sources)) {
                 Ok(loaded) => {
+                    for w in &loaded.warnings {
+                        eprintln!("warning: {w}");
+                    }
                     // How each limit is enforced here (stderr: stdout stays YAML).
                     for line in oneinit_actors::service::limits::check_report(&loaded.config) {
                         eprintln!("{line}");
@@ -93,14 +101,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// The default configuration sources: `$ONEINIT_CONFIG`, else the system file.
-fn default_sources() -> Vec<String> {
-    match std::env::var("ONEINIT_CONFIG") {
-        Ok(v) if !v.is_empty() => vec![v],
-        _ => vec!["/etc/oneinit/oneinit.yaml".into()],
-    }
-}
-
 /// Supervises until shutdown; returns oneinit's exit code (SPEC 1).
 fn run(cli: Cli) -> i32 {
     let tini = !cli.command.is_empty();
@@ -108,7 +108,7 @@ fn run(cli: Cli) -> i32 {
     let sources = if explicit {
         cli.config.clone()
     } else {
-        default_sources()
+        config_loader::default_sources()
     };
     let use_config = explicit || sources.iter().any(|s| std::path::Path::new(s).exists());
     if !use_config && !tini {
