@@ -256,3 +256,52 @@ pub fn check_report(config: &Config) -> Vec<String> {
     }
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::units::ConfSize;
+
+    fn limited(memory: bool) -> ServiceLimits {
+        let mut cfg = ServiceConfig::default();
+        cfg.limits.nofile = Some(256);
+        if memory {
+            cfg.limits.memory = Some(ConfSize(64 << 20));
+        }
+        ServiceLimits::new("svc", &cfg, Arc::new(CgroupHost::none()))
+    }
+
+    #[test]
+    fn without_cgroups_memory_uses_rlimit_as_and_warns() {
+        let l = limited(true);
+        let spawn = l.prepare_spawn();
+        assert!(spawn.cgroup_procs.is_empty());
+        assert!(spawn.rlimits.contains(&(libc::RLIMIT_AS as i32, 64 << 20)));
+        assert!(spawn.rlimits.contains(&(libc::RLIMIT_NOFILE as i32, 256)));
+        assert_eq!(l.views()["memory"].mechanism, "RLIMIT_AS");
+        assert_eq!(l.warnings().len(), 1, "{:?}", l.warnings());
+        assert!(l.release().is_ok(), "nothing to remove");
+    }
+
+    #[test]
+    fn oom_without_a_cgroup_is_a_sigkill_oneinit_did_not_send() {
+        let l = limited(true);
+        assert!(l.oom_killed(Some(Signal::SIGKILL), false, false));
+        assert!(
+            !l.oom_killed(Some(Signal::SIGKILL), true, false),
+            "oneinit's own kill"
+        );
+        assert!(!l.oom_killed(Some(Signal::SIGTERM), false, false));
+        assert!(!l.oom_killed(None, false, true));
+        let no_memory_limit = limited(false);
+        assert!(!no_memory_limit.oom_killed(Some(Signal::SIGKILL), false, false));
+    }
+
+    #[test]
+    fn usage_of_this_process_without_a_cgroup() {
+        let l = limited(false);
+        let (memory, cpu) = l.usage(&[std::process::id() as i32]);
+        assert!(memory > 0);
+        assert!(cpu >= 0.0);
+    }
+}

@@ -68,6 +68,11 @@ impl CgroupHost {
         CgroupHost::from_texts(&mountinfo, &own, std::process::id())
     }
 
+    /// A host that offers no cgroup at all (every limit uses its fallback).
+    pub fn none() -> CgroupHost {
+        CgroupHost::from_texts("", "", std::process::id())
+    }
+
     /// Detection from the texts of mountinfo and /proc/self/cgroup.
     fn from_texts(mountinfo: &str, proc_cgroup: &str, pid: u32) -> CgroupHost {
         let mounts = parse_mountinfo(mountinfo);
