@@ -556,13 +556,14 @@ fn failed_setuid_is_a_failed_start_never_a_service_running_as_root() {
         skip!("setpriv is not installed");
     }
     // oneinit runs as uid 0 but without CAP_SETUID: setuid() in the child fails.
-    let d = Daemon::start_with(
+    let mut d = Daemon::start_with(
         r#"
 services:
   lowpriv:
     user: nobody
     command: ["sh", "-c", "touch {dir}/ran; sleep 100"]
     restart: {policy: on-failure, delay: 50ms, max_retries: 1}
+    limits: {pids: 50}
   other:
     command: ["sleep", "100"]
 "#,
@@ -591,7 +592,22 @@ services:
     );
     assert!(d.events("spawned", Some("lowpriv")).is_empty());
     assert!(!d.path("ran").exists());
+    // The cgroup made for the failed start does not linger.
+    if host_mechanism("pids").starts_with("cgroup") {
+        let oneinit = d.oneinit_pid().unwrap();
+        let dir = proc_cgroup_dir(oneinit, "pids")
+            .expect("oneinit's pids cgroup")
+            .join(format!("oneinit-{oneinit}/lowpriv"));
+        assert!(
+            wait_until(secs(5), || !dir.exists()),
+            "{} lingers",
+            dir.display()
+        );
+    }
     // The other service is unaffected.
     let other = spawned_pid(&d, "other");
     assert_eq!(proc_state(other).map(|s| s != 'Z'), Some(true));
+    d.signal(Signal::SIGTERM);
+    // 1: lowpriv is `failed` at shutdown (SPEC 1).
+    assert_eq!(d.wait_exit(secs(20)), Some(1), "{}", d.stdout());
 }

@@ -244,6 +244,7 @@ impl ServiceActor {
                     },
                 );
                 self.feed(idx, Input::SpawnFailed { code: e.exit_code }, ctx);
+                self.release_cgroup(0, ctx);
             }
         }
     }
