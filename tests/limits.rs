@@ -85,6 +85,18 @@ fn host_mechanism(key: &str) -> String {
         .unwrap_or_else(|| "none".to_string())
 }
 
+/// The parent cgroup oneinit `pid` made under its own `controller` cgroup
+/// (`oneinit-<pid>-<random>`), while it exists.
+fn oneinit_parent(pid: i32, controller: &str) -> Option<PathBuf> {
+    let own = proc_cgroup_dir(pid, controller)?;
+    let prefix = format!("oneinit-{pid}-");
+    std::fs::read_dir(&own)
+        .ok()?
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+}
+
 /// The directory of `pid`'s cgroup for `controller` (v1), or its v2 cgroup.
 fn proc_cgroup_dir(pid: i32, controller: &str) -> Option<PathBuf> {
     let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
@@ -191,9 +203,7 @@ services:
     assert_eq!(proc_state(steady).map(|s| s != 'Z'), Some(true));
     // The hog's cgroup is gone once it ended; oneinit's parent at its exit.
     let oneinit = d.oneinit_pid().unwrap();
-    let parent = proc_cgroup_dir(oneinit, "memory")
-        .expect("oneinit's memory cgroup")
-        .join(format!("oneinit-{oneinit}"));
+    let parent = oneinit_parent(oneinit, "memory").expect("oneinit's parent cgroup");
     assert!(
         wait_until(secs(10), || !parent.join("hog").exists()),
         "{}",
@@ -352,7 +362,9 @@ services:
     let parent = dir.parent().unwrap().to_path_buf();
     let oneinit = d.oneinit_pid().unwrap();
     assert!(
-        parent.ends_with(format!("oneinit-{oneinit}")),
+        parent.file_name().is_some_and(|n| n
+            .to_string_lossy()
+            .starts_with(&format!("oneinit-{oneinit}-"))),
         "{}",
         parent.display()
     );
@@ -595,9 +607,9 @@ services:
     // The cgroup made for the failed start does not linger.
     if host_mechanism("pids").starts_with("cgroup") {
         let oneinit = d.oneinit_pid().unwrap();
-        let dir = proc_cgroup_dir(oneinit, "pids")
-            .expect("oneinit's pids cgroup")
-            .join(format!("oneinit-{oneinit}/lowpriv"));
+        let dir = oneinit_parent(oneinit, "pids")
+            .expect("oneinit's parent cgroup")
+            .join("lowpriv");
         assert!(
             wait_until(secs(5), || !dir.exists()),
             "{} lingers",
@@ -610,4 +622,48 @@ services:
     d.signal(Signal::SIGTERM);
     // 1: lowpriv is `failed` at shutdown (SPEC 1).
     assert_eq!(d.wait_exit(secs(20)), Some(1), "{}", d.stdout());
+}
+
+#[test]
+fn two_pid1_oneinits_with_the_same_service_name_get_separate_cgroups() {
+    let mech = host_mechanism("pids");
+    if !mech.starts_with("cgroup") {
+        skip!("no usable pids cgroup controller on this host (pids would use {mech})");
+    }
+    let start = |n: u32| {
+        Daemon::start_with(
+            &format!(
+                "services:\n  web:\n    command: [\"sleep\", \"100\"]\n    limits: {{pids: {n}}}\n"
+            ),
+            Opts {
+                pid1: true,
+                ..Opts::default()
+            },
+        )
+    };
+    let mut a = start(11);
+    let mut b = start(12);
+    // Both oneinits are PID 1 in their namespace; find each sleep from outside.
+    let sleep_of = |d: &Daemon| {
+        let mut found = None;
+        wait_until(secs(10), || {
+            found = d.tagged_pids().into_iter().find(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim() == "sleep")
+            });
+            found.is_some()
+        });
+        found.expect("the service's sleep runs")
+    };
+    let dir_a = proc_cgroup_dir(sleep_of(&a), "pids").expect("cgroup of a");
+    let dir_b = proc_cgroup_dir(sleep_of(&b), "pids").expect("cgroup of b");
+    assert_ne!(dir_a, dir_b);
+    assert_eq!(read_trim(&dir_a.join("pids.max")), "11");
+    assert_eq!(read_trim(&dir_b.join("pids.max")), "12");
+    for d in [&mut a, &mut b] {
+        d.signal(Signal::SIGTERM);
+        assert_eq!(d.wait_exit(secs(20)), Some(0), "{}", d.stdout());
+    }
+    assert!(!dir_a.exists() && !dir_b.exists());
+    assert!(!dir_a.parent().is_some_and(Path::exists));
 }

@@ -2,7 +2,8 @@
 //! lets oneinit use — cgroup v2 where the controller is enabled in the
 //! `cgroup.subtree_control` of oneinit's own cgroup, else the cgroup v1
 //! hierarchy of that controller (hybrid hosts) — and manages one cgroup per
-//! service under a oneinit-owned parent (`<own cgroup>/oneinit-<pid>/<service>`).
+//! service under a oneinit-owned parent
+//! (`<own cgroup>/oneinit-<pid>-<random>/<service>`).
 //! The child moves itself in before exec (`SpawnSpec::cgroup_procs`), so no
 //! early fork escapes. Also reads usage and the OOM-kill counter.
 //!
@@ -38,7 +39,9 @@ pub struct CgroupHost {
     cpu: Option<Hierarchy>,
     pids: Option<Hierarchy>,
     why: [String; 3],
-    /// `oneinit-<pid>`: unique per oneinit, so two supervisors never clash.
+    /// `oneinit-<pid>-<random>`: unique per oneinit, so two supervisors never
+    /// clash — not even two PID 1s of different PID namespaces sharing a
+    /// cgroup (their pids are equal, the random part is not).
     parent_name: String,
     /// Parents created so far (removed at exit).
     created: Mutex<Vec<PathBuf>>,
@@ -60,21 +63,31 @@ pub(crate) fn words(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// `oneinit-<pid>-<8 hex digits>`; the random part comes from std's
+/// per-process random hash keys (seeded by the OS).
+fn unique_parent_name() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    format!("oneinit-{}-{:08x}", std::process::id(), random as u32)
+}
+
 impl CgroupHost {
     /// Detects this process's cgroups from /proc.
     pub fn detect() -> CgroupHost {
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-        CgroupHost::from_texts(&mountinfo, &own, std::process::id())
+        CgroupHost::from_texts(&mountinfo, &own, unique_parent_name())
     }
 
     /// A host that offers no cgroup at all (every limit uses its fallback).
     pub fn none() -> CgroupHost {
-        CgroupHost::from_texts("", "", std::process::id())
+        CgroupHost::from_texts("", "", unique_parent_name())
     }
 
     /// Detection from the texts of mountinfo and /proc/self/cgroup.
-    fn from_texts(mountinfo: &str, proc_cgroup: &str, pid: u32) -> CgroupHost {
+    fn from_texts(mountinfo: &str, proc_cgroup: &str, parent_name: String) -> CgroupHost {
         let mounts = parse_mountinfo(mountinfo);
         let own = parse_proc_cgroup(proc_cgroup);
         let v2_own = mounts.iter().find(|m| m.v2).and_then(|m| {
@@ -87,7 +100,7 @@ impl CgroupHost {
             cpu: None,
             pids: None,
             why: Default::default(),
-            parent_name: format!("oneinit-{pid}"),
+            parent_name,
             created: Mutex::new(Vec::new()),
         };
         for (i, c) in Controller::ALL.into_iter().enumerate() {

@@ -60,7 +60,7 @@ fn v2_detection_and_service_cgroup_in_a_fake_hierarchy() {
         "30 25 0:26 / {} rw,nosuid - cgroup2 cgroup2 rw\n",
         root.path().display()
     );
-    let host = CgroupHost::from_texts(&mountinfo, "0::/svc.slice\n", 77);
+    let host = CgroupHost::from_texts(&mountinfo, "0::/svc.slice\n", "oneinit-77".into());
     let caps = host.caps();
     assert_eq!(caps.memory, Some(CgroupVersion::V2));
     assert_eq!(caps.pids, Some(CgroupVersion::V2));
@@ -107,7 +107,7 @@ fn hybrid_without_v2_controllers_uses_v1() {
     }
     std::fs::write(p.join("unified/cgroup.subtree_control"), "").unwrap();
     let mountinfo = HYBRID_MOUNTINFO.replace("/sys/fs/cgroup", &p.to_string_lossy());
-    let host = CgroupHost::from_texts(&mountinfo, HYBRID_CGROUP, 5);
+    let host = CgroupHost::from_texts(&mountinfo, HYBRID_CGROUP, "oneinit-5".into());
     let caps = host.caps();
     assert_eq!(caps.memory, Some(CgroupVersion::V1));
     assert_eq!(caps.cpu, Some(CgroupVersion::V1));
@@ -135,7 +135,7 @@ fn hybrid_without_v2_controllers_uses_v1() {
 
 #[test]
 fn nothing_mounted_means_no_controller_and_a_reason() {
-    let host = CgroupHost::from_texts("", "", 1);
+    let host = CgroupHost::from_texts("", "", "oneinit-1".into());
     let caps = host.caps();
     assert_eq!((caps.memory, caps.cpu, caps.pids), (None, None, None));
     assert!(caps.memory_why.contains("no cgroup v1 memory hierarchy"));
