@@ -73,6 +73,10 @@ fn main() -> ExitCode {
                     for w in &loaded.warnings {
                         eprintln!("warning: {w}");
                     }
+                    // How each limit is enforced here (stderr: stdout stays YAML).
+                    for line in oneinit_actors::service::limits::check_report(&loaded.config) {
+                        eprintln!("{line}");
+                    }
                     if print {
                         print!(
                             "{}",
