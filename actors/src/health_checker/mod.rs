@@ -194,7 +194,7 @@ impl HealthChecker {
                     self.stop_loops(&fact.service, ctx);
                 }
             }
-            FactKind::Restarting { .. } | FactKind::GaveUp => {}
+            FactKind::Restarting { .. } | FactKind::GaveUp | FactKind::OomKilled => {}
         }
     }
 

@@ -154,7 +154,8 @@ impl Tracker {
                 }
                 None
             }
-            FactKind::Spawned | FactKind::Ready { .. } => None,
+            // An OOM kill follows its `Exited`, which already made a `failed`.
+            FactKind::Spawned | FactKind::Ready { .. } | FactKind::OomKilled => None,
         }
     }
 

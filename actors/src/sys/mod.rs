@@ -3,10 +3,13 @@
 
 #![allow(unsafe_code)]
 
+pub mod cgroup;
 pub mod identity;
+pub mod memory;
 pub mod notify_socket;
 pub mod pid1;
 pub mod reap;
 pub mod runtime_dir;
 pub mod signals;
 pub mod spawn;
+pub mod usage;
