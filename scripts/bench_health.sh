@@ -84,12 +84,14 @@ c0=$(cpu); h0=$(hits); t0=$(date +%s.%N)
 sleep "$DURATION"
 c1=$(cpu); h1=$(hits); t1=$(date +%s.%N)
 rss=$(awk '/VmRSS/ { print $2 }' "/proc/$oneinit_pid/status")
+unhealthy=$(grep -c '"event":"unhealthy"' "$tmp/oneinit.log" || true)
 
 awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v tk="$ticks" -v h0="$h0" -v h1="$h1" \
-    -v n="$N" -v rss="$rss" -v bin="$BIN" 'BEGIN {
+    -v n="$N" -v rss="$rss" -v bin="$BIN" -v unhealthy="$unhealthy" 'BEGIN {
     secs = t1 - t0; cpu = (c1 - c0) / tk
     printf "binary: %s\nservices: %d, 1 s HTTP checks, measured %.1f s\n", bin, n, secs
     printf "checks answered: %d (%.1f/s)\n", h1 - h0, (h1 - h0) / secs
     printf "oneinit CPU: %.2f s over the window = %.2f CPU seconds per minute (%.1f%% of one core)\n", cpu, cpu * 60 / secs, cpu * 100 / secs
     printf "oneinit RSS: %.1f MiB\n", rss / 1024
+    printf "unhealthy events (checks that failed 3 times in a row): %d\n", unhealthy
 }'
