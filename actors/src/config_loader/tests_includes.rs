@@ -89,7 +89,9 @@ async fn include_depth_is_limited_to_16() {
     let e = load_err(&[top]).await;
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(
-        e[0].contains("f16.yaml:1:11: include depth limit exceeded") && e[0].contains("depth 17"),
+        e[0].contains("f16.yaml:1:11: f0.yaml -> f1.yaml -> ")
+            && e[0].contains("f16.yaml -> f17.yaml: include depth limit exceeded")
+            && e[0].contains("depth 17"),
         "{e:?}"
     );
 }
