@@ -5,13 +5,15 @@
 //! ServiceActors'.
 //!
 //! Files: `mod.rs` set-up and facts from peers, `queries.rs` API messages,
-//! `lifecycle.rs` signals, reaping and shutdown.
+//! `lifecycle.rs` signals, reaping and shutdown, `reload.rs` hot reload,
+//! `watch.rs` `remote.watch` and the live log level.
 
 pub mod lifecycle;
 pub mod messages;
 pub mod process_table;
 pub mod queries;
 pub mod reload;
+pub mod watch;
 
 use crate::dependency_resolver::messages::{DependencyChanged, DependencyDecision, SetGraph};
 use crate::dependency_resolver::DependencyResolver;
@@ -81,6 +83,8 @@ pub struct ServiceManager {
     pub(crate) shutdown: Option<ShutdownState>,
     pub(crate) sources: Vec<String>,
     pub(crate) next_generation: u64,
+    /// `remote.watch` and the live log level (see `watch.rs`).
+    pub(crate) watch: watch::WatchState,
 }
 
 impl ServiceManager {
@@ -102,6 +106,7 @@ impl ServiceManager {
             shutdown: None,
             sources: setup.sources,
             next_generation: 1,
+            watch: watch::WatchState::default(),
         }
     }
 
@@ -232,6 +237,7 @@ impl Actor for ServiceManager {
         }
         // Children may have exited before the SIGCHLD handler existed.
         self.reap();
+        self.arm_watch(ctx);
     }
 }
 
