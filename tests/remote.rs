@@ -433,3 +433,63 @@ fn remote_watch_reloads_when_the_served_file_changes() {
         "first untouched"
     );
 }
+
+/// A CA and a certificate for 127.0.0.1 signed by it: (CA PEM, chain, key).
+fn test_pki() -> (String, Vec<Vec<u8>>, Vec<u8>) {
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "oneinit test CA");
+    let ca_cert = ca.self_signed(&ca_key).expect("CA cert");
+    let key = rcgen::KeyPair::generate().expect("server key");
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("server params")
+        .signed_by(&key, &ca_cert, &ca_key)
+        .expect("server cert");
+    (
+        ca_cert.pem(),
+        vec![leaf.der().to_vec(), ca_cert.der().to_vec()],
+        key.serialize_der(),
+    )
+}
+
+#[test]
+fn https_is_verified_and_a_custom_ca_file_is_trusted() {
+    let dir = TestDir::new();
+    let (ca_pem, chain, key) = test_pki();
+    let srv = HttpServer::start_tls(chain, key);
+    srv.route(
+        "/tls.yaml",
+        vec![Reply::yaml("services:\n  secure: {command: sleep 1}\n")],
+    );
+    let ca = dir.write("ca.pem", &ca_pem);
+    let cache = dir.path().join("cache");
+    let top = dir.write(
+        "untrusted.yaml",
+        &format!(
+            "include: [\"{}\"]\nremote: {{retries: 0, timeout: 5s, cache_dir: {}}}\n",
+            srv.url("/tls.yaml"),
+            cache.display()
+        ),
+    );
+    let out = check(&top);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        out.stderr
+    );
+    let top = dir.write(
+        "trusted.yaml",
+        &format!(
+            "include: [\"{}\"]\nremote: {{retries: 0, timeout: 5s, cache_dir: {}, ca_file: {}}}\n",
+            srv.url("/tls.yaml"),
+            cache.display(),
+            ca.display()
+        ),
+    );
+    let out = check(&top);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("secure:"), "{}", out.stdout);
+}

@@ -1,11 +1,12 @@
 //! A tiny HTTP/1.1 server for the remote-configuration tests: a thread on
 //! 127.0.0.1 (ephemeral port) answering canned replies per path, so 404,
 //! 500-then-200, a server that never answers, redirect loops, a 100 MB body
-//! or an endless one are one line each. Stops (and frees its threads) on drop.
+//! or an endless one are one line each. `start_tls` serves https with a
+//! given certificate. Stops (and frees its threads) on drop.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,8 +42,12 @@ struct Routes {
     hits: HashMap<String, usize>,
 }
 
+/// The server's TLS settings (https), shared by the connection threads.
+type Tls = Option<Arc<rustls::ServerConfig>>;
+
 pub struct HttpServer {
     pub port: u16,
+    https: bool,
     routes: Arc<Mutex<Routes>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -50,6 +55,27 @@ pub struct HttpServer {
 
 impl HttpServer {
     pub fn start() -> HttpServer {
+        HttpServer::start_with(None)
+    }
+
+    /// An https server presenting `cert_chain` (DER) with `key` (PKCS#8 DER).
+    pub fn start_tls(cert_chain: Vec<Vec<u8>>, key: Vec<u8>) -> HttpServer {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+        let certs = cert_chain.into_iter().map(CertificateDer::from).collect();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key));
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("a valid test certificate");
+        HttpServer::start_with(Some(Arc::new(config)))
+    }
+
+    fn start_with(tls: Tls) -> HttpServer {
+        let https = tls.is_some();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a test http server");
         listener
             .set_nonblocking(true)
@@ -58,18 +84,20 @@ impl HttpServer {
         let routes = Arc::new(Mutex::new(Routes::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let (r, s) = (routes.clone(), stop.clone());
-        let thread = std::thread::spawn(move || accept_loop(listener, r, s));
+        let thread = std::thread::spawn(move || accept_loop(listener, r, s, tls));
         HttpServer {
             port,
+            https,
             routes,
             stop,
             thread: Some(thread),
         }
     }
 
-    /// `http://127.0.0.1:PORT/path`.
+    /// `http://127.0.0.1:PORT/path` (`https://` for a TLS server).
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}{path}", self.port)
     }
 
     /// Answers `path` with `replies` in order (the last one repeats).
@@ -97,13 +125,24 @@ impl Drop for HttpServer {
     }
 }
 
-fn accept_loop(listener: TcpListener, routes: Arc<Mutex<Routes>>, stop: Arc<AtomicBool>) {
+fn accept_loop(listener: TcpListener, routes: Arc<Mutex<Routes>>, stop: Arc<AtomicBool>, tls: Tls) {
     let mut workers = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, _)) => {
                 let (r, s) = (routes.clone(), stop.clone());
-                workers.push(std::thread::spawn(move || serve(stream, r, s)));
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+                let tls = tls.clone();
+                workers.push(std::thread::spawn(move || match tls {
+                    None => serve(stream, r, s),
+                    Some(config) => {
+                        if let Ok(conn) = rustls::ServerConnection::new(config) {
+                            serve(rustls::StreamOwned::new(conn, stream), r, s);
+                        }
+                    }
+                }));
             }
             Err(_) => std::thread::sleep(Duration::from_millis(5)),
         }
@@ -114,14 +153,8 @@ fn accept_loop(listener: TcpListener, routes: Arc<Mutex<Routes>>, stop: Arc<Atom
     }
 }
 
-fn serve(stream: TcpStream, routes: Arc<Mutex<Routes>>, stop: Arc<AtomicBool>) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-    let mut reader = BufReader::new(match stream.try_clone() {
-        Ok(s) => s,
-        Err(_) => return,
-    });
+fn serve<S: Read + Write>(stream: S, routes: Arc<Mutex<Routes>>, stop: Arc<AtomicBool>) {
+    let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() {
         return;
@@ -148,7 +181,7 @@ fn serve(stream: TcpStream, routes: Arc<Mutex<Routes>>, stop: Arc<AtomicBool>) {
             None => None,
         }
     };
-    let mut out = stream;
+    let out = reader.get_mut();
     let reply = reply.unwrap_or(Reply::status(404));
     let _ = match reply {
         Reply::Body(code, ctype, body) => {
@@ -172,18 +205,19 @@ fn serve(stream: TcpStream, routes: Arc<Mutex<Routes>>, stop: Arc<AtomicBool>) {
         Reply::Huge(len) => {
             let head =
                 format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n");
-            stream_bytes(&mut out, head, Some(len), &stop)
+            stream_bytes(out, head, Some(len), &stop)
         }
         Reply::Endless => {
             let head = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_string();
-            stream_bytes(&mut out, head, None, &stop)
+            stream_bytes(out, head, None, &stop)
         }
     };
+    let _ = out.flush();
 }
 
 /// Writes `head` then `#`s (`len` of them, or until the peer is gone).
 fn stream_bytes(
-    out: &mut TcpStream,
+    out: &mut impl Write,
     head: String,
     len: Option<u64>,
     stop: &AtomicBool,
