@@ -109,7 +109,16 @@ impl Reader {
                 let mut cycle: Vec<String> =
                     self.chain[start..].iter().map(|(_, n)| n.clone()).collect();
                 cycle.push(name.clone());
-                let msg = format!("include cycle: {}", short_names(&cycle).join(" -> "));
+                let mut msg = format!("include cycle: {}", short_names(&cycle).join(" -> "));
+                if start > 0 {
+                    // Name how the cycle was reached too.
+                    let before: Vec<String> =
+                        self.chain[..start].iter().map(|(_, n)| n.clone()).collect();
+                    msg.push_str(&format!(
+                        " (included from {})",
+                        short_names(&before).join(" -> ")
+                    ));
+                }
                 self.fail(&named_at, &source, msg);
                 return None;
             }

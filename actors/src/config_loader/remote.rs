@@ -205,6 +205,8 @@ fn too_big(len: Option<u64>) -> String {
 }
 
 fn classify(e: reqwest::Error) -> Failure {
+    // The URL is already at the front of every message.
+    let e = e.without_url();
     let text = chain(&e);
     if e.is_redirect() || e.is_builder() || e.is_decode() {
         Failure::Permanent(text)
