@@ -493,3 +493,58 @@ fn https_is_verified_and_a_custom_ca_file_is_trusted() {
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("secure:"), "{}", out.stdout);
 }
+
+#[test]
+fn reload_uses_the_cache_or_keeps_the_running_config_when_the_server_is_gone() {
+    let dir = TestDir::new();
+    let srv = HttpServer::start();
+    srv.route(
+        "/svc.yaml",
+        vec![Reply::yaml(
+            "services:\n  web:\n    command: [sleep, \"100\"]\n",
+        )],
+    );
+    let top = dir.write(
+        "top.yaml",
+        &format!(
+            "include: [\"{}\"]\n{}",
+            srv.url("/svc.yaml"),
+            remote_section(&dir, "1s", 0)
+        ),
+    );
+    let d = Daemon::start_args(&["--config", &top.display().to_string()], Opts::default());
+    assert!(
+        d.wait_event("spawned", Some("web"), secs(20)),
+        "{}",
+        d.stdout()
+    );
+    let pid = d.events("spawned", Some("web"))[0]["pid"].clone();
+    drop(srv);
+
+    // The cached copy stands in, with a warning: nothing changes.
+    d.signal(nix::sys::signal::Signal::SIGHUP);
+    assert!(d.wait_event("reloaded", None, secs(20)), "{}", d.stdout());
+    assert!(
+        d.records().iter().any(|r| r["level"] == "warn"
+            && r["msg"]
+                .as_str()
+                .unwrap_or("")
+                .contains("using the cached copy")),
+        "{}",
+        d.stdout()
+    );
+
+    // Without it the reload is refused and the running config kept.
+    std::fs::remove_dir_all(dir.path().join("cache")).unwrap();
+    d.signal(nix::sys::signal::Signal::SIGHUP);
+    assert!(
+        wait_until(secs(20), || d.stdout().contains("reload refused")),
+        "{}",
+        d.stdout()
+    );
+    assert!(d.stdout().contains("no cached copy"), "{}", d.stdout());
+    let spawned = d.events("spawned", Some("web"));
+    assert_eq!(spawned.len(), 1);
+    assert_eq!(spawned[0]["pid"], pid);
+    assert!(proc_state(pid.as_i64().unwrap() as i32).is_some_and(|s| s != 'Z'));
+}

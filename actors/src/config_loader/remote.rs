@@ -57,14 +57,26 @@ pub async fn fetch(
     let error = match fetch_with_retries(&client, url, settings).await {
         Ok((bytes, content_type)) => {
             let fetched = decode(url, &bytes, content_type.as_deref(), pin)?;
-            if let Err(e) = cache::store(settings, url, content_type.as_deref(), &bytes) {
+            let (s, u) = (settings.clone(), url.clone());
+            // Disk writes (with fsync) stay off the actor thread.
+            let stored = tokio::task::spawn_blocking(move || {
+                cache::store(&s, &u, content_type.as_deref(), &bytes)
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("the cache writer failed: {e}")));
+            if let Err(e) = stored {
                 warnings.push(format!("{url}: {e}"));
             }
             return Ok(fetched);
         }
         Err(e) => e,
     };
-    match cache::load(settings, url) {
+    let (s, u) = (settings.clone(), url.clone());
+    let hit = tokio::task::spawn_blocking(move || cache::load(&s, &u))
+        .await
+        .ok()
+        .flatten();
+    match hit {
         Some(hit) => {
             let fetched =
                 decode(url, &hit.bytes, hit.content_type.as_deref(), pin).map_err(|e| {
