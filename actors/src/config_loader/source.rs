@@ -183,7 +183,7 @@ fn no_pin(entry: &str, sha256: &Option<String>) -> Result<(), String> {
 
 fn parse_url(spec: &str, sha256: Option<String>) -> Result<Source, String> {
     let url = Url::parse(spec).map_err(|e| format!("invalid URL \"{spec}\": {e}"))?;
-    if url.host_str().map_or(true, str::is_empty) {
+    if matches!(url.host_str(), None | Some("")) {
         return Err(format!("invalid URL \"{spec}\": no host"));
     }
     if let Some(pin) = &sha256 {
