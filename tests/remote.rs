@@ -468,13 +468,22 @@ fn https_is_verified_and_a_custom_ca_file_is_trusted() {
     let top = dir.write(
         "untrusted.yaml",
         &format!(
-            "include: [\"{}\"]\nremote: {{retries: 0, timeout: 5s, cache_dir: {}}}\n",
+            "include: [\"{}\"]\nremote: {{retries: 3, timeout: 5s, cache_dir: {}}}\n",
             srv.url("/tls.yaml"),
             cache.display()
         ),
     );
+    let started = Instant::now();
     let out = check(&top);
     assert_eq!(out.code, Some(2), "{out:?}");
+    // An untrusted certificate is not retried (3 retries would take 1.4 s).
+    assert!(
+        started.elapsed() < Duration::from_millis(1300),
+        "{:?} {}",
+        started.elapsed(),
+        out.stderr
+    );
+    assert!(!out.stderr.contains("attempts"), "{}", out.stderr);
     assert!(
         out.stderr.to_lowercase().contains("certificate"),
         "{}",

@@ -220,13 +220,35 @@ fn classify(e: reqwest::Error) -> Failure {
     // The URL is already at the front of every message.
     let e = e.without_url();
     let text = chain(&e);
-    if e.is_redirect() || e.is_builder() || e.is_decode() {
+    if e.is_redirect() || e.is_builder() || e.is_decode() || tls_failure(&e) {
         Failure::Permanent(text)
     } else if e.is_timeout() {
         Failure::Transient(format!("{text} (no answer within `remote.timeout`)"))
     } else {
         Failure::Transient(text)
     }
+}
+
+/// A failed TLS handshake (untrusted certificate, wrong name, not TLS):
+/// tokio-rustls reports it as an `InvalidData` I/O error. Retrying cannot
+/// help, so it is not retried.
+fn tls_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        // An io::Error's `source()` skips the error it wraps, and the
+        // connector wraps rustls' InvalidData error in another io::Error.
+        let mut io = err.downcast_ref::<std::io::Error>();
+        while let Some(e) = io {
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                return true;
+            }
+            io = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<std::io::Error>());
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// An error with all its causes, `outer: inner: innermost`.
