@@ -557,3 +557,38 @@ fn reload_uses_the_cache_or_keeps_the_running_config_when_the_server_is_gone() {
     assert_eq!(spawned[0]["pid"], pid);
     assert!(proc_state(pid.as_i64().unwrap() as i32).is_some_and(|s| s != 'Z'));
 }
+
+#[test]
+fn errors_inside_a_remote_document_are_positioned_at_its_url() {
+    let dir = TestDir::new();
+    let srv = HttpServer::start();
+    srv.route(
+        "/bad.yaml",
+        vec![Reply::yaml("services:\n  web:\n    comand: sleep 1\n")],
+    );
+    srv.route(
+        "/bad.json",
+        vec![Reply::yaml(
+            "{\"services\": {\"x\": {\"command\": \"sleep 1\",}}}\n",
+        )],
+    );
+    let top = dir.write(
+        "top.yaml",
+        &format!(
+            "include: [\"{}\", \"{}\"]\n{}",
+            srv.url("/bad.yaml"),
+            srv.url("/bad.json"),
+            remote_section(&dir, "5s", 0)
+        ),
+    );
+    let out = check(&top);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    let yaml = format!("{}:3:5: ", srv.url("/bad.yaml"));
+    assert!(
+        out.stderr.contains(&yaml) && out.stderr.contains("command"),
+        "{}",
+        out.stderr
+    );
+    let json = format!("{}:1:", srv.url("/bad.json"));
+    assert!(out.stderr.contains(&json), "{}", out.stderr);
+}
