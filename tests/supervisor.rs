@@ -329,7 +329,10 @@ services:
     assert!(wait_until(secs(10), || (0..3)
         .all(|i| !lines(&d.path(&format!("inst-{i}"))).is_empty())));
     assert_eq!(lines(&d.path("inst-2")), vec!["pool-2"]);
-    assert!(wait_until(secs(5), || d.events("spawned", Some("pool")).len() == 3));
+    assert!(wait_until(secs(5), || d
+        .events("spawned", Some("pool"))
+        .len()
+        == 3));
     let pids: std::collections::HashSet<i64> = d
         .events("spawned", Some("pool"))
         .iter()
@@ -479,7 +482,10 @@ services:
         f64s(&d.path("third"))[0],
     );
     assert!(b - a >= 0.35, "second starts after first is ready: {a} {b}");
-    assert!(c >= b, "third after second: {b} {c}");
+    assert!(
+        c + 0.05 >= b,
+        "third is spawned after second (its shell may print first by a hair): {b} {c}"
+    );
 }
 
 #[test]

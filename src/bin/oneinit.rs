@@ -4,8 +4,12 @@ use actix::{AsyncContext, Context};
 use clap::{Parser, Subcommand};
 use nix::sys::signal::Signal;
 use oneinit_actors::config_loader;
+<<<<<<< HEAD
 use oneinit_actors::health_checker::{HealthChecker, HealthSetup};
 use oneinit_actors::logging::{root_logger, sink::LogSink};
+=======
+use oneinit_actors::logging::{root_logger_with_level, sink::LogSink, LevelHandle};
+>>>>>>> remote
 use oneinit_actors::model::config::{
     Command, Config, LogFormat, LogLevel, RestartPolicy, ServiceConfig, ServiceType,
 };
@@ -120,12 +124,14 @@ fn run(cli: Cli) -> i32 {
         return 2;
     }
     let system = actix::System::new();
+    let mut remote_digests = Default::default();
     let mut config = if use_config {
         match system.block_on(config_loader::load(&sources)) {
             Ok(loaded) => {
                 for w in &loaded.warnings {
                     eprintln!("warning: {w}");
                 }
+                remote_digests = loaded.remote_digests;
                 loaded.config
             }
             Err(errors) => {
@@ -168,6 +174,12 @@ fn run(cli: Cli) -> i32 {
         Some(_) => LogFormat::Json,
         None => config.logging.format.unwrap_or(LogFormat::Json),
     };
+    // Without --log-level, a reload may change the level (logging.level).
+    let default_level = if tini {
+        LogLevel::Error
+    } else {
+        LogLevel::Info
+    };
     let level = match cli.log_level.as_deref() {
         Some("trace") => LogLevel::Trace,
         Some("debug") => LogLevel::Debug,
@@ -175,14 +187,11 @@ fn run(cli: Cli) -> i32 {
         Some("error") => LogLevel::Error,
         Some(_) => LogLevel::Info,
         // Tini mode passes main's output through: only errors of its own.
-        None => config.logging.level.unwrap_or(if tini {
-            LogLevel::Error
-        } else {
-            LogLevel::Info
-        }),
+        None => config.logging.level.unwrap_or(default_level),
     };
     let sink = LogSink::start(Box::new(std::io::stdout()));
-    let log = root_logger(&sink, format, level);
+    let level_handle = LevelHandle::new(level);
+    let log = root_logger_with_level(&sink, format, level_handle.clone());
 
     if !pid1::is_pid1() {
         if let Err(e) = pid1::become_subreaper() {
@@ -203,7 +212,15 @@ fn run(cli: Cli) -> i32 {
         },
     };
     system.block_on(async move {
+<<<<<<< HEAD
         start_actors(setup);
+=======
+        let mut manager = ServiceManager::new(setup).with_remote_digests(remote_digests);
+        if cli.log_level.is_none() {
+            manager = manager.with_log_level(level_handle, default_level);
+        }
+        manager.start();
+>>>>>>> remote
     });
     let code = system.run_with_code().unwrap_or(1);
     drop(log);

@@ -4,6 +4,8 @@
 //! lines it printed, and one-shot runs such as `oneinit check` (`run_oneinit`).
 #![allow(dead_code)]
 
+pub mod http;
+
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};

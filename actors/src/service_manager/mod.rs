@@ -5,7 +5,8 @@
 //! ServiceActors'.
 //!
 //! Files: `mod.rs` set-up and facts from peers, `queries.rs` API messages,
-//! `lifecycle.rs` signals, reaping and shutdown.
+//! `lifecycle.rs` signals, reaping and shutdown, `reload.rs` hot reload,
+//! `watch.rs` `remote.watch` and the live log level.
 
 pub mod health;
 pub mod lifecycle;
@@ -13,6 +14,7 @@ pub mod messages;
 pub mod process_table;
 pub mod queries;
 pub mod reload;
+pub mod watch;
 
 use crate::dependency_resolver::messages::{DependencyChanged, DependencyDecision, SetGraph};
 use crate::dependency_resolver::DependencyResolver;
@@ -90,6 +92,8 @@ pub struct ServiceManager {
     /// Peers told of every applied configuration (see `health.rs`).
     pub(crate) config_observers: Vec<Recipient<health::ConfigApplied>>,
     pub(crate) next_generation: u64,
+    /// `remote.watch` and the live log level (see `watch.rs`).
+    pub(crate) watch: watch::WatchState,
 }
 
 impl ServiceManager {
@@ -113,6 +117,7 @@ impl ServiceManager {
             sources: setup.sources,
             config_observers: Vec::new(),
             next_generation: 1,
+            watch: watch::WatchState::default(),
         }
     }
 
@@ -249,6 +254,7 @@ impl Actor for ServiceManager {
         }
         // Children may have exited before the SIGCHLD handler existed.
         self.reap();
+        self.arm_watch(ctx);
     }
 }
 
