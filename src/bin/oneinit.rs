@@ -4,12 +4,8 @@ use actix::{AsyncContext, Context};
 use clap::{Parser, Subcommand};
 use nix::sys::signal::Signal;
 use oneinit_actors::config_loader;
-<<<<<<< HEAD
 use oneinit_actors::health_checker::{HealthChecker, HealthSetup};
-use oneinit_actors::logging::{root_logger, sink::LogSink};
-=======
 use oneinit_actors::logging::{root_logger_with_level, sink::LogSink, LevelHandle};
->>>>>>> remote
 use oneinit_actors::model::config::{
     Command, Config, LogFormat, LogLevel, RestartPolicy, ServiceConfig, ServiceType,
 };
@@ -212,15 +208,15 @@ fn run(cli: Cli) -> i32 {
         },
     };
     system.block_on(async move {
-<<<<<<< HEAD
-        start_actors(setup);
-=======
-        let mut manager = ServiceManager::new(setup).with_remote_digests(remote_digests);
-        if cli.log_level.is_none() {
-            manager = manager.with_log_level(level_handle, default_level);
-        }
-        manager.start();
->>>>>>> remote
+        let fixed_level = cli.log_level.is_some();
+        start_actors(setup, move |manager| {
+            let manager = manager.with_remote_digests(remote_digests);
+            if fixed_level {
+                manager
+            } else {
+                manager.with_log_level(level_handle, default_level)
+            }
+        });
     });
     let code = system.run_with_code().unwrap_or(1);
     drop(log);
@@ -232,7 +228,7 @@ fn run(cli: Cli) -> i32 {
 /// Notifier, which observe its services' facts and report back to it.
 /// Their contexts exist before anything runs, so each can be given the
 /// others' addresses, and the NOTIFY_SOCKETs are bound before any spawn.
-fn start_actors(mut setup: ManagerSetup) {
+fn start_actors(mut setup: ManagerSetup, configure: impl FnOnce(ServiceManager) -> ServiceManager) {
     let manager_ctx = Context::<ServiceManager>::new();
     let health_ctx = Context::<HealthChecker>::new();
     let notifier_ctx = Context::<Notifier>::new();
@@ -242,7 +238,7 @@ fn start_actors(mut setup: ManagerSetup) {
     let services = setup.config.services.clone();
     let notifiers = setup.config.notifiers.clone();
     let log = setup.log.clone();
-    let mut manager = ServiceManager::new(setup);
+    let mut manager = configure(ServiceManager::new(setup));
     manager.observe_config(health_ctx.address().recipient());
     manager.observe_config(notifier_ctx.address().recipient());
     let procs = manager.process_table();
