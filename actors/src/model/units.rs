@@ -74,10 +74,12 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "M" | "MB" | "MIB" => 1024.0 * 1024.0,
         "G" | "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
         "T" | "TB" | "TIB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "invalid size {text:?}: unknown unit {:?} (use K, M, G, T, optionally with B or iB)",
             unit.trim()
-        )),
+        ))
+        }
     };
     let bytes = value * factor;
     if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {

@@ -1,0 +1,512 @@
+//! The route table of SPEC 4 and its handlers. Each handler authenticates,
+//! checks role and service scope, sends one typed message and shapes the
+//! answer. The table (`endpoints`) is also what the OpenAPI test walks.
+
+use super::auth::Principal;
+use super::error::{self, HttpError};
+use super::{openapi, sse, AppState, BODY_LIMIT};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use oneinit_actors::model::config::{MetricsConfig, Role};
+use oneinit_actors::model::signal::{parse_signal, signal_short_name};
+use oneinit_actors::model::units::parse_duration;
+use oneinit_actors::model::view::{ServiceState, ServiceView, StateChanged, Stream};
+use oneinit_actors::service_manager::messages::{
+    Action, ControlService, GetGraph, GetLogs, GetReadiness, GetService, ListServices, Ping,
+    Reload, SignalService, SubscribeEvents, SubscribeLogs, TriggerService,
+};
+use serde::Deserialize;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// How long a backend message may take before the API answers 503.
+const ASK_TIMEOUT: Duration = Duration::from_secs(10);
+/// `/healthz`: the supervisor must answer `Ping` within this.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// `?wait=true` without `timeout`.
+const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+/// Upper bound for `?timeout=`.
+const MAX_WAIT: Duration = Duration::from_secs(3600);
+
+/// What an endpoint does; `configure` maps each to its handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    ListServices,
+    GetService,
+    Start,
+    Stop,
+    Restart,
+    Signal,
+    Trigger,
+    Logs,
+    Graph,
+    Reload,
+    Events,
+    OpenApi,
+    Metrics,
+    Healthz,
+    Readyz,
+}
+
+/// One row of the route table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Endpoint {
+    pub method: Method,
+    pub path: String,
+    pub op: Op,
+}
+
+/// Every route the API serves (the metrics path comes from the config).
+pub fn endpoints(metrics: &MetricsConfig) -> Vec<Endpoint> {
+    let mut rows = vec![
+        (Method::GET, "/v1/services", Op::ListServices),
+        (Method::GET, "/v1/services/{name}", Op::GetService),
+        (Method::POST, "/v1/services/{name}/start", Op::Start),
+        (Method::POST, "/v1/services/{name}/stop", Op::Stop),
+        (Method::POST, "/v1/services/{name}/restart", Op::Restart),
+        (Method::POST, "/v1/services/{name}/signal", Op::Signal),
+        (Method::POST, "/v1/services/{name}/trigger", Op::Trigger),
+        (Method::GET, "/v1/services/{name}/logs", Op::Logs),
+        (Method::GET, "/v1/graph", Op::Graph),
+        (Method::POST, "/v1/reload", Op::Reload),
+        (Method::GET, "/v1/events", Op::Events),
+        (Method::GET, "/v1/openapi.json", Op::OpenApi),
+        (Method::GET, "/healthz", Op::Healthz),
+        (Method::GET, "/readyz", Op::Readyz),
+    ]
+    .into_iter()
+    .map(|(method, path, op)| Endpoint {
+        method,
+        path: path.to_string(),
+        op,
+    })
+    .collect::<Vec<_>>();
+    if metrics.enabled {
+        rows.push(Endpoint {
+            method: Method::GET,
+            path: metrics.path.clone(),
+            op: Op::Metrics,
+        });
+    }
+    rows
+}
+
+fn route_for(op: Op, method: Method) -> actix_web::Route {
+    let r = web::method(method);
+    match op {
+        Op::ListServices => r.to(list_services),
+        Op::GetService => r.to(get_service),
+        Op::Start => r.to(|req, st, p, q| control(req, st, p, q, Action::Start)),
+        Op::Stop => r.to(|req, st, p, q| control(req, st, p, q, Action::Stop)),
+        Op::Restart => r.to(|req, st, p, q| control(req, st, p, q, Action::Restart)),
+        Op::Signal => r.to(signal),
+        Op::Trigger => r.to(trigger),
+        Op::Logs => r.to(logs),
+        Op::Graph => r.to(graph),
+        Op::Reload => r.to(reload),
+        Op::Events => r.to(events),
+        Op::OpenApi => r.to(openapi_doc),
+        Op::Metrics => r.to(metrics),
+        Op::Healthz => r.to(healthz),
+        Op::Readyz => r.to(readyz),
+    }
+}
+
+/// Registers the table: one resource per path (so another method is a JSON
+/// 405), JSON errors for extractors, and a JSON 404 for unknown paths.
+pub fn configure(cfg: &mut web::ServiceConfig, metrics: &MetricsConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(BODY_LIMIT)
+            .content_type_required(false)
+            .error_handler(error::json_error),
+    )
+    .app_data(web::PayloadConfig::default().limit(BODY_LIMIT))
+    .app_data(web::QueryConfig::default().error_handler(error::query_error))
+    .app_data(web::PathConfig::default().error_handler(error::path_error));
+    let rows = endpoints(metrics);
+    let mut paths: Vec<&str> = Vec::new();
+    for e in &rows {
+        if !paths.contains(&e.path.as_str()) {
+            paths.push(&e.path);
+        }
+    }
+    for path in paths {
+        let mut res = web::resource(path);
+        for e in rows.iter().filter(|e| e.path == path) {
+            res = res.route(route_for(e.op, e.method.clone()));
+        }
+        cfg.service(res.default_service(web::to(error::wrong_method)));
+    }
+    cfg.default_service(web::to(error::unknown_path));
+}
+
+/// Sends `msg` with a bound; no answer in time is 503.
+async fn ask<M>(to: &actix::Recipient<M>, msg: M) -> Result<M::Result, HttpError>
+where
+    M: actix::Message + Send + 'static,
+    M::Result: Send,
+{
+    match tokio::time::timeout(ASK_TIMEOUT, to.send(msg)).await {
+        Ok(Ok(v)) => Ok(v),
+        _ => Err(HttpError::unavailable("within 10s")),
+    }
+}
+
+fn who(req: &HttpRequest, st: &AppState, role: Role) -> Result<Principal, HttpError> {
+    let p = st.auth.authenticate(req)?;
+    p.require(role)?;
+    Ok(p)
+}
+
+fn scoped(
+    req: &HttpRequest,
+    st: &AppState,
+    role: Role,
+    name: &str,
+) -> Result<Principal, HttpError> {
+    let p = who(req, st, role)?;
+    p.require_service(name)?;
+    Ok(p)
+}
+
+async fn list_services(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
+    let p = who(&req, &st, Role::Viewer)?;
+    let services: Vec<ServiceView> = ask(&st.backend.list_services, ListServices)
+        .await?
+        .into_iter()
+        .filter(|s| p.can_see(&s.name))
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "services": services })))
+}
+
+async fn fetch_service(st: &AppState, name: &str) -> Result<ServiceView, HttpError> {
+    ask(&st.backend.get_service, GetService { name: name.into() })
+        .await?
+        .ok_or_else(|| HttpError::no_such_service(name))
+}
+
+async fn get_service(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    scoped(&req, &st, Role::Viewer, &name)?;
+    Ok(HttpResponse::Ok().json(fetch_service(&st, &name).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WaitQuery {
+    #[serde(default)]
+    wait: Option<bool>,
+    #[serde(default)]
+    timeout: Option<String>,
+}
+
+impl WaitQuery {
+    fn timeout(&self) -> Result<Duration, HttpError> {
+        match &self.timeout {
+            None => Ok(DEFAULT_WAIT),
+            Some(t) => {
+                let d = parse_duration(t).map_err(|e| {
+                    HttpError::bad_request(format!("timeout={t}: {e}; e.g. timeout=30s"))
+                })?;
+                Ok(d.min(MAX_WAIT))
+            }
+        }
+    }
+}
+
+/// start / stop / restart; with `wait=true`, until the target state.
+async fn control(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    name: web::Path<String>,
+    q: web::Query<WaitQuery>,
+    action: Action,
+) -> Result<HttpResponse, HttpError> {
+    let p = scoped(&req, &st, Role::Operator, &name)?;
+    let timeout = q.timeout()?;
+    let name = name.into_inner();
+    // Subscribe before the command so no state change can slip by.
+    let events = if q.wait.unwrap_or(false) {
+        Some(ask(&st.backend.subscribe_events, SubscribeEvents).await?)
+    } else {
+        None
+    };
+    ask(
+        &st.backend.control,
+        ControlService {
+            name: name.clone(),
+            action,
+        },
+    )
+    .await??;
+    slog::info!(st.log, "service control requested";
+        "service" => &name, "action" => format!("{action:?}").to_lowercase(), "by" => &p.name);
+    let view = match events {
+        Some(rx) => wait_for(&st, &name, action, rx, timeout).await?,
+        None => fetch_service(&st, &name).await?,
+    };
+    Ok(HttpResponse::Ok().json(view))
+}
+
+fn is_target(action: Action, state: ServiceState) -> bool {
+    use ServiceState::*;
+    match action {
+        Action::Start | Action::Restart => matches!(state, Ready | Completed),
+        Action::Stop => matches!(state, Stopped | Failed | Completed | Inactive),
+    }
+}
+
+async fn wait_for(
+    st: &AppState,
+    name: &str,
+    action: Action,
+    mut rx: tokio::sync::broadcast::Receiver<StateChanged>,
+    timeout: Duration,
+) -> Result<ServiceView, HttpError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    // A restart must be seen leaving and reaching the target; a start or a
+    // stop may already be there (the command was a no-op).
+    let mut left = action != Action::Restart;
+    if left {
+        let now = fetch_service(st, name).await?;
+        let already = match action {
+            Action::Start => now.state == ServiceState::Ready,
+            _ => is_target(action, now.state),
+        };
+        if already {
+            return Ok(now);
+        }
+    }
+    loop {
+        let ev = match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Err(_) => {
+                return Err(HttpError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "timeout",
+                    format!(
+                        "{name} did not reach the wanted state within {}s; check `onecli logs {name}` or raise ?timeout=",
+                        timeout.as_secs_f64()
+                    ),
+                ))
+            }
+            Ok(Err(RecvError::Closed)) => {
+                return Err(HttpError::unavailable("with state changes (event feed closed)"))
+            }
+            Ok(Err(RecvError::Lagged(_))) => {
+                let now = fetch_service(st, name).await?;
+                if left && is_target(action, now.state) {
+                    return Ok(now);
+                }
+                continue;
+            }
+            Ok(Ok(ev)) => ev,
+        };
+        if ev.service != name {
+            continue;
+        }
+        if !left {
+            left = !is_target(action, ev.state);
+            continue;
+        }
+        if is_target(action, ev.state) {
+            return fetch_service(st, name).await;
+        }
+        if action != Action::Stop && ev.state == ServiceState::Failed {
+            break;
+        }
+    }
+    Err(HttpError::new(
+        StatusCode::CONFLICT,
+        "failed",
+        format!("{name} failed instead of becoming ready; see `onecli logs {name}`"),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct SignalBody {
+    signal: serde_json::Value,
+}
+
+async fn signal(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    name: web::Path<String>,
+    body: web::Json<SignalBody>,
+) -> Result<HttpResponse, HttpError> {
+    scoped(&req, &st, Role::Operator, &name)?;
+    let text = match &body.signal {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => {
+            return Err(HttpError::bad_request(
+                "\"signal\" must be a name such as \"HUP\" or a number",
+            ))
+        }
+    };
+    let sig = parse_signal(&text).map_err(HttpError::bad_request)?;
+    let name = name.into_inner();
+    ask(
+        &st.backend.signal,
+        SignalService {
+            name: name.clone(),
+            signal: sig,
+        },
+    )
+    .await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "service": name, "signal": signal_short_name(sig)
+    })))
+}
+
+async fn trigger(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    scoped(&req, &st, Role::Operator, &name)?;
+    let id = ask(
+        &st.backend.trigger,
+        TriggerService {
+            name: name.into_inner(),
+        },
+    )
+    .await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "instance": id })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogsQuery {
+    #[serde(default)]
+    tail: Option<usize>,
+    #[serde(default)]
+    stream: Option<String>,
+    #[serde(default)]
+    follow: Option<bool>,
+}
+
+async fn logs(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    name: web::Path<String>,
+    q: web::Query<LogsQuery>,
+) -> Result<HttpResponse, HttpError> {
+    scoped(&req, &st, Role::Viewer, &name)?;
+    let name = name.into_inner();
+    let stream = match q.stream.as_deref() {
+        None | Some("") => None,
+        Some("stdout") => Some(Stream::Stdout),
+        Some("stderr") => Some(Stream::Stderr),
+        Some(other) => {
+            return Err(HttpError::bad_request(format!(
+                "stream={other}: use stdout or stderr"
+            )))
+        }
+    };
+    // Follow: subscribe first, then read the tail, so nothing falls between.
+    let live = if q.follow.unwrap_or(false) {
+        Some(
+            ask(
+                &st.backend.subscribe_logs,
+                SubscribeLogs { name: name.clone() },
+            )
+            .await??,
+        )
+    } else {
+        None
+    };
+    let lines = ask(
+        &st.backend.get_logs,
+        GetLogs {
+            name: name.clone(),
+            tail: q.tail,
+            stream,
+        },
+    )
+    .await??;
+    match live {
+        None => Ok(HttpResponse::Ok().json(serde_json::json!({ "lines": lines }))),
+        Some(rx) => Ok(sse::response(sse::log_stream(lines, rx, stream))),
+    }
+}
+
+async fn graph(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+    let p = who(&req, &st, Role::Viewer)?;
+    let mut g = ask(&st.backend.get_graph, GetGraph).await?;
+    g.nodes.retain(|n| p.can_see(&n.name));
+    g.edges.retain(|e| p.can_see(&e.from) && p.can_see(&e.to));
+    Ok(HttpResponse::Ok().json(g))
+}
+
+async fn reload(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+    let p = who(&req, &st, Role::Admin)?;
+    slog::info!(st.log, "reload requested"; "by" => &p.name);
+    match ask(&st.backend.reload, Reload).await? {
+        Ok(report) => Ok(HttpResponse::Ok().json(report)),
+        Err(errors) => {
+            let mut e = HttpError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_config",
+                format!(
+                    "the new configuration has {} error(s); nothing was changed: {}",
+                    errors.len(),
+                    errors.join("; ")
+                ),
+            );
+            e.details = errors;
+            Err(e)
+        }
+    }
+}
+
+async fn events(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+    let p = who(&req, &st, Role::Viewer)?;
+    let rx = ask(&st.backend.subscribe_events, SubscribeEvents).await?;
+    Ok(sse::response(sse::event_stream(rx, p)))
+}
+
+async fn openapi_doc(st: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(openapi::document(&st.metrics))
+}
+
+async fn metrics(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+    if st.metrics.auth {
+        who(&req, &st, Role::Viewer)?;
+    }
+    let text = ask(
+        &st.backend.gather_metrics,
+        oneinit_actors::metrics_exporter::messages::GatherMetrics,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text))
+}
+
+async fn healthz(st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+    match tokio::time::timeout(PING_TIMEOUT, st.backend.ping.send(Ping)).await {
+        Ok(Ok(())) => Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))),
+        _ => Err(HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unhealthy",
+            "the supervisor did not answer within 2s",
+        )),
+    }
+}
+
+async fn readyz(st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+    let view = ask(&st.backend.get_readiness, GetReadiness).await?;
+    let status = if view.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok(HttpResponse::build(status).json(view))
+}
