@@ -20,7 +20,10 @@
 #![deny(unsafe_code)]
 
 pub mod config_loader;
+pub mod dependency_resolver;
+pub mod logging;
 pub mod metrics_exporter;
 pub mod model;
+pub mod service;
 pub mod service_manager;
 pub mod sys;

@@ -1,8 +1,19 @@
 //! `oneinit`: flags, logging, PID-1 setup, actors, HTTP server, exit code.
 
+use actix::Actor;
 use clap::{Parser, Subcommand};
+use nix::sys::signal::Signal;
 use oneinit_actors::config_loader;
+use oneinit_actors::logging::{root_logger, sink::LogSink};
+use oneinit_actors::model::config::{
+    Command, Config, LogFormat, LogLevel, RestartPolicy, ServiceConfig, ServiceType,
+};
+use oneinit_actors::model::signal::SignalName;
+use oneinit_actors::service_manager::{ManagerSetup, ServiceManager};
+use oneinit_actors::sys::{pid1, signals};
+use slog::warn;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// A fast, small init system and process supervisor for containers.
 #[derive(Parser, Debug)]
@@ -14,11 +25,12 @@ struct Cli {
     /// Serve the API here too (`unix:///path` or `host:port`); repeatable.
     #[arg(long = "api-listen", value_name = "ADDR")]
     api_listen: Vec<String>,
-    /// Format of oneinit's own log lines.
-    #[arg(long = "log-format", value_name = "json|text")]
+    /// Format of oneinit's own log lines [default: json, or logging.format].
+    #[arg(long = "log-format", value_name = "json|text", value_parser = ["json", "text"])]
     log_format: Option<String>,
-    /// Lowest level of oneinit's own log lines (captured service output is always kept).
-    #[arg(long = "log-level", value_name = "LEVEL")]
+    /// Lowest level of oneinit's own log lines; captured service output is always kept
+    /// [default: info, or logging.level].
+    #[arg(long = "log-level", value_name = "LEVEL", value_parser = ["trace", "debug", "info", "warn", "error"])]
     log_level: Option<String>,
     /// Run COMMAND as the critical service `main` and exit with its status (like tini).
     #[arg(last = true, value_name = "COMMAND")]
@@ -72,6 +84,138 @@ fn main() -> ExitCode {
             eprintln!("{file}: import is not built yet");
             ExitCode::from(2)
         }
-        None => ExitCode::SUCCESS,
+        None => ExitCode::from(run(cli).clamp(0, 255) as u8),
     }
+}
+
+/// The default configuration sources: `$ONEINIT_CONFIG`, else the system file.
+fn default_sources() -> Vec<String> {
+    match std::env::var("ONEINIT_CONFIG") {
+        Ok(v) if !v.is_empty() => vec![v],
+        _ => vec!["/etc/oneinit/oneinit.yaml".into()],
+    }
+}
+
+/// Supervises until shutdown; returns oneinit's exit code (SPEC 1).
+fn run(cli: Cli) -> i32 {
+    let tini = !cli.command.is_empty();
+    let explicit = !cli.config.is_empty();
+    let sources = if explicit {
+        cli.config.clone()
+    } else {
+        default_sources()
+    };
+    let use_config = explicit || sources.iter().any(|s| std::path::Path::new(s).exists());
+    if !use_config && !tini {
+        eprintln!(
+            "oneinit: no configuration found (tried {}); pass --config FILE, set ONEINIT_CONFIG, or run a command with `oneinit -- COMMAND`",
+            sources.join(", ")
+        );
+        return 2;
+    }
+    let system = actix::System::new();
+    let mut config = if use_config {
+        match system.block_on(config_loader::load(&sources)) {
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    eprintln!("warning: {w}");
+                }
+                loaded.config
+            }
+            Err(errors) => {
+                for e in errors {
+                    eprintln!("{e}");
+                }
+                return 2;
+            }
+        }
+    } else {
+        Config::default()
+    };
+    if tini {
+        if config.services.contains_key("main") {
+            eprintln!("oneinit: the service name `main` is reserved for the command after `--`; rename the service in the configuration");
+            return 2;
+        }
+        let main = tini_main(&config, cli.command.clone());
+        config.services.insert("main".into(), main);
+    }
+    config.api.listen.extend(cli.api_listen.iter().cloned());
+
+    let format = match cli.log_format.as_deref() {
+        Some("text") => LogFormat::Text,
+        Some(_) => LogFormat::Json,
+        None => config.logging.format.unwrap_or(LogFormat::Json),
+    };
+    let level = match cli.log_level.as_deref() {
+        Some("trace") => LogLevel::Trace,
+        Some("debug") => LogLevel::Debug,
+        Some("warn") => LogLevel::Warn,
+        Some("error") => LogLevel::Error,
+        Some(_) => LogLevel::Info,
+        // Tini mode passes main's output through: only errors of its own.
+        None => config.logging.level.unwrap_or(if tini {
+            LogLevel::Error
+        } else {
+            LogLevel::Info
+        }),
+    };
+    let sink = LogSink::start(Box::new(std::io::stdout()));
+    let log = root_logger(&sink, format, level);
+
+    if !pid1::is_pid1() {
+        if let Err(e) = pid1::become_subreaper() {
+            warn!(log, "cannot become a child subreaper; orphans of services will not be reaped"; "error" => %e);
+        }
+    }
+    let setup = ManagerSetup {
+        config,
+        log: log.clone(),
+        sink: sink.clone(),
+        format,
+        facts: Vec::new(),
+        tini,
+    };
+    system.block_on(async move {
+        ServiceManager::new(setup).start();
+    });
+    let code = system.run_with_code().unwrap_or(1);
+    drop(log);
+    sink.flush(Duration::from_secs(2));
+    code
+}
+
+/// Tini mode: the command after `--` as the critical service `main`.
+fn tini_main(config: &Config, command: Vec<String>) -> ServiceConfig {
+    let capture = config
+        .defaults
+        .as_ref()
+        .and_then(|d| d.pointer("/logs/capture"))
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let mut main = ServiceConfig {
+        kind: ServiceType::Ongoing,
+        command: Command::List(command),
+        critical: true,
+        ..ServiceConfig::default()
+    };
+    main.restart.policy = Some(RestartPolicy::Never);
+    main.logs.capture = Some(capture);
+    main.forward_signals = signals::HANDLED
+        .iter()
+        .copied()
+        .filter(|s| {
+            !matches!(
+                s,
+                Signal::SIGCHLD
+                    | Signal::SIGTERM
+                    | Signal::SIGINT
+                    | Signal::SIGQUIT
+                    | Signal::SIGHUP
+                    | Signal::SIGUSR1
+            )
+        })
+        .map(SignalName)
+        .collect();
+    main
 }

@@ -10,10 +10,6 @@ use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-fn yes() -> bool {
-    true
-}
-
 /// The whole, merged configuration.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]

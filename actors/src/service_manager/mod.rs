@@ -1,3 +1,288 @@
-//! ServiceManager: supervises one ServiceActor per service.
+//! ServiceManager: supervises one ServiceActor per service. It owns the
+//! signal stream (and so the one reaper), the cached views the API reads,
+//! the wanted/unwanted decision per service, and the shutdown sequence.
+//! Dependency rules are the DependencyResolver's; process life is the
+//! ServiceActors'.
+//!
+//! Files: `mod.rs` set-up and facts from peers, `queries.rs` API messages,
+//! `lifecycle.rs` signals, reaping and shutdown.
 
+pub mod lifecycle;
 pub mod messages;
+pub mod process_table;
+pub mod queries;
+
+use crate::dependency_resolver::messages::{DependencyChanged, DependencyDecision, SetGraph};
+use crate::dependency_resolver::DependencyResolver;
+use crate::logging::service_logs::ServiceLogs;
+use crate::logging::sink::LogSink;
+use crate::model::config::{Config, LogFormat, ServiceConfig};
+use crate::model::graph::DepGraph;
+use crate::model::machine::StopTarget;
+use crate::model::view::{GraphEdge, Health, ServiceState, ServiceView, StateChanged};
+use crate::service::messages::{ServiceFact, ServiceUpdated, Start, Stop, Wait};
+use crate::service::{ServiceActor, ServiceSetup};
+use actix::prelude::*;
+use chrono::Utc;
+use lifecycle::ShutdownState;
+use process_table::ProcessTable;
+use slog::{info, o, Logger};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// What the ServiceManager is started with.
+pub struct ManagerSetup {
+    pub config: Config,
+    pub log: Logger,
+    pub sink: LogSink,
+    pub format: LogFormat,
+    /// Observers of service facts (metrics, notifiers).
+    pub facts: Vec<Recipient<ServiceFact>>,
+    /// Tini mode: oneinit exits with `main`'s status.
+    pub tini: bool,
+}
+
+/// One supervised service as the manager sees it.
+pub struct Entry {
+    pub cfg: Arc<ServiceConfig>,
+    pub addr: Addr<ServiceActor>,
+    pub view: ServiceView,
+    pub logs: Arc<ServiceLogs>,
+    pub wanted: bool,
+    pub released: bool,
+    pub killed: bool,
+    pub last_exit_code: Option<i32>,
+    pub health: Health,
+}
+
+pub struct ServiceManager {
+    pub(crate) config: Config,
+    pub(crate) log: Logger,
+    pub(crate) sink: LogSink,
+    pub(crate) format: LogFormat,
+    pub(crate) facts: Vec<Recipient<ServiceFact>>,
+    pub(crate) tini: bool,
+    pub(crate) services: BTreeMap<String, Entry>,
+    pub(crate) edges: Vec<GraphEdge>,
+    pub(crate) resolver: Option<Addr<DependencyResolver>>,
+    pub(crate) procs: ProcessTable,
+    pub(crate) events: broadcast::Sender<StateChanged>,
+    pub(crate) log_arbiter: Option<Arbiter>,
+    pub(crate) shutdown: Option<ShutdownState>,
+}
+
+impl ServiceManager {
+    pub fn new(setup: ManagerSetup) -> ServiceManager {
+        let (events, _) = broadcast::channel(4096);
+        ServiceManager {
+            config: setup.config,
+            log: setup.log,
+            sink: setup.sink,
+            format: setup.format,
+            facts: setup.facts,
+            tini: setup.tini,
+            services: BTreeMap::new(),
+            edges: Vec::new(),
+            resolver: None,
+            procs: ProcessTable::default(),
+            events,
+            log_arbiter: None,
+            shutdown: None,
+        }
+    }
+
+    /// Starts the actor of one service (not its processes).
+    pub(crate) fn add_service(&mut self, name: &str, cfg: ServiceConfig, ctx: &mut Context<Self>) {
+        let cfg = Arc::new(cfg);
+        let logs = Arc::new(ServiceLogs::new(
+            name,
+            cfg.logs.ring,
+            self.format,
+            self.sink.clone(),
+        ));
+        let log_arbiter = match &self.log_arbiter {
+            Some(a) => a.handle(),
+            None => return,
+        };
+        let setup = ServiceSetup {
+            name: name.to_string(),
+            cfg: cfg.clone(),
+            manager: ctx.address().recipient(),
+            facts: self.facts.clone(),
+            procs: self.procs.clone(),
+            logs: logs.clone(),
+            log_arbiter,
+            log: self.log.clone(),
+        };
+        let actor = ServiceActor::new(setup);
+        let view = actor_view_placeholder(name, &cfg);
+        let addr = actor.start();
+        self.services.insert(
+            name.to_string(),
+            Entry {
+                cfg,
+                addr,
+                view,
+                logs,
+                wanted: false,
+                released: false,
+                killed: false,
+                last_exit_code: None,
+                health: Health::Unknown,
+            },
+        );
+    }
+
+    /// Marks a service wanted and lets the resolver start it when its
+    /// dependencies allow.
+    pub(crate) fn want(&mut self, name: &str) {
+        if let Some(e) = self.services.get_mut(name) {
+            e.wanted = true;
+            e.addr.do_send(Wait);
+            self.tell_resolver(name);
+        }
+    }
+
+    pub(crate) fn tell_resolver(&self, name: &str) {
+        if let (Some(r), Some(e)) = (&self.resolver, self.services.get(name)) {
+            r.do_send(DependencyChanged {
+                service: name.to_string(),
+                state: e.view.state,
+                released: e.released,
+                wanted: e.wanted,
+            });
+        }
+    }
+
+    fn install_graph(&mut self) {
+        let graph = DepGraph::build(&self.config.services);
+        self.edges = graph.edges();
+        if let Some(r) = &self.resolver {
+            r.do_send(SetGraph { graph });
+        }
+    }
+}
+
+/// The view of a service before its actor has published anything.
+fn actor_view_placeholder(name: &str, cfg: &ServiceConfig) -> ServiceView {
+    ServiceView {
+        name: name.to_string(),
+        description: cfg.description.clone(),
+        kind: cfg.kind.as_str().into(),
+        state: ServiceState::Inactive,
+        health: Health::Unknown,
+        status_text: None,
+        instances: Vec::new(),
+        restarts: 0,
+        uptime_seconds: None,
+        last_exit: None,
+        requires: cfg.requires.clone(),
+        wants: cfg.wants.clone(),
+        after: cfg.after.clone(),
+        before: cfg.before.clone(),
+        autostart: cfg.autostart(),
+        critical: cfg.critical,
+        next_run: None,
+        listen: Vec::new(),
+        runs_total: None,
+    }
+}
+
+impl Actor for ServiceManager {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.log_arbiter = Some(Arbiter::new());
+        self.resolver = Some(DependencyResolver::new(ctx.address().recipient()).start());
+        self.install_graph();
+        self.start_signal_stream(ctx);
+        let configs: Vec<(String, ServiceConfig)> = self
+            .config
+            .services
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (name, cfg) in &configs {
+            self.add_service(name, cfg.clone(), ctx);
+        }
+        info!(self.log, "oneinit started"; "services" => configs.len(), "version" => env!("CARGO_PKG_VERSION"));
+        for (name, cfg) in &configs {
+            if cfg.autostart() {
+                self.want(name);
+            }
+        }
+        // Children may have exited before the SIGCHLD handler existed.
+        self.reap();
+    }
+}
+
+impl Handler<ServiceUpdated> for ServiceManager {
+    type Result = ();
+    fn handle(&mut self, msg: ServiceUpdated, ctx: &mut Context<Self>) {
+        let name = msg.view.name.clone();
+        let Some(e) = self.services.get_mut(&name) else {
+            return;
+        };
+        let previous = e.view.state;
+        let health = e.health;
+        e.view = msg.view;
+        e.view.health = health;
+        e.released = msg.released;
+        e.killed |= msg.killed;
+        e.last_exit_code = msg.last_exit_code;
+        let state = e.view.state;
+        if previous != state {
+            let _ = self.events.send(StateChanged {
+                ts: Utc::now(),
+                service: name.clone(),
+                state,
+                previous,
+                health,
+                pid: e.view.instances.iter().find_map(|i| i.pid),
+            });
+        }
+        let ended_for_good = matches!(state, ServiceState::Completed | ServiceState::Failed);
+        let critical = e.cfg.critical;
+        let code = e.last_exit_code.unwrap_or(0);
+        self.tell_resolver(&name);
+        if previous != state && ended_for_good && critical && self.shutdown.is_none() {
+            info!(self.log, "critical service ended, shutting down"; "service" => &name, "exit_code" => code);
+            self.begin_shutdown(Some(code), ctx);
+        }
+        if self.shutdown.is_some() {
+            self.advance_shutdown(ctx);
+        }
+    }
+}
+
+impl Handler<DependencyDecision> for ServiceManager {
+    type Result = ();
+    fn handle(&mut self, msg: DependencyDecision, _: &mut Context<Self>) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        for name in &msg.pull {
+            let log = self.log.new(o!("service" => name.clone()));
+            info!(log, "started as a dependency");
+            self.want(name);
+        }
+        for name in &msg.start {
+            if let Some(e) = self.services.get(name) {
+                if e.wanted && e.view.state == ServiceState::Waiting {
+                    e.addr.do_send(Start);
+                }
+            }
+        }
+        for name in &msg.stop_dependents {
+            if let Some(e) = self.services.get(name) {
+                let log = self.log.new(o!("service" => name.clone()));
+                info!(log, "stopping: a service it requires went away");
+                e.addr.do_send(Stop {
+                    target: StopTarget::Waiting,
+                    signal: None,
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The one output stream (stdout, plus optional files): a bounded queue
+//! drained by a dedicated writer thread. Producers never block: when the
+//! queue is full a record is dropped and counted, so a slow log reader can
+//! never stall supervision, and no line is lost silently.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Records the queue holds before producers start dropping.
+const QUEUE: usize = 64 * 1024;
+
+/// Extra destinations the writer thread copies every record to (the
+/// oneinit log file); reopened on SIGUSR1.
+pub trait Output: Send {
+    fn write_record(&mut self, record: &[u8]);
+    fn reopen(&mut self);
+    fn flush(&mut self);
+}
+
+enum Msg {
+    Record(Vec<u8>),
+    Reopen,
+    AddOutput(Box<dyn Output>),
+    Flush(SyncSender<()>),
+}
+
+/// A cheap, cloneable handle to the writer thread.
+#[derive(Clone)]
+pub struct LogSink {
+    tx: SyncSender<Msg>,
+    /// Records of oneinit's own log dropped because the queue was full.
+    pub own_dropped: Arc<AtomicU64>,
+}
+
+impl LogSink {
+    /// Starts the writer thread on `out` (stdout in production).
+    pub fn start(out: Box<dyn Write + Send>) -> LogSink {
+        let (tx, rx) = sync_channel(QUEUE);
+        std::thread::Builder::new()
+            .name("oneinit-log".into())
+            .spawn(move || writer(rx, out))
+            .expect("cannot start the log writer thread");
+        LogSink {
+            tx,
+            own_dropped: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Queues one record (one line, newline included). False when dropped.
+    pub fn try_write(&self, record: Vec<u8>) -> bool {
+        match self.tx.try_send(Msg::Record(record)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+
+    /// Copies every later record to `output` too.
+    pub fn add_output(&self, output: Box<dyn Output>) {
+        let _ = self.tx.send(Msg::AddOutput(output));
+    }
+
+    /// Asks every file output to reopen its file (SIGUSR1).
+    pub fn reopen(&self) {
+        let _ = self.tx.try_send(Msg::Reopen);
+    }
+
+    /// Waits (bounded) until everything queued so far is written.
+    pub fn flush(&self, timeout: Duration) {
+        let (done_tx, done_rx) = sync_channel(1);
+        if self.tx.send(Msg::Flush(done_tx)).is_ok() {
+            let _ = done_rx.recv_timeout(timeout);
+        }
+    }
+}
+
+fn writer(rx: Receiver<Msg>, mut out: Box<dyn Write + Send>) {
+    let mut outputs: Vec<Box<dyn Output>> = Vec::new();
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        // Batch whatever is queued into one write.
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Record(r) => {
+                    for o in outputs.iter_mut() {
+                        o.write_record(&r);
+                    }
+                    buf.extend_from_slice(&r);
+                }
+                Msg::Reopen => outputs.iter_mut().for_each(|o| o.reopen()),
+                Msg::AddOutput(o) => outputs.push(o),
+                Msg::Flush(done) => {
+                    write_out(&mut out, &mut buf);
+                    outputs.iter_mut().for_each(|o| o.flush());
+                    let _ = done.try_send(());
+                }
+            }
+            if buf.len() < 256 * 1024 {
+                next = rx.try_recv().ok();
+            }
+        }
+        write_out(&mut out, &mut buf);
+        outputs.iter_mut().for_each(|o| o.flush());
+    }
+}
+
+fn write_out(out: &mut Box<dyn Write + Send>, buf: &mut Vec<u8>) {
+    if !buf.is_empty() {
+        // A closed stdout (EPIPE) must not stop supervision: drop the bytes.
+        let _ = out.write_all(buf);
+        let _ = out.flush();
+        buf.clear();
+    }
+}
+
+/// An `io::Write` for slog's drains: buffers one record and queues it on flush.
+pub struct SinkWriter {
+    sink: LogSink,
+    buf: Vec<u8>,
+}
+
+impl SinkWriter {
+    pub fn new(sink: LogSink) -> SinkWriter {
+        SinkWriter {
+            sink,
+            buf: Vec::with_capacity(512),
+        }
+    }
+}
+
+impl Write for SinkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            let record = std::mem::replace(&mut self.buf, Vec::with_capacity(512));
+            if !self.sink.try_write(record) {
+                self.sink.own_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,493 @@
+//! ServiceActor: one per service. Owns the service's instances, feeds their
+//! state machines (`model::machine`) and performs the effects: spawn, stop
+//! signals, SIGKILL, timers, log events. Publishes `ServiceUpdated` to the
+//! ServiceManager and `ServiceFact`s to observers (metrics, notifiers).
+
+pub mod messages;
+pub mod plan;
+
+use crate::logging::capture::Reader;
+use crate::logging::service_logs::ServiceLogs;
+use crate::model::config::ServiceConfig;
+use crate::model::machine::{
+    aggregate, Effect, Ended, Event, Input, Instance, Policy, StopTarget, Timer,
+};
+use crate::model::signal::signal_short_name;
+use crate::model::view::{ExitView, Health, InstanceView, ServiceState, ServiceView, Stream};
+use crate::service_manager::process_table::{ProcessOwner, ProcessTable};
+use crate::sys::reap::ExitStatus;
+use crate::sys::{signals, spawn};
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use messages::*;
+use nix::sys::signal::Signal;
+use slog::{error, info, o, warn, Logger};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Everything a ServiceActor is given by the ServiceManager.
+pub struct ServiceSetup {
+    pub name: String,
+    pub cfg: Arc<ServiceConfig>,
+    pub manager: Recipient<ServiceUpdated>,
+    pub facts: Vec<Recipient<ServiceFact>>,
+    pub procs: ProcessTable,
+    pub logs: Arc<ServiceLogs>,
+    /// The thread that reads child pipes.
+    pub log_arbiter: ArbiterHandle,
+    pub log: Logger,
+}
+
+struct Slot {
+    id: u64,
+    m: Instance,
+    started_utc: Option<DateTime<Utc>>,
+    spawned_at: Option<Instant>,
+}
+
+pub struct ServiceActor {
+    s: ServiceSetup,
+    policy: Policy,
+    slots: Vec<Slot>,
+    timers: HashMap<(u64, Timer), SpawnHandle>,
+    last_exit: Option<(ExitView, i32)>,
+    status_text: Option<String>,
+    released: bool,
+    release_timer: Option<SpawnHandle>,
+    last_state: ServiceState,
+    /// Signal for the current stop, when the request named one.
+    stop_signal: Option<Signal>,
+}
+
+impl ServiceActor {
+    pub fn new(s: ServiceSetup) -> ServiceActor {
+        let policy = Policy::from_config(&s.cfg);
+        let slots = (0..s.cfg.instances.max(1) as u64)
+            .map(|id| Slot {
+                id,
+                m: Instance::new(),
+                started_utc: None,
+                spawned_at: None,
+            })
+            .collect();
+        let log = s.log.new(o!("service" => s.name.clone()));
+        ServiceActor {
+            s: ServiceSetup { log, ..s },
+            policy,
+            slots,
+            timers: HashMap::new(),
+            last_exit: None,
+            status_text: None,
+            released: false,
+            release_timer: None,
+            last_state: ServiceState::Inactive,
+            stop_signal: None,
+        }
+    }
+
+    fn state(&self) -> ServiceState {
+        aggregate(self.slots.iter().map(|s| s.m.state))
+    }
+
+    /// Feeds one input to one instance and performs the effects.
+    fn feed(&mut self, idx: usize, input: Input, ctx: &mut Context<Self>) {
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
+        let effects = slot.m.step(input, Instant::now(), &self.policy);
+        for effect in effects {
+            self.apply(idx, effect, ctx);
+        }
+    }
+
+    fn apply(&mut self, idx: usize, effect: Effect, ctx: &mut Context<Self>) {
+        let id = self.slots[idx].id;
+        let pid = self.slots[idx].m.pid;
+        let log = self.s.log.new(o!("instance" => id));
+        match effect {
+            Effect::Spawn => self.spawn_instance(idx, ctx),
+            Effect::SendStopSignal => {
+                if let Some(pid) = pid {
+                    let sig = self.stop_signal.unwrap_or(self.s.cfg.stop.signal.get());
+                    info!(log, "stopping"; "event" => "stopping", "pid" => pid, "signal" => signal_short_name(sig));
+                    if let Err(e) = signals::send(pid, sig, self.s.cfg.stop.group) {
+                        warn!(log, "cannot send the stop signal"; "pid" => pid, "error" => %e);
+                    }
+                }
+            }
+            Effect::Kill => {
+                if let Some(pid) = pid {
+                    warn!(log, "stop timeout reached, sending SIGKILL"; "pid" => pid, "signal" => "KILL");
+                    let _ = signals::send(pid, Signal::SIGKILL, true);
+                }
+            }
+            Effect::Arm(timer, after) => {
+                if let Some(h) = self.timers.remove(&(id, timer)) {
+                    ctx.cancel_future(h);
+                }
+                let h = ctx.run_later(after, move |act, ctx| {
+                    act.timers.remove(&(id, timer));
+                    if let Some(idx) = act.slots.iter().position(|s| s.id == id) {
+                        act.feed(idx, Input::Timer(timer), ctx);
+                        act.publish(ctx);
+                    }
+                });
+                self.timers.insert((id, timer), h);
+            }
+            Effect::Disarm(timer) => {
+                if let Some(h) = self.timers.remove(&(id, timer)) {
+                    ctx.cancel_future(h);
+                }
+            }
+            Effect::Emit(event) => self.emit(idx, event),
+        }
+    }
+
+    fn emit(&mut self, idx: usize, event: Event) {
+        let slot = &self.slots[idx];
+        let log = self.s.log.new(o!("instance" => slot.id));
+        let kind = match event {
+            Event::Ready => {
+                info!(log, "ready"; "event" => "ready", "pid" => slot.m.pid);
+                FactKind::Ready {
+                    since_spawn: slot.spawned_at.map(|t| t.elapsed()).unwrap_or_default(),
+                }
+            }
+            Event::Restarting { delay } => {
+                info!(log, "restarting"; "event" => "restarting", "delay_ms" => delay.as_millis() as u64);
+                FactKind::Restarting { delay }
+            }
+            Event::GaveUp => {
+                error!(log, "gave up after too many failures"; "event" => "gave_up", "max_retries" => self.s.cfg.restart.max_retries);
+                FactKind::GaveUp
+            }
+            Event::Completed | Event::Failed => return,
+        };
+        self.fact(slot.id, slot.m.pid, kind);
+    }
+
+    fn fact(&self, instance: u64, pid: Option<i32>, kind: FactKind) {
+        for r in &self.s.facts {
+            r.do_send(ServiceFact {
+                service: self.s.name.clone(),
+                instance,
+                pid,
+                kind: kind.clone(),
+            });
+        }
+    }
+
+    fn spawn_instance(&mut self, idx: usize, ctx: &mut Context<Self>) {
+        let id = self.slots[idx].id;
+        let log = self.s.log.new(o!("instance" => id));
+        let result = plan::spawn_spec(&self.s.name, &self.s.cfg, id)
+            .map_err(|message| spawn::SpawnError {
+                message,
+                exit_code: 126,
+            })
+            .and_then(|spec| spawn::spawn(&spec));
+        match result {
+            Ok(child) => {
+                let pid = child.pid.as_raw();
+                self.s.procs.insert(
+                    pid,
+                    ProcessOwner {
+                        service: self.s.name.clone(),
+                        instance: id,
+                        notify: ctx.address().recipient(),
+                    },
+                );
+                info!(log, "spawned"; "event" => "spawned", "pid" => pid);
+                let slot = &mut self.slots[idx];
+                slot.started_utc = Some(Utc::now());
+                slot.spawned_at = Some(Instant::now());
+                self.start_readers(id, pid, child.stdout, child.stderr, ctx);
+                self.fact(id, Some(pid), FactKind::Spawned);
+                self.feed(idx, Input::Spawned { pid }, ctx);
+            }
+            Err(e) => {
+                error!(log, "cannot start: {}", e.message; "event" => "exited", "exit_code" => e.exit_code);
+                self.last_exit = Some((
+                    ExitView {
+                        code: Some(e.exit_code),
+                        signal: None,
+                        at: Utc::now(),
+                    },
+                    e.exit_code,
+                ));
+                self.fact(
+                    id,
+                    None,
+                    FactKind::Exited {
+                        code: Some(e.exit_code),
+                        signal: None,
+                        ran: Default::default(),
+                        success: false,
+                    },
+                );
+                self.feed(idx, Input::SpawnFailed { code: e.exit_code }, ctx);
+            }
+        }
+    }
+
+    fn start_readers(
+        &self,
+        id: u64,
+        pid: i32,
+        stdout: Option<std::os::fd::OwnedFd>,
+        stderr: Option<std::os::fd::OwnedFd>,
+        ctx: &mut Context<Self>,
+    ) {
+        let ready_re = self
+            .s
+            .cfg
+            .readiness
+            .log_line
+            .as_deref()
+            .and_then(|r| regex::Regex::new(r).ok());
+        for (fd, stream) in [(stdout, Stream::Stdout), (stderr, Stream::Stderr)] {
+            let Some(fd) = fd else { continue };
+            let ready_when = ready_re.clone().map(|re| {
+                let addr = ctx.address();
+                let on_match: crate::logging::capture::OnMatch = Box::new(move || {
+                    addr.do_send(InstanceReady {
+                        instance: id,
+                        pid: Some(pid),
+                    });
+                });
+                (re, on_match)
+            });
+            let reader = Reader {
+                fd,
+                logs: self.s.logs.clone(),
+                instance: id,
+                pid,
+                stream,
+                ready_when,
+            };
+            self.s.log_arbiter.spawn(reader.run());
+        }
+    }
+
+    /// Sends the current view to the manager; handles `notify_delay`.
+    fn publish(&mut self, ctx: &mut Context<Self>) {
+        let state = self.state();
+        let settled_up = matches!(state, ServiceState::Ready | ServiceState::Completed);
+        if settled_up && !self.released && self.release_timer.is_none() {
+            let delay = self.s.cfg.notify_delay.get();
+            if delay.is_zero() {
+                self.released = true;
+            } else {
+                self.release_timer = Some(ctx.run_later(delay, |act, ctx| {
+                    act.release_timer = None;
+                    act.released = true;
+                    act.publish(ctx);
+                }));
+            }
+        } else if !settled_up {
+            self.released = false;
+            if let Some(h) = self.release_timer.take() {
+                ctx.cancel_future(h);
+            }
+        }
+        if state != self.last_state {
+            let from = self.last_state;
+            self.last_state = state;
+            if matches!(state, ServiceState::Stopped) {
+                info!(self.s.log, "stopped"; "event" => "stopped");
+            }
+            self.fact(0, None, FactKind::StateChanged { from, to: state });
+        }
+        self.s.manager.do_send(ServiceUpdated {
+            view: self.view(),
+            released: self.released,
+            killed: self.slots.iter().any(|s| s.m.killed),
+            last_exit_code: self.last_exit.as_ref().map(|(_, c)| *c),
+            requested: false,
+        });
+    }
+
+    fn view(&self) -> ServiceView {
+        let c = &self.s.cfg;
+        let instances: Vec<InstanceView> = self
+            .slots
+            .iter()
+            .map(|s| InstanceView {
+                id: s.id,
+                pid: s.m.pid,
+                state: s.m.state,
+                started_at: s.m.pid.and(s.started_utc),
+            })
+            .collect();
+        let uptime = instances
+            .iter()
+            .filter_map(|i| i.started_at)
+            .min()
+            .map(|t| (Utc::now() - t).num_milliseconds() as f64 / 1000.0);
+        ServiceView {
+            name: self.s.name.clone(),
+            description: c.description.clone(),
+            kind: c.kind.as_str().into(),
+            state: self.state(),
+            health: Health::Unknown,
+            status_text: self.status_text.clone(),
+            instances,
+            restarts: self.slots.iter().map(|s| s.m.restarts).sum(),
+            uptime_seconds: uptime,
+            last_exit: self.last_exit.as_ref().map(|(v, _)| v.clone()),
+            requires: c.requires.clone(),
+            wants: c.wants.clone(),
+            after: c.after.clone(),
+            before: c.before.clone(),
+            autostart: c.autostart(),
+            critical: c.critical,
+            next_run: None,
+            listen: c
+                .socket
+                .as_ref()
+                .map(|s| s.listen.clone())
+                .unwrap_or_default(),
+            runs_total: None,
+        }
+    }
+
+    fn for_all(&mut self, input: Input, ctx: &mut Context<Self>) {
+        for idx in 0..self.slots.len() {
+            self.feed(idx, input, ctx);
+        }
+        self.publish(ctx);
+    }
+}
+
+impl Actor for ServiceActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.publish(ctx);
+    }
+}
+
+impl Handler<Start> for ServiceActor {
+    type Result = ();
+    fn handle(&mut self, _: Start, ctx: &mut Context<Self>) {
+        self.for_all(Input::Start, ctx);
+    }
+}
+
+impl Handler<Wait> for ServiceActor {
+    type Result = ();
+    fn handle(&mut self, _: Wait, ctx: &mut Context<Self>) {
+        for s in &mut self.slots {
+            s.m.set_waiting();
+        }
+        self.publish(ctx);
+    }
+}
+
+impl Handler<Stop> for ServiceActor {
+    type Result = ();
+    fn handle(&mut self, msg: Stop, ctx: &mut Context<Self>) {
+        self.stop_signal = msg.signal;
+        self.for_all(Input::Stop(msg.target), ctx);
+    }
+}
+
+impl Handler<KillNow> for ServiceActor {
+    type Result = ();
+    fn handle(&mut self, _: KillNow, ctx: &mut Context<Self>) {
+        for idx in 0..self.slots.len() {
+            if self.slots[idx].m.pid.is_some() {
+                self.feed(idx, Input::Stop(StopTarget::Stopped), ctx);
+                self.feed(idx, Input::Timer(Timer::StopTimeout), ctx);
+            }
+        }
+        self.publish(ctx);
+    }
+}
+
+impl Handler<SendSignal> for ServiceActor {
+    type Result = Result<usize, String>;
+    fn handle(&mut self, msg: SendSignal, _: &mut Context<Self>) -> Self::Result {
+        let mut sent = 0;
+        for s in &self.slots {
+            if let Some(pid) = s.m.pid {
+                signals::send(pid, msg.signal, self.s.cfg.stop.group)
+                    .map_err(|e| format!("cannot signal pid {pid}: {e}"))?;
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+}
+
+impl Handler<InstanceExited> for ServiceActor {
+    type Result = ();
+    fn handle(&mut self, msg: InstanceExited, ctx: &mut Context<Self>) {
+        let Some(idx) = self
+            .slots
+            .iter()
+            .position(|s| s.id == msg.instance && s.m.pid == Some(msg.pid))
+        else {
+            return;
+        };
+        let ran = self.slots[idx]
+            .spawned_at
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
+        let (ended, code, signal) = match msg.status {
+            ExitStatus::Exited(c) => (Ended::Code(c), Some(c), None),
+            ExitStatus::Signaled(s) => (Ended::Signal(s as i32), None, Some(s)),
+        };
+        let success = code.is_some_and(|c| self.s.cfg.restart.success_codes.contains(&c));
+        let log = self.s.log.new(o!("instance" => msg.instance));
+        let sig_name = signal.map(signal_short_name);
+        if success || self.slots[idx].m.state == ServiceState::Stopping {
+            info!(log, "exited"; "event" => "exited", "pid" => msg.pid, "exit_code" => code, "signal" => sig_name);
+        } else {
+            warn!(log, "exited"; "event" => "exited", "pid" => msg.pid, "exit_code" => code, "signal" => sig_name);
+        }
+        self.last_exit = Some((
+            ExitView {
+                code,
+                signal: sig_name.map(str::to_string),
+                at: Utc::now(),
+            },
+            msg.status.code_for_shell(),
+        ));
+        self.fact(
+            msg.instance,
+            Some(msg.pid),
+            FactKind::Exited {
+                code,
+                signal,
+                ran,
+                success,
+            },
+        );
+        self.feed(idx, Input::Exited(ended), ctx);
+        self.publish(ctx);
+    }
+}
+
+impl Handler<InstanceReady> for ServiceActor {
+    type Result = ();
+    fn handle(&mut self, msg: InstanceReady, ctx: &mut Context<Self>) {
+        if let Some(idx) = self
+            .slots
+            .iter()
+            .position(|s| s.id == msg.instance && (msg.pid.is_none() || s.m.pid == msg.pid))
+        {
+            self.feed(idx, Input::Ready, ctx);
+            self.publish(ctx);
+        }
+    }
+}
+
+impl Handler<SetStatusText> for ServiceActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetStatusText, ctx: &mut Context<Self>) {
+        self.status_text = Some(msg.text);
+        self.publish(ctx);
+    }
+}

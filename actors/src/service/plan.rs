@@ -1,0 +1,181 @@
+//! Turns a service's config into a `SpawnSpec` for one instance: argv,
+//! environment (inherited, `env_file`, `environment`, ONEINIT_*), identity,
+//! umask and workdir. Errors are sentences that name the offending key.
+
+use crate::model::config::ServiceConfig;
+use crate::sys::identity;
+use crate::sys::spawn::SpawnSpec;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Variables oneinit sets or owns; never inherited from oneinit's own env.
+const OWN_VARS: &[&str] = &[
+    "NOTIFY_SOCKET",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "LISTEN_FDNAMES",
+];
+
+/// Builds the spawn spec of instance `instance` of `name`.
+pub fn spawn_spec(name: &str, cfg: &ServiceConfig, instance: u64) -> Result<SpawnSpec, String> {
+    let argv = cfg.command.argv(cfg.shell)?;
+    let ident = identity::resolve(cfg.user.as_deref(), cfg.group.as_deref())?;
+    let my_uid = nix::unistd::getuid().as_raw();
+    let switch = match &ident {
+        Some(id) if id.uid != my_uid || id.gid != nix::unistd::getgid().as_raw() => {
+            if my_uid != 0 {
+                return Err(format!(
+                    "cannot run as user {:?}: oneinit runs as uid {my_uid}, not root; remove `user`/`group` or start oneinit as root",
+                    cfg.user.as_deref().or(cfg.group.as_deref()).unwrap_or_default()
+                ));
+            }
+            true
+        }
+        _ => false,
+    };
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    if cfg.inherit_env {
+        for (k, v) in std::env::vars_os() {
+            if let (Some(k), Some(v)) = (k.to_str(), v.to_str()) {
+                if !OWN_VARS.contains(&k) {
+                    env.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+    } else {
+        for k in ["PATH", "LANG"] {
+            if let Ok(v) = std::env::var(k) {
+                env.insert(k.into(), v);
+            }
+        }
+        env.entry("PATH".into()).or_insert_with(|| {
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()
+        });
+        match &ident {
+            Some(id) => {
+                if let Some(home) = &id.home {
+                    env.insert("HOME".into(), home.clone());
+                }
+                if let Some(user) = &id.name {
+                    env.insert("USER".into(), user.clone());
+                }
+            }
+            None => {
+                for k in ["HOME", "USER"] {
+                    if let Ok(v) = std::env::var(k) {
+                        env.insert(k.into(), v);
+                    }
+                }
+            }
+        }
+    }
+    if switch {
+        if let Some(id) = &ident {
+            if let Some(home) = &id.home {
+                env.insert("HOME".into(), home.clone());
+            }
+            if let Some(user) = &id.name {
+                env.insert("USER".into(), user.clone());
+                env.insert("LOGNAME".into(), user.clone());
+            }
+        }
+    }
+    for file in &cfg.env_file {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("env_file {file}: {e}"))?;
+        for (k, v) in parse_env_file(&text) {
+            env.insert(k, v);
+        }
+    }
+    for (k, v) in &cfg.environment {
+        env.insert(k.clone(), v.clone());
+    }
+    env.insert("ONEINIT_SERVICE".into(), name.to_string());
+    env.insert("ONEINIT_INSTANCE".into(), instance.to_string());
+
+    let umask = cfg
+        .umask
+        .as_deref()
+        .map(|u| {
+            u32::from_str_radix(u.trim_start_matches("0o"), 8)
+                .map_err(|_| format!("umask {u:?} is not an octal number such as \"0022\""))
+        })
+        .transpose()?;
+    Ok(SpawnSpec {
+        argv,
+        env: env.into_iter().collect(),
+        workdir: cfg.workdir.as_ref().map(PathBuf::from),
+        uid: ident.as_ref().filter(|_| switch).map(|i| i.uid),
+        gid: ident.as_ref().filter(|_| switch).map(|i| i.gid),
+        groups: ident.map(|i| i.groups).unwrap_or_default(),
+        umask,
+        capture: cfg.capture(),
+        no_new_privs: cfg.no_new_privs,
+        ..SpawnSpec::default()
+    })
+}
+
+/// `KEY=VALUE` lines; `#` comments, blank lines and `export ` are allowed;
+/// one pair of surrounding quotes is removed.
+pub fn parse_env_file(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let l = l.strip_prefix("export ").unwrap_or(l);
+            let (k, v) = l.split_once('=')?;
+            let v = v.trim();
+            let v = if v.len() >= 2
+                && ((v.starts_with('"') && v.ends_with('"'))
+                    || (v.starts_with('\'') && v.ends_with('\'')))
+            {
+                &v[1..v.len() - 1]
+            } else {
+                v
+            };
+            Some((k.trim().to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_file_lines() {
+        let parsed = parse_env_file("# c\nA=1\nexport B=\"two words\"\n\nC='x=y'\nbad line\n");
+        assert_eq!(
+            parsed,
+            vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "two words".into()),
+                ("C".into(), "x=y".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn instance_environment_and_precedence() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("e.env");
+        std::fs::write(&f, "X=from_file\nY=file\n").unwrap();
+        let mut cfg = ServiceConfig::default();
+        cfg.command = crate::model::config::Command::Line("echo hi".into());
+        cfg.env_file = vec![f.to_string_lossy().into()];
+        cfg.environment.insert("X".into(), "from_env".into());
+        cfg.inherit_env = false;
+        let spec = spawn_spec("web", &cfg, 2).unwrap();
+        let get = |k: &str| {
+            spec.env
+                .iter()
+                .find(|(a, _)| a == k)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(get("X").as_deref(), Some("from_env"));
+        assert_eq!(get("Y").as_deref(), Some("file"));
+        assert_eq!(get("ONEINIT_SERVICE").as_deref(), Some("web"));
+        assert_eq!(get("ONEINIT_INSTANCE").as_deref(), Some("2"));
+        assert!(get("PATH").is_some());
+        assert_eq!(spec.argv, vec!["echo", "hi"]);
+    }
+}

@@ -1,0 +1,280 @@
+//! The ServiceManager's own life: the signal stream (SIGCHLD → reap,
+//! TERM/INT/QUIT → shutdown, HUP → reload, USR1 → reopen logs, others →
+//! forwarded), and the graceful shutdown: layers in reverse dependency
+//! order, bounded by `shutdown.timeout`, a second signal kills at once, and
+//! as PID 1 a final sweep of leftover processes. Ends the actix system with
+//! oneinit's exit code (SPEC 1).
+
+use super::messages::Reload;
+use super::ServiceManager;
+use crate::dependency_resolver::messages::GetShutdownLayers;
+use crate::model::machine::StopTarget;
+use crate::model::view::ServiceState;
+use crate::service::messages::{InstanceExited, KillNow, SendSignal, Stop};
+use crate::sys::{pid1, reap, signals};
+use actix::prelude::*;
+use nix::sys::signal::Signal;
+use slog::{debug, error, info, warn};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+pub struct ShutdownState {
+    /// Layers still to stop, dependents first.
+    layers: VecDeque<Vec<String>>,
+    /// The layer being stopped now.
+    current: Vec<String>,
+    /// Set when a critical service ended: oneinit's exit code.
+    critical_code: Option<i32>,
+    /// The signal that asked for the shutdown (tini mode passes it on).
+    signal: Option<Signal>,
+    layers_known: bool,
+    finishing: bool,
+}
+
+/// A service no longer has processes and will not start any.
+fn settled(state: ServiceState) -> bool {
+    !state.is_alive() && !matches!(state, ServiceState::Backoff | ServiceState::Starting)
+}
+
+impl ServiceManager {
+    pub(crate) fn start_signal_stream(&mut self, ctx: &mut Context<Self>) {
+        match signals::signal_stream() {
+            Ok(stream) => {
+                ctx.add_stream(stream);
+            }
+            Err(e) => error!(self.log, "cannot install signal handlers"; "error" => %e),
+        }
+    }
+
+    /// Collects every exited child and routes each status to its owner.
+    pub(crate) fn reap(&mut self) {
+        for (pid, status) in reap::reap_all() {
+            match self.procs.take(pid.as_raw()) {
+                Some(owner) => owner.notify.do_send(InstanceExited {
+                    instance: owner.instance,
+                    pid: pid.as_raw(),
+                    status,
+                }),
+                None => {
+                    debug!(self.log, "reaped an orphan"; "pid" => pid.as_raw(), "status" => ?status)
+                }
+            }
+        }
+    }
+
+    pub(crate) fn begin_shutdown(&mut self, critical_code: Option<i32>, ctx: &mut Context<Self>) {
+        self.begin_shutdown_by(critical_code, None, ctx);
+    }
+
+    fn begin_shutdown_by(
+        &mut self,
+        critical_code: Option<i32>,
+        signal: Option<Signal>,
+        ctx: &mut Context<Self>,
+    ) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        info!(self.log, "shutting down"; "services" => self.services.len());
+        for e in self.services.values_mut() {
+            e.wanted = false;
+        }
+        self.shutdown = Some(ShutdownState {
+            layers: VecDeque::new(),
+            current: Vec::new(),
+            critical_code,
+            signal,
+            layers_known: false,
+            finishing: false,
+        });
+        let timeout = self.config.shutdown.timeout.get();
+        ctx.run_later(timeout, |act, ctx| {
+            if act.shutdown.as_ref().is_some_and(|s| !s.finishing) {
+                warn!(act.log, "shutdown timeout reached, killing what is left");
+                act.kill_all();
+                act.advance_shutdown(ctx);
+            }
+        });
+        let Some(resolver) = self.resolver.clone() else {
+            self.finish(ctx);
+            return;
+        };
+        resolver
+            .send(GetShutdownLayers)
+            .into_actor(self)
+            .map(|layers, act, ctx| {
+                if let Some(s) = act.shutdown.as_mut() {
+                    s.layers = layers.unwrap_or_default().into();
+                    s.layers_known = true;
+                }
+                act.advance_shutdown(ctx);
+            })
+            .wait(ctx);
+    }
+
+    /// Moves to the next layer once every service of the current one settled.
+    pub(crate) fn advance_shutdown(&mut self, ctx: &mut Context<Self>) {
+        loop {
+            let Some(s) = self.shutdown.as_mut() else {
+                return;
+            };
+            if !s.layers_known || s.finishing {
+                return;
+            }
+            let busy = s
+                .current
+                .iter()
+                .any(|n| self.services.get(n).is_some_and(|e| !settled(e.view.state)));
+            if busy {
+                return;
+            }
+            let Some(layer) = s.layers.pop_front() else {
+                self.finish(ctx);
+                return;
+            };
+            let signal = s.signal.filter(|_| self.tini);
+            for name in &layer {
+                if let Some(e) = self.services.get(name) {
+                    if !matches!(
+                        e.view.state,
+                        ServiceState::Stopped
+                            | ServiceState::Completed
+                            | ServiceState::Failed
+                            | ServiceState::Inactive
+                    ) {
+                        e.addr.do_send(Stop {
+                            target: StopTarget::Stopped,
+                            signal: if name == "main" { signal } else { None },
+                        });
+                    }
+                }
+            }
+            if let Some(s) = self.shutdown.as_mut() {
+                s.current = layer;
+            }
+            // Loop: a layer whose services were all settled already is done;
+            // otherwise their ServiceUpdated facts call us again.
+        }
+    }
+
+    pub(crate) fn kill_all(&self) {
+        for e in self.services.values() {
+            e.addr.do_send(KillNow);
+        }
+    }
+
+    /// All services stopped: sweep (as PID 1), then end with the exit code.
+    fn finish(&mut self, ctx: &mut Context<Self>) {
+        let Some(s) = self.shutdown.as_mut() else {
+            return;
+        };
+        if s.finishing {
+            return;
+        }
+        s.finishing = true;
+        if pid1::is_pid1() {
+            let grace = self.config.shutdown.sweep_grace.get();
+            pid1::signal_everyone(Signal::SIGTERM);
+            self.sweep_wait(Instant::now() + grace, false, ctx);
+        } else {
+            self.exit(ctx);
+        }
+    }
+
+    /// Polls (every 20 ms, only during the sweep) until no process is left.
+    fn sweep_wait(&mut self, deadline: Instant, killed: bool, ctx: &mut Context<Self>) {
+        self.reap();
+        if reap::no_children_left() {
+            self.exit(ctx);
+            return;
+        }
+        if Instant::now() >= deadline {
+            if killed {
+                warn!(self.log, "processes left after SIGKILL sweep");
+                self.exit(ctx);
+                return;
+            }
+            debug!(
+                self.log,
+                "sweep grace over, sending SIGKILL to every process left"
+            );
+            pid1::signal_everyone(Signal::SIGKILL);
+            self.sweep_wait(Instant::now() + Duration::from_secs(1), true, ctx);
+            return;
+        }
+        ctx.run_later(Duration::from_millis(20), move |act, ctx| {
+            act.sweep_wait(deadline, killed, ctx)
+        });
+    }
+
+    fn exit(&mut self, _: &mut Context<Self>) {
+        let code = self.exit_code();
+        info!(self.log, "oneinit stopped"; "exit_code" => code);
+        System::current().stop_with_code(code);
+    }
+
+    /// SPEC 1: tini mode → main's status; a critical service's code; else 1
+    /// if something had to be SIGKILLed or was failed, else 0.
+    pub(crate) fn exit_code(&self) -> i32 {
+        if self.tini {
+            if let Some(main) = self.services.get("main") {
+                return main.last_exit_code.unwrap_or(0);
+            }
+        }
+        if let Some(code) = self.shutdown.as_ref().and_then(|s| s.critical_code) {
+            return code;
+        }
+        let bad = self
+            .services
+            .values()
+            .any(|e| e.killed || e.view.state == ServiceState::Failed);
+        i32::from(bad)
+    }
+
+    fn forward(&self, sig: Signal) {
+        let mut any = false;
+        for (name, e) in &self.services {
+            let listed = e.cfg.forward_signals.iter().any(|s| s.get() == sig);
+            if listed {
+                any = true;
+                debug!(self.log, "forwarding signal"; "service" => name, "signal" => sig.as_str());
+                e.addr.do_send(SendSignal { signal: sig });
+            }
+        }
+        if !any {
+            debug!(self.log, "signal ignored: no service forwards it"; "signal" => sig.as_str());
+        }
+    }
+}
+
+impl StreamHandler<Signal> for ServiceManager {
+    fn handle(&mut self, sig: Signal, ctx: &mut Context<Self>) {
+        match sig {
+            Signal::SIGCHLD => self.reap(),
+            Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT => {
+                if self.shutdown.is_some() {
+                    warn!(self.log, "second shutdown signal, killing every service now"; "signal" => sig.as_str());
+                    self.kill_all();
+                    if self.shutdown.as_ref().is_some_and(|s| s.finishing) && pid1::is_pid1() {
+                        pid1::signal_everyone(Signal::SIGKILL);
+                    }
+                } else {
+                    info!(self.log, "shutdown requested"; "signal" => sig.as_str());
+                    self.begin_shutdown_by(None, Some(sig), ctx);
+                }
+            }
+            Signal::SIGHUP => {
+                ctx.address().do_send(Reload);
+            }
+            Signal::SIGUSR1 => {
+                info!(self.log, "reopening log files");
+                self.sink.reopen();
+            }
+            other => self.forward(other),
+        }
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {
+        // The signal stream never ends while the system runs.
+    }
+}

@@ -1,0 +1,236 @@
+//! The ServiceManager's answers to the API: queries read the cached views
+//! (no round trip to the service actors); commands validate against type
+//! and state and forward to the ServiceActor.
+
+use super::messages::*;
+use super::{Entry, ServiceManager};
+use crate::model::config::ServiceType;
+use crate::model::machine::StopTarget;
+use crate::model::view::{GraphNode, GraphView, ReadinessView, ServiceState, ServiceView};
+use crate::service::messages::{SendSignal, Stop};
+use actix::prelude::*;
+use chrono::Utc;
+use slog::{info, o};
+
+/// The cached view with a current uptime.
+fn fresh(e: &Entry) -> ServiceView {
+    let mut v = e.view.clone();
+    v.health = e.health;
+    v.uptime_seconds = v
+        .instances
+        .iter()
+        .filter(|i| i.pid.is_some())
+        .filter_map(|i| i.started_at)
+        .min()
+        .map(|t| ((Utc::now() - t).num_milliseconds().max(0) as f64) / 1000.0);
+    v
+}
+
+impl ServiceManager {
+    fn entry(&self, name: &str) -> Result<&Entry, ControlError> {
+        self.services
+            .get(name)
+            .ok_or_else(|| ControlError::NotFound(name.to_string()))
+    }
+
+    fn refuse_when_shutting_down(&self) -> Result<(), ControlError> {
+        match self.shutdown {
+            Some(_) => Err(ControlError::ShuttingDown),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Handler<ListServices> for ServiceManager {
+    type Result = MessageResult<ListServices>;
+    fn handle(&mut self, _: ListServices, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.services.values().map(fresh).collect())
+    }
+}
+
+impl Handler<GetService> for ServiceManager {
+    type Result = Option<ServiceView>;
+    fn handle(&mut self, msg: GetService, _: &mut Context<Self>) -> Self::Result {
+        self.services.get(&msg.name).map(fresh)
+    }
+}
+
+impl Handler<ControlService> for ServiceManager {
+    type Result = Result<(), ControlError>;
+    fn handle(&mut self, msg: ControlService, _: &mut Context<Self>) -> Self::Result {
+        self.refuse_when_shutting_down()?;
+        let e = self.entry(&msg.name)?;
+        let state = e.view.state;
+        let addr = e.addr.clone();
+        let log = self.log.new(o!("service" => msg.name.clone()));
+        match msg.action {
+            Action::Start => {
+                info!(log, "start requested");
+                if !state.is_alive() && state != ServiceState::Backoff {
+                    self.want(&msg.name);
+                } else if let Some(e) = self.services.get_mut(&msg.name) {
+                    e.wanted = true;
+                }
+            }
+            Action::Stop => {
+                info!(log, "stop requested");
+                if let Some(e) = self.services.get_mut(&msg.name) {
+                    e.wanted = false;
+                }
+                addr.do_send(Stop {
+                    target: StopTarget::Stopped,
+                    signal: None,
+                });
+            }
+            Action::Restart => {
+                info!(log, "restart requested");
+                if state.is_alive() || state == ServiceState::Backoff {
+                    if let Some(e) = self.services.get_mut(&msg.name) {
+                        e.wanted = true;
+                    }
+                    addr.do_send(Stop {
+                        target: StopTarget::Restart,
+                        signal: None,
+                    });
+                } else {
+                    self.want(&msg.name);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Handler<SignalService> for ServiceManager {
+    type Result = ResponseFuture<Result<(), ControlError>>;
+    fn handle(&mut self, msg: SignalService, _: &mut Context<Self>) -> Self::Result {
+        let addr = match self.entry(&msg.name) {
+            Ok(e) => e.addr.clone(),
+            Err(err) => return Box::pin(async move { Err(err) }),
+        };
+        let name = msg.name;
+        Box::pin(async move {
+            match addr.send(SendSignal { signal: msg.signal }).await {
+                Ok(Ok(0)) => Err(ControlError::Conflict(format!(
+                    "service {name} has no running process to signal"
+                ))),
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(ControlError::Conflict(e)),
+                Err(_) => Err(ControlError::ShuttingDown),
+            }
+        })
+    }
+}
+
+impl Handler<TriggerService> for ServiceManager {
+    type Result = Result<u64, ControlError>;
+    fn handle(&mut self, msg: TriggerService, _: &mut Context<Self>) -> Self::Result {
+        self.refuse_when_shutting_down()?;
+        let e = self.entry(&msg.name)?;
+        match e.cfg.kind {
+            ServiceType::OnDemand => {
+                let state = e.view.state;
+                if !state.is_alive() && state != ServiceState::Backoff {
+                    self.want(&msg.name);
+                }
+                Ok(0)
+            }
+            ServiceType::PerDemand => Err(ControlError::Conflict(format!(
+                "service {} is per-demand: triggering per-demand services is not available in this build",
+                msg.name
+            ))),
+            kind => Err(ControlError::Conflict(format!(
+                "service {} is {}: only on-demand and per-demand services can be triggered; use start",
+                msg.name,
+                kind.as_str()
+            ))),
+        }
+    }
+}
+
+impl Handler<GetLogs> for ServiceManager {
+    type Result = Result<Vec<crate::model::view::LogLine>, ControlError>;
+    fn handle(&mut self, msg: GetLogs, _: &mut Context<Self>) -> Self::Result {
+        Ok(self.entry(&msg.name)?.logs.tail(msg.tail, msg.stream))
+    }
+}
+
+impl Handler<SubscribeLogs> for ServiceManager {
+    type Result =
+        Result<tokio::sync::broadcast::Receiver<crate::model::view::LogLine>, ControlError>;
+    fn handle(&mut self, msg: SubscribeLogs, _: &mut Context<Self>) -> Self::Result {
+        Ok(self.entry(&msg.name)?.logs.subscribe())
+    }
+}
+
+impl Handler<GetGraph> for ServiceManager {
+    type Result = MessageResult<GetGraph>;
+    fn handle(&mut self, _: GetGraph, _: &mut Context<Self>) -> Self::Result {
+        let nodes = self
+            .services
+            .values()
+            .map(|e| GraphNode {
+                name: e.view.name.clone(),
+                kind: e.view.kind.clone(),
+                state: e.view.state,
+            })
+            .collect();
+        MessageResult(GraphView {
+            nodes,
+            edges: self.edges.clone(),
+        })
+    }
+}
+
+impl Handler<SubscribeEvents> for ServiceManager {
+    type Result = MessageResult<SubscribeEvents>;
+    fn handle(&mut self, _: SubscribeEvents, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.events.subscribe())
+    }
+}
+
+impl Handler<GetReadiness> for ServiceManager {
+    type Result = MessageResult<GetReadiness>;
+    fn handle(&mut self, _: GetReadiness, _: &mut Context<Self>) -> Self::Result {
+        let not_ready: Vec<String> = self
+            .services
+            .values()
+            .filter(|e| e.cfg.autostart())
+            .filter(|e| {
+                !matches!(e.view.state, ServiceState::Ready | ServiceState::Completed)
+                    || e.health == crate::model::view::Health::Unhealthy
+            })
+            .map(|e| e.view.name.clone())
+            .collect();
+        MessageResult(ReadinessView {
+            ready: not_ready.is_empty() && self.shutdown.is_none(),
+            not_ready,
+        })
+    }
+}
+
+impl Handler<Reload> for ServiceManager {
+    type Result = Result<crate::model::view::ReloadReport, Vec<String>>;
+    fn handle(&mut self, _: Reload, _: &mut Context<Self>) -> Self::Result {
+        slog::warn!(
+            self.log,
+            "reload is not available in this build; restart oneinit to apply a new configuration"
+        );
+        Err(vec![
+            "reload is not available in this build: restart oneinit to apply a new configuration"
+                .into(),
+        ])
+    }
+}
+
+impl Handler<Ping> for ServiceManager {
+    type Result = ();
+    fn handle(&mut self, _: Ping, _: &mut Context<Self>) {}
+}
+
+impl Handler<Shutdown> for ServiceManager {
+    type Result = ();
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        self.begin_shutdown(None, ctx);
+    }
+}
