@@ -26,12 +26,13 @@ pub struct ApiBackend {
     pub get_readiness: Recipient<GetReadiness>,
     pub reload: Recipient<Reload>,
     pub ping: Recipient<Ping>,
-    pub gather_metrics: Recipient<GatherMetrics>,
+    /// None until a MetricsExporter runs: `/metrics` then answers 503.
+    pub gather_metrics: Option<Recipient<GatherMetrics>>,
 }
 
 impl ApiBackend {
     /// From the ServiceManager's address and the MetricsExporter's recipient.
-    pub fn new<A>(manager: &Addr<A>, gather_metrics: Recipient<GatherMetrics>) -> Self
+    pub fn new<A>(manager: &Addr<A>, gather_metrics: Option<Recipient<GatherMetrics>>) -> Self
     where
         A: Actor
             + Handler<ListServices>
@@ -107,6 +108,6 @@ impl ApiBackend {
             + ToEnvelope<A, Ping>
             + ToEnvelope<A, GatherMetrics>,
     {
-        Self::new(addr, addr.clone().recipient())
+        Self::new(addr, Some(addr.clone().recipient()))
     }
 }

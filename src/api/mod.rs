@@ -88,6 +88,14 @@ pub struct ApiHandle {
 }
 
 impl ApiHandle {
+    /// Removes the unix socket files; for when the actix system is already
+    /// gone and `stop` cannot run (oneinit's exit path).
+    pub fn remove_sockets(&self) {
+        for path in &self.sockets {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
     /// Stops accepting, lets requests in flight finish (at most `grace`),
     /// and removes the socket files.
     pub async fn stop(self, grace: Duration) {
@@ -98,9 +106,7 @@ impl ApiHandle {
             // Not done in time: stop without waiting any longer.
             let _ = tokio::time::timeout(Duration::from_millis(500), self.server.stop(false)).await;
         }
-        for path in &self.sockets {
-            let _ = std::fs::remove_file(path);
-        }
+        self.remove_sockets();
     }
 }
 

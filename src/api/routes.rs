@@ -480,8 +480,15 @@ async fn metrics(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpRespon
     if st.metrics.auth {
         who(&req, &st, Role::Viewer)?;
     }
+    let Some(exporter) = &st.backend.gather_metrics else {
+        return Err(HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "metrics are not collected: no metrics exporter is running in this build",
+        ));
+    };
     let text = ask(
-        &st.backend.gather_metrics,
+        exporter,
         oneinit_actors::metrics_exporter::messages::GatherMetrics,
     )
     .await?;

@@ -99,6 +99,18 @@ struct Control {
     timeout: String,
 }
 
+/// Like println!/print!, but a closed stdout (`onecli ... | head`) is not a panic.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+macro_rules! out {
+    ($($t:tt)*) => {{
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
+
 /// A failed command: the exit code and the one stderr line.
 struct Failure {
     code: u8,
@@ -149,7 +161,7 @@ fn encode(segment: &str) -> String {
 }
 
 fn print_json(v: &Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
 fn parse<T: serde::de::DeserializeOwned>(v: Value, what: &str) -> Result<T, Failure> {
@@ -175,7 +187,7 @@ async fn status(c: &Client, out: Output, names: &[String]) -> Result<(), Failure
     }
     match out {
         Output::Json => print_json(&json!({ "services": services })),
-        Output::Table => print!("{}", render::status_table(&services)),
+        Output::Table => out!("{}", render::status_table(&services)),
     }
     Ok(())
 }
@@ -188,7 +200,7 @@ async fn list(c: &Client, out: Output, tree: bool) -> Result<(), Failure> {
         )?;
         match out {
             Output::Json => print_json(&v),
-            Output::Table => print!("{}", render::tree(&parse::<GraphView>(v, "graph")?)),
+            Output::Table => out!("{}", render::tree(&parse::<GraphView>(v, "graph")?)),
         }
         return Ok(());
     }
@@ -213,7 +225,7 @@ async fn list(c: &Client, out: Output, tree: bool) -> Result<(), Failure> {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         render::table(
             &["NAME", "TYPE", "STATE", "AUTOSTART", "DESCRIPTION"],
@@ -239,7 +251,7 @@ async fn control(c: &Client, out: Output, action: &str, args: &Control) -> Resul
         match check(&resp, &format!("{action} {name}")) {
             Ok(v) => {
                 if out == Output::Table {
-                    println!("{name}: {}", v["state"].as_str().unwrap_or("?"));
+                    outln!("{name}: {}", v["state"].as_str().unwrap_or("?"));
                 }
                 results.push(v);
             }
@@ -346,7 +358,7 @@ async fn reload(c: &Client, out: Output) -> Result<(), Failure> {
         } else {
             names.join(", ")
         };
-        println!("{key:<10} {shown}");
+        outln!("{key:<10} {shown}");
     }
     Ok(())
 }
@@ -360,8 +372,8 @@ async fn health(c: &Client, out: Output) -> Result<(), Failure> {
     let view: ReadinessView = parse(v.clone(), "health")?;
     match out {
         Output::Json => print_json(&v),
-        Output::Table if view.ready => println!("ready"),
-        Output::Table => println!("not ready: {}", view.not_ready.join(", ")),
+        Output::Table if view.ready => outln!("ready"),
+        Output::Table => outln!("not ready: {}", view.not_ready.join(", ")),
     }
     if view.ready {
         Ok(())
@@ -373,7 +385,7 @@ async fn health(c: &Client, out: Output) -> Result<(), Failure> {
 async fn metrics(c: &Client) -> Result<(), Failure> {
     let resp = c.call("GET", "/metrics", None, CALL_TIMEOUT).await?;
     check_text(&resp)?;
-    print!("{}", String::from_utf8_lossy(&resp.body));
+    out!("{}", String::from_utf8_lossy(&resp.body));
     Ok(())
 }
 
@@ -418,7 +430,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             )?;
             match out {
                 Output::Json => print_json(&v),
-                Output::Table => println!(
+                Output::Table => outln!(
                     "sent {} to {service}",
                     v["signal"].as_str().unwrap_or(signal)
                 ),
@@ -433,7 +445,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             )?;
             match out {
                 Output::Json => print_json(&v),
-                Output::Table => println!("{}", v["instance"]),
+                Output::Table => outln!("{}", v["instance"]),
             }
             Ok(())
         }

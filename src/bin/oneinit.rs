@@ -140,7 +140,20 @@ fn run(cli: Cli) -> i32 {
         let main = tini_main(&config, cli.command.clone());
         config.services.insert("main".into(), main);
     }
-    config.api.listen.extend(cli.api_listen.iter().cloned());
+    // The API listeners are bound now, before any service starts, so a
+    // refused or taken address is a start error (exit 2).
+    let api_settings = oneinit::api::ApiSettings::new(
+        config.api.clone(),
+        config.metrics.clone(),
+        cli.api_listen.clone(),
+    );
+    let bound_api = match oneinit::api::bind(api_settings) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("oneinit: {e}");
+            return 2;
+        }
+    };
 
     let format = match cli.log_format.as_deref() {
         Some("text") => LogFormat::Text,
@@ -176,10 +189,23 @@ fn run(cli: Cli) -> i32 {
         facts: Vec::new(),
         tini,
     };
-    system.block_on(async move {
-        ServiceManager::new(setup).start();
+    let api_log = log.clone();
+    let api = system.block_on(async move {
+        let manager = ServiceManager::new(setup).start();
+        let backend = oneinit::api::ApiBackend::new(&manager, None);
+        bound_api.serve(backend, api_log)
     });
+    let api = match api {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            slog::error!(log, "the API could not start"; "error" => %e);
+            None
+        }
+    };
     let code = system.run_with_code().unwrap_or(1);
+    if let Some(api) = &api {
+        api.remove_sockets();
+    }
     drop(log);
     sink.flush(Duration::from_secs(2));
     code
