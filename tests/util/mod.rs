@@ -170,3 +170,124 @@ where
     }
     None
 }
+
+/// A free TCP port on 127.0.0.1 (bound, then released for the daemon).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A real `oneinit` process with its own temp dir, config and runtime dir;
+/// killed (TERM, then KILL) on drop so no test leaves it behind.
+pub struct Daemon {
+    pub child: Option<std::process::Child>,
+    pub dir: tempfile::TempDir,
+    /// `http://127.0.0.1:PORT` (or https with TLS).
+    pub base: String,
+    pub port: u16,
+}
+
+impl Daemon {
+    /// Writes `config` (YAML) and starts `oneinit --config c.yaml
+    /// --api-listen 127.0.0.1:PORT`; does not wait for it.
+    pub fn spawn(config: &str, extra_args: &[&str]) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = dir.path().join("c.yaml");
+        std::fs::write(&cfg, config).expect("write config");
+        let port = free_port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_oneinit"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--api-listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(extra_args)
+            .env("ONEINIT_RUNTIME_DIR", dir.path().join("rt"))
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("oneinit starts");
+        Daemon {
+            child: Some(child),
+            dir,
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+        }
+    }
+
+    /// `spawn` and wait (≤ 15 s) until `/healthz` answers 200 over plain HTTP.
+    pub async fn start(config: &str) -> Daemon {
+        let d = Self::spawn(config, &[]);
+        d.wait_healthy(&http()).await;
+        d
+    }
+
+    pub async fn wait_healthy(&self, client: &reqwest::Client) {
+        let url = format!("{}/healthz", self.base);
+        let ok = wait_until(Duration::from_secs(15), || {
+            let c = client.clone();
+            let u = url.clone();
+            async move {
+                match c.get(&u).send().await {
+                    Ok(r) if r.status() == 200 => Some(()),
+                    _ => None,
+                }
+            }
+        })
+        .await;
+        assert!(ok.is_some(), "oneinit did not answer {url} within 15s");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn socket(&self) -> String {
+        format!("unix://{}/rt/oneinit.sock", self.dir.path().display())
+    }
+
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Waits (bounded) for the process to exit; answers its code and stderr.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<(i32, String)> {
+        let child = self.child.as_mut()?;
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    use std::io::Read;
+                    let _ = e.read_to_string(&mut err);
+                }
+                self.child = None;
+                return Some((status.code().unwrap_or(-1), err));
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while std::time::Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

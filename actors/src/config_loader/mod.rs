@@ -42,7 +42,14 @@ pub async fn load(sources: &[String]) -> Result<LoadedConfig, Vec<ConfigError>> 
         };
         let text = std::fs::read_to_string(source).map_err(|e| vec![err(e.to_string())])?;
         let c: Config = serde_yaml::from_str(&text).map_err(|e| vec![err(e.to_string())])?;
-        config.services.extend(c.services);
+        if source == &sources[0] {
+            // The top file's sections (api, metrics, ...) are kept whole.
+            let services = std::mem::take(&mut config.services);
+            config = c;
+            config.services.extend(services);
+        } else {
+            config.services.extend(c.services);
+        }
     }
     Ok(LoadedConfig {
         config,
