@@ -328,6 +328,13 @@ async fn errors_have_the_spec_shape() {
     // Unknown path, wrong method: JSON too.
     let (s, v) = call("GET", &api.url("/v2/nothing"), None, None).await;
     assert_eq!((s, v["error"]["code"].as_str()), (404, Some("not_found")));
+    let r = http()
+        .put(api.url("/v1/services/web/start"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST", "RFC 9110 Allow header");
     let (s, v) = call("DELETE", &api.url("/v1/services"), None, None).await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),

@@ -178,17 +178,22 @@ pub async fn unknown_path(req: HttpRequest) -> HttpResponse {
 }
 
 /// The default service of each resource: a known path, another method.
-pub async fn wrong_method(req: HttpRequest) -> HttpResponse {
-    HttpError::new(
+/// `allow` lists the methods the path has (the `Allow` header of RFC 9110).
+pub fn wrong_method(req: HttpRequest, allow: &str) -> HttpResponse {
+    let mut resp = HttpError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         format!(
-            "{} is not allowed on {} (GET /v1/openapi.json lists the methods)",
+            "{} is not allowed on {}; use {allow}",
             req.method(),
             req.path()
         ),
     )
-    .error_response()
+    .error_response();
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(allow) {
+        resp.headers_mut().insert(actix_web::http::header::ALLOW, v);
+    }
+    resp
 }
 
 #[cfg(test)]

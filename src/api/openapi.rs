@@ -20,9 +20,27 @@ fn error_response(description: &str) -> Value {
     json_response(description, "Error")
 }
 
+/// One Server-Sent Event as clients parse it: `data` carries one JSON object.
+fn sse_event_schema() -> Value {
+    json!({ "type": "object", "required": ["data"], "properties": {
+        "data": { "type": "string" }, "event": { "type": "string" }, "id": { "type": "string" } } })
+}
+
 fn sse_response(description: &str) -> Value {
     json!({ "description": description,
-            "content": { "text/event-stream": { "schema": { "type": "string" } } } })
+            "content": { "text/event-stream": { "schema": sse_event_schema() } } })
+}
+
+/// Signal names the API accepts (also with a `SIG` prefix, any case).
+fn signal_names() -> Vec<String> {
+    const NAMES: [&str; 22] = [
+        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+        "PIPE", "ALRM", "TERM", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "WINCH",
+    ];
+    NAMES
+        .iter()
+        .flat_map(|n| [n.to_string(), format!("SIG{n}")])
+        .collect()
 }
 
 const STATES: [&str; 10] = [
@@ -116,7 +134,8 @@ fn schemas() -> Value {
         "Trigger": { "type": "object", "required": ["instance"], "properties": {
             "instance": { "type": "integer", "minimum": 0 } }, "example": { "instance": 3 } },
         "SignalRequest": { "type": "object", "required": ["signal"], "properties": {
-            "signal": { "oneOf": [{ "type": "string" }, { "type": "integer" }] } },
+            "signal": { "oneOf": [{ "type": "string", "enum": signal_names() },
+                                  { "type": "integer", "minimum": 1, "maximum": 31 }] } },
             "example": { "signal": "HUP" } },
         "SignalResult": { "type": "object", "required": ["service", "signal"], "properties": {
             "service": { "type": "string" }, "signal": { "type": "string" } } },
@@ -135,7 +154,7 @@ fn wait_params() -> Vec<Value> {
         json!({ "name": "wait", "in": "query", "required": false, "schema": { "type": "boolean" },
                 "description": "wait until ready/completed (start, restart) or stopped (stop)" }),
         json!({ "name": "timeout", "in": "query", "required": false,
-                "schema": { "type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)?$" },
+                "schema": { "type": "string", "pattern": "^[0-9]{1,6}(\\.[0-9]{1,3})?(ms|s|m|h)?$" },
                 "description": "with wait: give up after this long (504), default 30s" }),
     ]
 }
@@ -157,7 +176,7 @@ fn common_errors(ops: &mut Map<String, Value>, scoped: bool) {
     }
 }
 
-fn operation(op: Op) -> Value {
+fn operation(op: Op, metrics_open: bool) -> Value {
     let mut responses = Map::new();
     let mut params: Vec<Value> = Vec::new();
     let mut body: Option<Value> = None;
@@ -226,14 +245,14 @@ fn operation(op: Op) -> Value {
         Op::Logs => {
             params.push(name_param());
             params.push(json!({ "name": "tail", "in": "query", "required": false,
-                "schema": { "type": "integer", "minimum": 0 } }));
+                "schema": { "type": "integer", "minimum": 0, "maximum": 1_000_000_000u64 } }));
             params.push(json!({ "name": "stream", "in": "query", "required": false,
                 "schema": { "type": "string", "enum": ["stdout", "stderr"] } }));
             params.push(json!({ "name": "follow", "in": "query", "required": false,
                 "schema": { "type": "boolean" },
                 "description": "true: text/event-stream, the tail then live lines, one LogLine per data:" }));
             let mut ok = json_response("the last lines, oldest first", "LogList");
-            ok["content"]["text/event-stream"] = json!({ "schema": { "type": "string" } });
+            ok["content"]["text/event-stream"] = json!({ "schema": sse_event_schema() });
             responses.insert("200".into(), ok);
             common_errors(&mut responses, true);
             ("Captured output of a service", "viewer")
@@ -277,6 +296,7 @@ fn operation(op: Op) -> Value {
             ("This document", "none")
         }
         Op::Metrics => {
+            open = metrics_open;
             responses.insert(
                 "200".into(),
                 json!({ "description": "Prometheus text format",
@@ -331,14 +351,19 @@ fn operation(op: Op) -> Value {
     o
 }
 
-/// The whole document for this configuration (the metrics path may move).
+/// The whole document for this configuration: the metrics path may move,
+/// and without an `api.auth` section no operation needs a token.
 pub fn document(metrics: &MetricsConfig) -> Value {
+    document_for(metrics, true)
+}
+
+pub fn document_for(metrics: &MetricsConfig, auth: bool) -> Value {
     let mut paths = Map::new();
     for e in endpoints(metrics) {
         let entry = paths.entry(e.path.clone()).or_insert_with(|| json!({}));
-        entry[e.method.as_str().to_ascii_lowercase()] = operation(e.op);
+        entry[e.method.as_str().to_ascii_lowercase()] = operation(e.op, !metrics.auth);
     }
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": { "title": "oneinit API", "version": env!("CARGO_PKG_VERSION"),
                   "description": "Control a running oneinit (SPEC 4). Errors: {\"error\": {\"code\", \"message\"}}." },
@@ -349,7 +374,28 @@ pub fn document(metrics: &MetricsConfig) -> Value {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
             "schemas": schemas(),
         }
-    })
+    });
+    if !auth {
+        if let Some(obj) = doc.as_object_mut() {
+            obj.remove("security");
+        }
+        for ops in doc["paths"]
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|p| p.values_mut())
+        {
+            for op in ops.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+                if let Some(o) = op.as_object_mut() {
+                    o.remove("security");
+                    if let Some(r) = o.get_mut("responses").and_then(Value::as_object_mut) {
+                        r.remove("401");
+                        r.remove("403");
+                    }
+                }
+            }
+        }
+    }
+    doc
 }
 
 /// Checks `value` against `schema` (the subset this document uses: type,
@@ -403,6 +449,14 @@ pub fn validate(doc: &Value, schema: &Value, value: &Value, path: &str) -> Resul
     ) {
         if n < min {
             return Err(format!("{path}: {n} is below the minimum {min}"));
+        }
+    }
+    if let (Some(max), Some(n)) = (
+        schema.get("maximum").and_then(Value::as_f64),
+        value.as_f64(),
+    ) {
+        if n > max {
+            return Err(format!("{path}: {n} is above the maximum {max}"));
         }
     }
     if let Some(items) = schema.get("items") {
@@ -497,6 +551,25 @@ mod tests {
         assert!(validate(&doc, s, &bad, "l").is_err());
         let bad = json!({"ts": "x", "instance": 0, "stream": "stdout"});
         assert!(validate(&doc, s, &bad, "l").unwrap_err().contains("line"));
+    }
+
+    #[test]
+    fn without_auth_nothing_needs_a_token() {
+        let doc = document_for(&MetricsConfig::default(), false);
+        assert!(doc.get("security").is_none());
+        let op = &doc["paths"]["/v1/services"]["get"];
+        assert!(op["responses"]["401"].is_null() && op["responses"]["200"].is_object());
+        let with = document(&MetricsConfig::default());
+        assert_eq!(with["security"], json!([{ "bearer": [] }]));
+        assert_eq!(with["paths"]["/healthz"]["get"]["security"], json!([]));
+        assert_eq!(with["paths"]["/metrics"]["get"]["security"], json!([]));
+        let m = MetricsConfig {
+            auth: true,
+            ..MetricsConfig::default()
+        };
+        assert!(document(&m)["paths"]["/metrics"]["get"]
+            .get("security")
+            .is_none());
     }
 
     #[test]

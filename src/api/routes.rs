@@ -25,6 +25,8 @@ const ASK_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 /// `?wait=true` without `timeout`.
 const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+/// Upper bound for `?tail=` (documented as the schema's maximum).
+const MAX_TAIL: usize = 1_000_000_000;
 /// Upper bound for `?timeout=`.
 const MAX_WAIT: Duration = Duration::from_secs(3600);
 
@@ -133,10 +135,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, metrics: &MetricsConfig) {
     }
     for path in paths {
         let mut res = web::resource(path);
+        let mut allow: Vec<&str> = Vec::new();
         for e in rows.iter().filter(|e| e.path == path) {
             res = res.route(route_for(e.op, e.method.clone()));
+            allow.push(e.method.as_str());
         }
-        cfg.service(res.default_service(web::to(error::wrong_method)));
+        let allow = allow.join(", ");
+        cfg.service(res.default_service(web::to(move |req: HttpRequest| {
+            let allow = allow.clone();
+            async move { error::wrong_method(req, &allow) }
+        })));
     }
     cfg.default_service(web::to(error::unknown_path));
 }
@@ -401,7 +409,7 @@ async fn logs(
     scoped(&req, &st, Role::Viewer, &name)?;
     let name = name.into_inner();
     let stream = match q.stream.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some("stdout") => Some(Stream::Stdout),
         Some("stderr") => Some(Stream::Stderr),
         Some(other) => {
@@ -410,6 +418,11 @@ async fn logs(
             )))
         }
     };
+    if q.tail.is_some_and(|t| t > MAX_TAIL) {
+        return Err(HttpError::bad_request(format!(
+            "tail must be at most {MAX_TAIL} (the ring buffer is never larger)"
+        )));
+    }
     // Follow: subscribe first, then read the tail, so nothing falls between.
     let live = if q.follow.unwrap_or(false) {
         Some(
@@ -473,7 +486,7 @@ async fn events(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpRespons
 }
 
 async fn openapi_doc(st: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(openapi::document(&st.metrics))
+    HttpResponse::Ok().json(openapi::document_for(&st.metrics, st.auth.enabled()))
 }
 
 async fn metrics(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
