@@ -10,8 +10,8 @@ use oneinit::client::{Client, SseParser};
 use oneinit_actors::model::config::{ApiConfig, AuthConfig, MetricsConfig, Role, TokenConfig};
 use serde_json::{json, Value};
 use std::time::Duration;
+use util::api::{http, sha_hex, FakeApi};
 use util::fake::{EmitLog, FakeManager};
-use util::{http, sha_hex, FakeApi};
 
 fn doc() -> Value {
     openapi::document(&MetricsConfig::default())

@@ -10,7 +10,7 @@ use oneinit::client::{Client, SseParser};
 use oneinit_actors::model::config::MetricsConfig;
 use serde_json::{json, Value};
 use std::time::Duration;
-use util::{http, sha_hex, Daemon, Pki};
+use util::api::{free_port, http, sha_hex, ApiDaemon as Daemon, Pki};
 
 const SERVICES: &str = r#"
 services:
@@ -339,7 +339,7 @@ api:
 #[actix_rt::test]
 async fn insecure_listener_is_refused_before_anything_starts() {
     let config = "services:\n  marker:\n    command: [\"touch\", \"started\"]\n";
-    let port = util::free_port();
+    let port = free_port();
     let mut d = Daemon::spawn(config, &["--api-listen", &format!("0.0.0.0:{port}")]);
     let (code, err) = d.wait_exit(Duration::from_secs(10)).expect("oneinit exits");
     assert_eq!(code, 2, "{err}");
@@ -348,10 +348,7 @@ async fn insecure_listener_is_refused_before_anything_starts() {
     assert!(!d.path("started").exists(), "no service ran");
     // With insecure: true it starts.
     let ok = format!("api: {{insecure: true}}\n{config}");
-    let mut d = Daemon::spawn(
-        &ok,
-        &["--api-listen", &format!("0.0.0.0:{}", util::free_port())],
-    );
+    let mut d = Daemon::spawn(&ok, &["--api-listen", &format!("0.0.0.0:{}", free_port())]);
     d.wait_healthy(&http()).await;
     assert!(
         d.wait_exit(Duration::from_millis(100)).is_none(),
@@ -365,7 +362,7 @@ async fn stale_socket_replaced_live_socket_refused() {
     let d = Daemon::spawn(config, &[]);
     d.wait_healthy(&http()).await;
     // A second oneinit on the same runtime dir: its socket is live → exit 2.
-    let port = util::free_port();
+    let port = free_port();
     let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_oneinit"))
         .arg("--config")
         .arg(d.path("c.yaml"))
@@ -394,8 +391,8 @@ async fn stale_socket_replaced_live_socket_refused() {
     std::fs::create_dir(&rt).unwrap();
     drop(std::os::unix::net::UnixListener::bind(rt.join("oneinit.sock")).unwrap());
     assert!(rt.join("oneinit.sock").exists());
-    let port = util::free_port();
-    let mut third = util::Daemon {
+    let port = free_port();
+    let mut third = Daemon {
         child: Some(
             std::process::Command::new(env!("CARGO_BIN_EXE_oneinit"))
                 .arg("--config")

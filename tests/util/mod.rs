@@ -1,293 +1,405 @@
-//! Shared helpers of the integration tests: the fake supervisor for API
-//! contract tests, an in-process API server on port 0, a PKI made with rcgen
-//! for TLS/mTLS, token hashing, and bounded waits.
-
+//! Helpers shared by the integration tests: temp dirs, a guard that runs the
+//! real `oneinit` binary (optionally as PID 1 in a new PID namespace) and
+//! kills it and every process it started on drop, bounded waits, the JSON log
+//! lines it printed, and one-shot runs such as `oneinit check` (`run_oneinit`).
 #![allow(dead_code)]
 
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub mod api;
 pub mod fake;
 
-use actix::prelude::*;
-use fake::FakeManager;
-use oneinit::api::{self, ApiBackend, ApiHandle, ApiSettings};
-use oneinit_actors::model::config::{ApiConfig, MetricsConfig};
-use sha2::{Digest, Sha256};
-use std::time::Duration;
+pub const BIN: &str = env!("CARGO_BIN_EXE_oneinit");
 
-pub fn sha_hex(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-pub fn quiet_log() -> slog::Logger {
-    slog::Logger::root(slog::Discard, slog::o!())
-}
-
-/// An API served in-process on 127.0.0.1:0 (plus any listeners in `api`),
-/// backed by a `FakeManager`.
-pub struct FakeApi {
-    pub handle: Option<ApiHandle>,
-    pub fake: Addr<FakeManager>,
-    /// `http://127.0.0.1:PORT` or `https://...`.
-    pub base: String,
-    pub tmp: tempfile::TempDir,
-}
-
-impl FakeApi {
-    pub async fn start(api: ApiConfig, metrics: MetricsConfig) -> FakeApi {
-        Self::start_with(api, metrics, FakeManager::new()).await
-    }
-
-    pub async fn start_with(
-        mut api: ApiConfig,
-        metrics: MetricsConfig,
-        fake: FakeManager,
-    ) -> FakeApi {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        if api.listen.is_empty() {
-            api.listen
-                .push(format!("unix://{}/api.sock", tmp.path().display()));
+/// Polls `cond` every 20 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
         }
-        let fake = fake.start();
-        let settings = ApiSettings::new(api, metrics, vec!["127.0.0.1:0".into()]);
-        let handle = api::start(settings, ApiBackend::from_addr(&fake), quiet_log())
-            .await
-            .expect("API starts");
-        let base = handle
-            .addresses
-            .iter()
-            .find(|a| a.starts_with("http"))
-            .cloned()
-            .expect("a TCP address");
-        FakeApi {
-            handle: Some(handle),
-            fake,
-            base,
-            tmp,
+        if Instant::now() >= end {
+            return false;
         }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    pub fn socket(&self) -> String {
-        self.handle
-            .as_ref()
-            .and_then(|h| {
-                h.addresses
-                    .iter()
-                    .find(|a| a.starts_with("unix://"))
-                    .cloned()
-            })
-            .expect("a unix address")
-    }
-
-    pub async fn stop(mut self) {
-        if let Some(h) = self.handle.take() {
-            h.stop(Duration::from_secs(2)).await;
-        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-pub fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("reqwest client")
+pub fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
 }
 
-/// A CA, a server certificate for 127.0.0.1/localhost, and client certificates.
-pub struct Pki {
-    pub dir: tempfile::TempDir,
-    ca: rcgen::Certificate,
-    ca_key: rcgen::KeyPair,
+/// A unique tag put in oneinit's environment (inherited by its services),
+/// so teardown can find every process a test started.
+fn unique_tag() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "t{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
-impl Pki {
-    pub fn new() -> Pki {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "oneinit test CA");
-        params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_key = rcgen::KeyPair::generate().expect("key");
-        let ca = params.self_signed(&ca_key).expect("CA");
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("ca.crt"), ca.pem()).expect("write ca");
-        Pki { dir, ca, ca_key }
-    }
-
-    pub fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
-    }
-
-    /// Writes NAME.crt / NAME.key signed by this CA; answers (cert, key) PEMs.
-    pub fn issue(&self, name: &str, cn: &str, server: bool) -> (String, String) {
-        let sans = if server {
-            vec!["localhost".to_string(), "127.0.0.1".to_string()]
-        } else {
-            vec![]
-        };
-        let mut params = rcgen::CertificateParams::new(sans).expect("params");
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, cn);
-        params.extended_key_usages = vec![if server {
-            rcgen::ExtendedKeyUsagePurpose::ServerAuth
-        } else {
-            rcgen::ExtendedKeyUsagePurpose::ClientAuth
-        }];
-        let key = rcgen::KeyPair::generate().expect("key");
-        let cert = params
-            .signed_by(&key, &self.ca, &self.ca_key)
-            .expect("sign");
-        let (c, k) = (cert.pem(), key.serialize_pem());
-        std::fs::write(self.dir.path().join(format!("{name}.crt")), &c).expect("write");
-        std::fs::write(self.dir.path().join(format!("{name}.key")), &k).expect("write");
-        (c, k)
-    }
-
-    pub fn ca_pem(&self) -> String {
-        self.ca.pem()
-    }
-}
-
-/// Polls `f` every 50 ms until it answers Some, for at most `limit`.
-pub async fn wait_until<T, F, Fut>(limit: Duration, mut f: F) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if let Some(v) = f().await {
-            return Some(v);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    None
-}
-
-/// A free TCP port on 127.0.0.1 (bound, then released for the daemon).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A real `oneinit` process with its own temp dir, config and runtime dir;
-/// killed (TERM, then KILL) on drop so no test leaves it behind.
 pub struct Daemon {
-    pub child: Option<std::process::Child>,
     pub dir: tempfile::TempDir,
-    /// `http://127.0.0.1:PORT` (or https with TLS).
-    pub base: String,
-    pub port: u16,
+    pub child: Option<Child>,
+    pub tag: String,
+    pub out: PathBuf,
+    pub err: PathBuf,
+    pub pid1: bool,
+    exit: Option<i32>,
+}
+
+pub struct Opts<'a> {
+    pub args: Vec<String>,
+    pub pid1: bool,
+    pub env: Vec<(&'a str, String)>,
+    /// Run oneinit as this user (via setpriv).
+    pub user: Option<&'a str>,
+}
+
+impl Default for Opts<'_> {
+    fn default() -> Self {
+        Opts {
+            args: Vec::new(),
+            pid1: false,
+            env: Vec::new(),
+            user: None,
+        }
+    }
 }
 
 impl Daemon {
-    /// Writes `config` (YAML) and starts `oneinit --config c.yaml
-    /// --api-listen 127.0.0.1:PORT`; does not wait for it.
-    pub fn spawn(config: &str, extra_args: &[&str]) -> Daemon {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let cfg = dir.path().join("c.yaml");
-        std::fs::write(&cfg, config).expect("write config");
-        let port = free_port();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_oneinit"))
-            .arg("--config")
-            .arg(&cfg)
-            .arg("--api-listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .args(extra_args)
-            .env("ONEINIT_RUNTIME_DIR", dir.path().join("rt"))
-            .current_dir(dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("oneinit starts");
+    /// Writes `config` to `oneinit.yaml` in a new temp dir and starts oneinit on it.
+    /// `{dir}` in the config is replaced by the temp dir's path.
+    pub fn start(config: &str) -> Daemon {
+        Daemon::start_with(config, Opts::default())
+    }
+
+    pub fn start_with(config: &str, opts: Opts) -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("oneinit-test")
+            .tempdir()
+            .expect("tempdir");
+        let path = dir.path().join("oneinit.yaml");
+        fs::write(
+            &path,
+            config.replace("{dir}", &dir.path().to_string_lossy()),
+        )
+        .expect("write config");
+        let mut args = vec!["--config".to_string(), path.to_string_lossy().into_owned()];
+        args.extend(opts.args.iter().cloned());
+        Daemon::spawn(dir, args, opts)
+    }
+
+    /// Starts oneinit with exactly these arguments (no config written).
+    pub fn start_args(args: &[&str], opts: Opts) -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("oneinit-test")
+            .tempdir()
+            .expect("tempdir");
+        Daemon::spawn(dir, args.iter().map(|s| s.to_string()).collect(), opts)
+    }
+
+    fn spawn(dir: tempfile::TempDir, args: Vec<String>, opts: Opts) -> Daemon {
+        let tag = unique_tag();
+        let out = dir.path().join("stdout.log");
+        let err = dir.path().join("stderr.log");
+        let run = dir.path().join("run");
+        let ids = opts.user.map(|u| {
+            let pw = nix::unistd::User::from_name(u)
+                .ok()
+                .flatten()
+                .expect("test user exists");
+            (pw.uid.as_raw(), pw.gid.as_raw())
+        });
+        let mut cmd = if opts.pid1 {
+            let mut c = Command::new("unshare");
+            c.args(["--pid", "--fork", "--mount-proc", "--kill-child"]);
+            if let Some((uid, gid)) = ids {
+                c.args([
+                    "setpriv",
+                    &format!("--reuid={uid}"),
+                    &format!("--regid={gid}"),
+                    "--clear-groups",
+                ]);
+            }
+            c.arg(BIN);
+            c
+        } else if let Some((uid, gid)) = ids {
+            let mut c = Command::new("setpriv");
+            c.args([
+                &format!("--reuid={uid}"),
+                &format!("--regid={gid}"),
+                "--clear-groups",
+                BIN,
+            ]);
+            c
+        } else {
+            Command::new(BIN)
+        };
+        cmd.args(&args)
+            .env("ONEINIT_TEST_TAG", &tag)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&out).expect("stdout file"))
+            .stderr(fs::File::create(&err).expect("stderr file"));
+        if opts.user.is_none() {
+            cmd.env("ONEINIT_RUNTIME_DIR", &run);
+        }
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start oneinit");
         Daemon {
-            child: Some(child),
             dir,
-            base: format!("http://127.0.0.1:{port}"),
-            port,
+            child: Some(child),
+            tag,
+            out,
+            err,
+            pid1: opts.pid1,
+            exit: None,
         }
     }
 
-    /// `spawn` and wait (≤ 15 s) until `/healthz` answers 200 over plain HTTP.
-    pub async fn start(config: &str) -> Daemon {
-        let d = Self::spawn(config, &[]);
-        d.wait_healthy(&http()).await;
-        d
-    }
-
-    pub async fn wait_healthy(&self, client: &reqwest::Client) {
-        let url = format!("{}/healthz", self.base);
-        let ok = wait_until(Duration::from_secs(15), || {
-            let c = client.clone();
-            let u = url.clone();
-            async move {
-                match c.get(&u).send().await {
-                    Ok(r) if r.status() == 200 => Some(()),
-                    _ => None,
-                }
-            }
-        })
-        .await;
-        assert!(ok.is_some(), "oneinit did not answer {url} within 15s");
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    pub fn socket(&self) -> String {
-        format!("unix://{}/rt/oneinit.sock", self.dir.path().display())
-    }
-
-    pub fn path(&self, name: &str) -> std::path::PathBuf {
+    pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    /// Waits (bounded) for the process to exit; answers its code and stderr.
-    pub fn wait_exit(&mut self, limit: Duration) -> Option<(i32, String)> {
+    /// The pid of oneinit itself (inside unshare when running as PID 1).
+    pub fn oneinit_pid(&self) -> Option<i32> {
+        let child = self.child.as_ref()?;
+        let outer = child.id() as i32;
+        if !self.pid1 {
+            return Some(outer);
+        }
+        let mut found = None;
+        wait_until(secs(5), || {
+            found = children_of(outer).into_iter().next();
+            found.is_some()
+        });
+        found
+    }
+
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        if let Some(pid) = self.oneinit_pid() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+        }
+    }
+
+    /// Waits for oneinit to exit; its exit code (128+N when killed by N).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        if self.exit.is_some() {
+            return self.exit;
+        }
         let child = self.child.as_mut()?;
-        let deadline = std::time::Instant::now() + limit;
+        let end = Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = child.try_wait() {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    use std::io::Read;
-                    let _ = e.read_to_string(&mut err);
-                }
-                self.child = None;
-                return Some((status.code().unwrap_or(-1), err));
+                use std::os::unix::process::ExitStatusExt;
+                self.exit = status.code().or(status.signal().map(|s| 128 + s));
+                return self.exit;
             }
-            if std::time::Instant::now() > deadline {
+            if Instant::now() >= end {
                 return None;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    pub fn stdout(&self) -> String {
+        fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// oneinit's JSON log records so far.
+    pub fn records(&self) -> Vec<Value> {
+        self.stdout()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Records with `event` == `event` (and `service` == `service` if given).
+    pub fn events(&self, event: &str, service: Option<&str>) -> Vec<Value> {
+        self.records()
+            .into_iter()
+            .filter(|r| r["event"] == event && service.is_none_or(|s| r["service"] == s))
+            .collect()
+    }
+
+    /// Waits until a record with this event (and service) appears.
+    pub fn wait_event(&self, event: &str, service: Option<&str>, timeout: Duration) -> bool {
+        wait_until(timeout, || !self.events(event, service).is_empty())
+    }
+
+    /// Pids of every live process carrying this test's tag.
+    pub fn tagged_pids(&self) -> Vec<i32> {
+        tagged(&self.tag)
     }
 }
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            let deadline = std::time::Instant::now() + Duration::from_secs(5);
-            while std::time::Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
+        if let Some(child) = self.child.as_mut() {
+            if let Ok(None) = child.try_wait() {
+                let _ = child.kill();
+                let _ = child.wait();
+            } else {
+                let _ = child.wait();
             }
-            let _ = child.kill();
-            let _ = child.wait();
         }
+        for pid in tagged(&self.tag) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// Direct children of `pid` (from /proc/PID/task/*/children).
+pub fn children_of(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    if let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            if let Ok(s) = fs::read_to_string(t.path().join("children")) {
+                out.extend(s.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+            }
+        }
+    }
+    out
+}
+
+fn tagged(tag: &str) -> Vec<i32> {
+    let needle = format!("ONEINIT_TEST_TAG={tag}\0");
+    let me = std::process::id() as i32;
+    let mut pids = Vec::new();
+    if let Ok(entries) = fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                continue;
+            };
+            if pid == me {
+                continue;
+            }
+            if let Ok(env) = fs::read(e.path().join("environ")) {
+                if env.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    pids.push(pid);
+                }
+            }
+        }
+    }
+    pids
+}
+
+/// The state letter of a process (`R`, `S`, `Z`, ...), None when gone.
+pub fn proc_state(pid: i32) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    after.trim_start().chars().next()
+}
+
+/// Lines of a file the services append to (empty when missing).
+pub fn lines(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+// ------------------------------------------- one-shot runs (`oneinit check`)
+
+use std::io::Read as _;
+
+/// A unique temp dir holding the files of one test.
+pub struct TestDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDir {
+    pub fn new() -> TestDir {
+        TestDir {
+            dir: tempfile::tempdir().expect("create a temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `rel` (creating folders) and returns its full path.
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create a folder");
+        }
+        std::fs::write(&path, text).expect("write a file");
+        path
+    }
+}
+
+/// Kills the child when dropped, so no test leaves a process behind.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What a finished run of the binary produced.
+#[derive(Debug)]
+pub struct Output {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `oneinit ARGS` to completion, bounded by `timeout`; panics (after
+/// killing it) when it does not finish in time.
+pub fn run_oneinit(args: &[&str], envs: &[(&str, &str)], timeout: Duration) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oneinit"));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("ONEINIT_CONFIG");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut guard = KillOnDrop(cmd.spawn().expect("start oneinit"));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = guard.0.try_wait().expect("poll oneinit") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "oneinit {args:?} did not finish within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut out) = guard.0.stdout.take() {
+        out.read_to_string(&mut stdout).expect("read stdout");
+    }
+    if let Some(mut err) = guard.0.stderr.take() {
+        err.read_to_string(&mut stderr).expect("read stderr");
+    }
+    Output {
+        code: status.code(),
+        stdout,
+        stderr,
     }
 }

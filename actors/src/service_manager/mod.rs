@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod messages;
 pub mod process_table;
 pub mod queries;
+pub mod reload;
 
 use crate::dependency_resolver::messages::{DependencyChanged, DependencyDecision, SetGraph};
 use crate::dependency_resolver::DependencyResolver;
@@ -41,6 +42,9 @@ pub struct ManagerSetup {
     pub facts: Vec<Recipient<ServiceFact>>,
     /// Tini mode: oneinit exits with `main`'s status.
     pub tini: bool,
+    /// Where the configuration came from (re-read on reload); empty when
+    /// there is no config file (tini mode without one).
+    pub sources: Vec<String>,
 }
 
 /// One supervised service as the manager sees it.
@@ -54,6 +58,11 @@ pub struct Entry {
     pub killed: bool,
     pub last_exit_code: Option<i32>,
     pub health: Health,
+    /// The generation of the actor that currently runs it.
+    pub generation: u64,
+    /// Reload: removed (None) or changed (Some(new config)); applied once
+    /// the current actor has stopped everything.
+    pub retiring: Option<Option<ServiceConfig>>,
 }
 
 pub struct ServiceManager {
@@ -70,6 +79,8 @@ pub struct ServiceManager {
     pub(crate) events: broadcast::Sender<StateChanged>,
     pub(crate) log_arbiter: Option<Arbiter>,
     pub(crate) shutdown: Option<ShutdownState>,
+    pub(crate) sources: Vec<String>,
+    pub(crate) next_generation: u64,
 }
 
 impl ServiceManager {
@@ -89,6 +100,8 @@ impl ServiceManager {
             events,
             log_arbiter: None,
             shutdown: None,
+            sources: setup.sources,
+            next_generation: 1,
         }
     }
 
@@ -105,8 +118,11 @@ impl ServiceManager {
             Some(a) => a.handle(),
             None => return,
         };
+        let generation = self.next_generation;
+        self.next_generation += 1;
         let setup = ServiceSetup {
             name: name.to_string(),
+            generation,
             cfg: cfg.clone(),
             manager: ctx.address().recipient(),
             facts: self.facts.clone(),
@@ -130,6 +146,8 @@ impl ServiceManager {
                 killed: false,
                 last_exit_code: None,
                 health: Health::Unknown,
+                generation,
+                retiring: None,
             },
         );
     }
@@ -155,7 +173,7 @@ impl ServiceManager {
         }
     }
 
-    fn install_graph(&mut self) {
+    pub(crate) fn install_graph(&mut self) {
         let graph = DepGraph::build(&self.config.services);
         self.edges = graph.edges();
         if let Some(r) = &self.resolver {
@@ -252,6 +270,8 @@ impl Handler<ServiceUpdated> for ServiceManager {
         }
         if self.shutdown.is_some() {
             self.advance_shutdown(ctx);
+        } else {
+            self.retire_if_settled(&name, ctx);
         }
     }
 }

@@ -330,9 +330,23 @@ fn child_main(p: &ChildPlan) -> ! {
         //    by exec, but ignored signals and the mask are inherited).
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for sig in 1..libc::SIGRTMAX() {
+        // The raw syscall: glibc's wrappers refuse signals 32 and 33, which
+        // may still be ignored from oneinit's own parent.
+        let dfl = KernelSigaction {
+            handler: libc::SIG_DFL,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
+        for sig in 1..=64 {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::signal(sig, libc::SIG_DFL);
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &dfl as *const KernelSigaction,
+                    std::ptr::null_mut::<KernelSigaction>(),
+                    8usize,
+                );
             }
         }
         if libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) != 0 {
@@ -447,6 +461,15 @@ fn child_main(p: &ChildPlan) -> ! {
         libc::execve(p.program, p.argv, p.envp);
         child_fail(status_fd, STAGE_EXEC);
     }
+}
+
+/// The kernel's `struct sigaction` for rt_sigaction(2) (not glibc's).
+#[repr(C)]
+struct KernelSigaction {
+    handler: libc::sighandler_t,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
 }
 
 /// close_range(2) with a fallback loop for old kernels. Async-signal-safe.
