@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod backend;
 pub mod conn;
+mod control;
 pub mod error;
 pub mod listen;
 pub mod openapi;

@@ -4,31 +4,25 @@
 
 use super::auth::Principal;
 use super::error::{self, HttpError};
-use super::{openapi, sse, AppState, BODY_LIMIT};
+use super::{control, openapi, sse, AppState, BODY_LIMIT};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use oneinit_actors::model::config::{MetricsConfig, Role};
 use oneinit_actors::model::signal::{parse_signal, signal_short_name};
-use oneinit_actors::model::units::parse_duration;
-use oneinit_actors::model::view::{ServiceState, ServiceView, StateChanged, Stream};
+use oneinit_actors::model::view::{ServiceView, Stream};
 use oneinit_actors::service_manager::messages::{
-    Action, ControlService, GetGraph, GetLogs, GetReadiness, GetService, ListServices, Ping,
-    Reload, SignalService, SubscribeEvents, SubscribeLogs, TriggerService,
+    Action, GetGraph, GetLogs, GetReadiness, GetService, ListServices, Ping, Reload, SignalService,
+    SubscribeEvents, SubscribeLogs, TriggerService,
 };
 use serde::Deserialize;
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
 
 /// How long a backend message may take before the API answers 503.
 const ASK_TIMEOUT: Duration = Duration::from_secs(10);
 /// `/healthz`: the supervisor must answer `Ping` within this.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
-/// `?wait=true` without `timeout`.
-const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 /// Upper bound for `?tail=` (documented as the schema's maximum).
 const MAX_TAIL: usize = 1_000_000_000;
-/// Upper bound for `?timeout=`.
-const MAX_WAIT: Duration = Duration::from_secs(3600);
 
 /// What an endpoint does; `configure` maps each to its handler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,9 +92,9 @@ fn route_for(op: Op, method: Method) -> actix_web::Route {
     match op {
         Op::ListServices => r.to(list_services),
         Op::GetService => r.to(get_service),
-        Op::Start => r.to(|req, st, p, q| control(req, st, p, q, Action::Start)),
-        Op::Stop => r.to(|req, st, p, q| control(req, st, p, q, Action::Stop)),
-        Op::Restart => r.to(|req, st, p, q| control(req, st, p, q, Action::Restart)),
+        Op::Start => r.to(|req, st, p, q| control::control(req, st, p, q, Action::Start)),
+        Op::Stop => r.to(|req, st, p, q| control::control(req, st, p, q, Action::Stop)),
+        Op::Restart => r.to(|req, st, p, q| control::control(req, st, p, q, Action::Restart)),
         Op::Signal => r.to(signal),
         Op::Trigger => r.to(trigger),
         Op::Logs => r.to(logs),
@@ -150,7 +144,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, metrics: &MetricsConfig) {
 }
 
 /// Sends `msg` with a bound; no answer in time is 503.
-async fn ask<M>(to: &actix::Recipient<M>, msg: M) -> Result<M::Result, HttpError>
+pub(super) async fn ask<M>(to: &actix::Recipient<M>, msg: M) -> Result<M::Result, HttpError>
 where
     M: actix::Message + Send + 'static,
     M::Result: Send,
@@ -167,7 +161,7 @@ fn who(req: &HttpRequest, st: &AppState, role: Role) -> Result<Principal, HttpEr
     Ok(p)
 }
 
-fn scoped(
+pub(super) fn scoped(
     req: &HttpRequest,
     st: &AppState,
     role: Role,
@@ -191,7 +185,7 @@ async fn list_services(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "services": services })))
 }
 
-async fn fetch_service(st: &AppState, name: &str) -> Result<ServiceView, HttpError> {
+pub(super) async fn fetch_service(st: &AppState, name: &str) -> Result<ServiceView, HttpError> {
     ask(&st.backend.get_service, GetService { name: name.into() })
         .await?
         .ok_or_else(|| HttpError::no_such_service(name))
@@ -204,137 +198,6 @@ async fn get_service(
 ) -> Result<HttpResponse, HttpError> {
     scoped(&req, &st, Role::Viewer, &name)?;
     Ok(HttpResponse::Ok().json(fetch_service(&st, &name).await?))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WaitQuery {
-    #[serde(default)]
-    wait: Option<bool>,
-    #[serde(default)]
-    timeout: Option<String>,
-}
-
-impl WaitQuery {
-    fn timeout(&self) -> Result<Duration, HttpError> {
-        match &self.timeout {
-            None => Ok(DEFAULT_WAIT),
-            Some(t) => {
-                let d = parse_duration(t).map_err(|e| {
-                    HttpError::bad_request(format!("timeout={t}: {e}; e.g. timeout=30s"))
-                })?;
-                Ok(d.min(MAX_WAIT))
-            }
-        }
-    }
-}
-
-/// start / stop / restart; with `wait=true`, until the target state.
-async fn control(
-    req: HttpRequest,
-    st: web::Data<AppState>,
-    name: web::Path<String>,
-    q: web::Query<WaitQuery>,
-    action: Action,
-) -> Result<HttpResponse, HttpError> {
-    let p = scoped(&req, &st, Role::Operator, &name)?;
-    let timeout = q.timeout()?;
-    let name = name.into_inner();
-    // Subscribe before the command so no state change can slip by.
-    let events = if q.wait.unwrap_or(false) {
-        Some(ask(&st.backend.subscribe_events, SubscribeEvents).await?)
-    } else {
-        None
-    };
-    ask(
-        &st.backend.control,
-        ControlService {
-            name: name.clone(),
-            action,
-        },
-    )
-    .await??;
-    slog::info!(st.log, "service control requested";
-        "service" => &name, "action" => format!("{action:?}").to_lowercase(), "by" => &p.name);
-    let view = match events {
-        Some(rx) => wait_for(&st, &name, action, rx, timeout).await?,
-        None => fetch_service(&st, &name).await?,
-    };
-    Ok(HttpResponse::Ok().json(view))
-}
-
-fn is_target(action: Action, state: ServiceState) -> bool {
-    use ServiceState::*;
-    match action {
-        Action::Start | Action::Restart => matches!(state, Ready | Completed),
-        Action::Stop => matches!(state, Stopped | Failed | Completed | Inactive),
-    }
-}
-
-async fn wait_for(
-    st: &AppState,
-    name: &str,
-    action: Action,
-    mut rx: tokio::sync::broadcast::Receiver<StateChanged>,
-    timeout: Duration,
-) -> Result<ServiceView, HttpError> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    // A restart must be seen leaving and reaching the target; a start or a
-    // stop may already be there (the command was a no-op).
-    let mut left = action != Action::Restart;
-    if left {
-        let now = fetch_service(st, name).await?;
-        let already = match action {
-            Action::Start => now.state == ServiceState::Ready,
-            _ => is_target(action, now.state),
-        };
-        if already {
-            return Ok(now);
-        }
-    }
-    loop {
-        let ev = match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Err(_) => {
-                return Err(HttpError::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "timeout",
-                    format!(
-                        "{name} did not reach the wanted state within {}s; check `onecli logs {name}` or raise ?timeout=",
-                        timeout.as_secs_f64()
-                    ),
-                ))
-            }
-            Ok(Err(RecvError::Closed)) => {
-                return Err(HttpError::unavailable("with state changes (event feed closed)"))
-            }
-            Ok(Err(RecvError::Lagged(_))) => {
-                let now = fetch_service(st, name).await?;
-                if left && is_target(action, now.state) {
-                    return Ok(now);
-                }
-                continue;
-            }
-            Ok(Ok(ev)) => ev,
-        };
-        if ev.service != name {
-            continue;
-        }
-        if !left {
-            left = !is_target(action, ev.state);
-            continue;
-        }
-        if is_target(action, ev.state) {
-            return fetch_service(st, name).await;
-        }
-        if action != Action::Stop && ev.state == ServiceState::Failed {
-            break;
-        }
-    }
-    Err(HttpError::new(
-        StatusCode::CONFLICT,
-        "failed",
-        format!("{name} failed instead of becoming ready; see `onecli logs {name}`"),
-    ))
 }
 
 #[derive(Debug, Deserialize)]
