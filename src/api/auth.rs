@@ -106,41 +106,40 @@ impl Authenticator {
         };
         let mut tokens = Vec::new();
         for t in &auth.tokens {
-            let sources = [&t.sha256, &t.token_file, &t.token_env]
-                .iter()
-                .filter(|s| s.is_some())
-                .count();
-            if sources != 1 {
-                return Err(format!(
-                    "api.auth.tokens[{}]: set exactly one of sha256, token_file, token_env",
-                    t.name
-                ));
-            }
-            let hash = if let Some(hex_hash) = &t.sha256 {
-                let bytes = hex::decode(hex_hash.trim()).map_err(|e| {
-                    format!("api.auth.tokens[{}].sha256: not hex ({e}); give the 64-hex-digit sha256 of the token", t.name)
-                })?;
-                <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-                    format!(
-                        "api.auth.tokens[{}].sha256: expected 64 hex digits (32 bytes), got {}",
-                        t.name,
-                        bytes.len()
-                    )
-                })?
-            } else if let Some(path) = &t.token_file {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("api.auth.tokens[{}].token_file: {path}: {e}", t.name))?;
-                non_empty_hash(text.trim(), &t.name, path)?
-            } else if let Some(var) = &t.token_env {
-                let text = std::env::var(var).map_err(|_| {
-                    format!(
-                        "api.auth.tokens[{}].token_env: environment variable {var} is not set",
+            let hash = match (&t.sha256, &t.token_file, &t.token_env) {
+                (Some(hex_hash), None, None) => {
+                    let bytes = hex::decode(hex_hash.trim()).map_err(|e| {
+                        format!("api.auth.tokens[{}].sha256: not hex ({e}); give the 64-hex-digit sha256 of the token", t.name)
+                    })?;
+                    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+                        format!(
+                            "api.auth.tokens[{}].sha256: expected 64 hex digits (32 bytes), got {}",
+                            t.name,
+                            bytes.len()
+                        )
+                    })?
+                }
+                (None, Some(path), None) => {
+                    let text = std::fs::read_to_string(path).map_err(|e| {
+                        format!("api.auth.tokens[{}].token_file: {path}: {e}", t.name)
+                    })?;
+                    non_empty_hash(text.trim(), &t.name, path)?
+                }
+                (None, None, Some(var)) => {
+                    let text = std::env::var(var).map_err(|_| {
+                        format!(
+                            "api.auth.tokens[{}].token_env: environment variable {var} is not set",
+                            t.name
+                        )
+                    })?;
+                    non_empty_hash(text.trim(), &t.name, var)?
+                }
+                _ => {
+                    return Err(format!(
+                        "api.auth.tokens[{}]: set exactly one of sha256, token_file, token_env",
                         t.name
-                    )
-                })?;
-                non_empty_hash(text.trim(), &t.name, var)?
-            } else {
-                unreachable_sources(&t.name)?
+                    ))
+                }
             };
             tokens.push(TokenEntry {
                 name: t.name.clone(),
@@ -247,12 +246,6 @@ fn non_empty_hash(secret: &str, name: &str, source: &str) -> Result<[u8; 32], St
         ));
     }
     Ok(Sha256::digest(secret.as_bytes()).into())
-}
-
-fn unreachable_sources(name: &str) -> Result<[u8; 32], String> {
-    Err(format!(
-        "api.auth.tokens[{name}]: set exactly one of sha256, token_file, token_env"
-    ))
 }
 
 /// The token of `Authorization: Bearer TOKEN`; a malformed header is 401.
