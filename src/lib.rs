@@ -2,3 +2,4 @@
 
 pub mod api;
 pub mod client;
+pub mod import;

@@ -73,6 +73,10 @@ fn main() -> ExitCode {
                     for w in &loaded.warnings {
                         eprintln!("warning: {w}");
                     }
+                    // How each limit is enforced here (stderr: stdout stays YAML).
+                    for line in oneinit_actors::service::limits::check_report(&loaded.config) {
+                        eprintln!("{line}");
+                    }
                     if print {
                         print!(
                             "{}",
@@ -89,16 +93,14 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Some(Sub::ImportSupervisord { file }) => {
-            eprintln!("{file}: import is not built yet");
-            ExitCode::from(2)
-        }
+        Some(Sub::ImportSupervisord { file }) => import_supervisord(&file),
         None => ExitCode::from(run(cli).clamp(0, 255) as u8),
     }
 }
 
 /// Supervises until shutdown; returns oneinit's exit code (SPEC 1).
 fn run(cli: Cli) -> i32 {
+    oneinit_actors::sys::memory::tune_allocator();
     let tini = !cli.command.is_empty();
     let explicit = !cli.config.is_empty();
     let sources = if explicit {
@@ -265,4 +267,22 @@ fn tini_main(config: &Config, command: Vec<String>) -> ServiceConfig {
         .map(SignalName)
         .collect();
     main
+}
+
+/// `oneinit import-supervisord FILE`: YAML on stdout, warnings on stderr,
+/// exit 2 when the file cannot be converted.
+fn import_supervisord(file: &str) -> ExitCode {
+    match oneinit::import::convert_supervisord(std::path::Path::new(file)) {
+        Ok(conversion) => {
+            for w in &conversion.warnings {
+                eprintln!("{w}");
+            }
+            print!("{}", conversion.yaml);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -209,6 +209,9 @@ impl ServiceManager {
 
     fn exit(&mut self, _: &mut Context<Self>) {
         let code = self.exit_code();
+        for left in self.cgroups.remove_parents() {
+            warn!(self.log, "cannot remove a cgroup of oneinit"; "error" => left);
+        }
         info!(self.log, "oneinit stopped"; "exit_code" => code);
         System::current().stop_with_code(code);
     }
