@@ -50,6 +50,9 @@ fn view(name: &str, kind: &str, state: ServiceState, requires: &[&str]) -> Servi
         next_run: None,
         listen: vec![],
         runs_total: None,
+        memory_bytes: None,
+        cpu_seconds: None,
+        limits: Default::default(),
     }
 }
 
