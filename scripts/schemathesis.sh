@@ -82,7 +82,8 @@ fi
 
 # /v1/events is an endless event stream: not something a fuzzer can read to the end.
 status=0
-timeout 180 "${ST[@]}" run \
+# Run from the temp dir so schemathesis' .schemathesis/ cache stays out of the tree.
+(cd "$WORK" && timeout 180 "${ST[@]}" run \
     "http://127.0.0.1:$PORT/v1/openapi.json" \
     -H "Authorization: Bearer $TOKEN" \
     --checks all \
@@ -92,7 +93,7 @@ timeout 180 "${ST[@]}" run \
     --max-examples "${ST_MAX_EXAMPLES:-15}" \
     --request-timeout 15 \
     --workers 1 \
-    --no-color || status=$?
+    --no-color) || status=$?
 if ! kill -0 "$PID" 2>/dev/null; then
     echo "schemathesis.sh: oneinit died during the run; its log:" >&2
     cat "$WORK/oneinit.log" >&2
