@@ -327,8 +327,12 @@ services:
 "#,
     );
     assert!(wait_until(secs(10), || (0..3)
-        .all(|i| d.path(&format!("inst-{i}")).exists())));
+        .all(|i| !lines(&d.path(&format!("inst-{i}"))).is_empty())));
     assert_eq!(lines(&d.path("inst-2")), vec!["pool-2"]);
+    assert!(wait_until(secs(5), || d
+        .events("spawned", Some("pool"))
+        .len()
+        == 3));
     let pids: std::collections::HashSet<i64> = d
         .events("spawned", Some("pool"))
         .iter()

@@ -1,14 +1,17 @@
 //! `oneinit`: flags, logging, PID-1 setup, actors, HTTP server, exit code.
 
-use actix::Actor;
+use actix::{AsyncContext, Context};
 use clap::{Parser, Subcommand};
 use nix::sys::signal::Signal;
 use oneinit_actors::config_loader;
+use oneinit_actors::health_checker::{HealthChecker, HealthSetup};
 use oneinit_actors::logging::{root_logger, sink::LogSink};
 use oneinit_actors::model::config::{
     Command, Config, LogFormat, LogLevel, RestartPolicy, ServiceConfig, ServiceType,
 };
 use oneinit_actors::model::signal::SignalName;
+use oneinit_actors::notifier::deliver::RetryPolicy;
+use oneinit_actors::notifier::{Notifier, NotifierSetup};
 use oneinit_actors::service::plan;
 use oneinit_actors::service_manager::{ManagerSetup, ServiceManager};
 use oneinit_actors::sys::{pid1, signals};
@@ -214,7 +217,7 @@ fn run(cli: Cli) -> i32 {
     };
     let api_log = log.clone();
     let api = system.block_on(async move {
-        let manager = ServiceManager::new(setup).start();
+        let manager = start_actors(setup);
         let backend = oneinit::api::ApiBackend::new(&manager, None);
         bound_api.serve(backend, api_log)
     });
@@ -232,6 +235,48 @@ fn run(cli: Cli) -> i32 {
     drop(log);
     sink.flush(Duration::from_secs(2));
     code
+}
+
+/// Starts the ServiceManager with its peers, the HealthChecker and the
+/// Notifier, which observe its services' facts and report back to it.
+/// Their contexts exist before anything runs, so each can be given the
+/// others' addresses, and the NOTIFY_SOCKETs are bound before any spawn.
+/// Starts the ServiceManager and its peers; answers the manager's address (for the API).
+fn start_actors(mut setup: ManagerSetup) -> actix::Addr<ServiceManager> {
+    let manager_ctx = Context::<ServiceManager>::new();
+    let health_ctx = Context::<HealthChecker>::new();
+    let notifier_ctx = Context::<Notifier>::new();
+    let manager_addr = manager_ctx.address();
+    setup.facts.push(health_ctx.address().recipient());
+    setup.facts.push(notifier_ctx.address().recipient());
+    let services = setup.config.services.clone();
+    let notifiers = setup.config.notifiers.clone();
+    let log = setup.log.clone();
+    let mut manager = ServiceManager::new(setup);
+    manager.observe_config(health_ctx.address().recipient());
+    manager.observe_config(notifier_ctx.address().recipient());
+    let procs = manager.process_table();
+    let health = HealthChecker::new(HealthSetup {
+        services: services.clone(),
+        procs: procs.clone(),
+        ready: manager_addr.clone().recipient(),
+        status: manager_addr.clone().recipient(),
+        health: vec![manager_addr.recipient(), notifier_ctx.address().recipient()],
+        checks: Vec::new(),
+        log: log.clone(),
+    });
+    let notifier = Notifier::new(NotifierSetup {
+        notifiers,
+        services,
+        procs,
+        delivered: Vec::new(),
+        retry: RetryPolicy::default(),
+        log,
+    });
+    let manager = manager_ctx.run(manager);
+    health_ctx.run(health);
+    notifier_ctx.run(notifier);
+    manager
 }
 
 /// Tini mode: the command after `--` as the critical service `main`.

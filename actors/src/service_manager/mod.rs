@@ -7,6 +7,7 @@
 //! Files: `mod.rs` set-up and facts from peers, `queries.rs` API messages,
 //! `lifecycle.rs` signals, reaping and shutdown.
 
+pub mod health;
 pub mod lifecycle;
 pub mod messages;
 pub mod process_table;
@@ -86,6 +87,8 @@ pub struct ServiceManager {
     /// The host's cgroups, detected once; parents removed at exit.
     pub(crate) cgroups: Arc<CgroupHost>,
     pub(crate) sources: Vec<String>,
+    /// Peers told of every applied configuration (see `health.rs`).
+    pub(crate) config_observers: Vec<Recipient<health::ConfigApplied>>,
     pub(crate) next_generation: u64,
 }
 
@@ -108,6 +111,7 @@ impl ServiceManager {
             shutdown: None,
             cgroups: Arc::new(CgroupHost::detect()),
             sources: setup.sources,
+            config_observers: Vec::new(),
             next_generation: 1,
         }
     }

@@ -55,6 +55,7 @@ impl ServiceManager {
             }
         }
         self.config = new;
+        self.tell_config_observers();
         self.install_graph();
         for name in &report.removed {
             self.retire(name, None);
