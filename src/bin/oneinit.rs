@@ -148,7 +148,6 @@ fn run(cli: Cli) -> i32 {
         let main = tini_main(&config, cli.command.clone());
         config.services.insert("main".into(), main);
     }
-    config.api.listen.extend(cli.api_listen.iter().cloned());
     let identity_errors: Vec<String> = config
         .services
         .iter()
@@ -164,6 +163,20 @@ fn run(cli: Cli) -> i32 {
         }
         return 2;
     }
+    // The API listeners are bound now, before any service starts, so a
+    // refused or taken address is a start error (exit 2).
+    let api_settings = oneinit::api::ApiSettings::new(
+        config.api.clone(),
+        config.metrics.clone(),
+        cli.api_listen.clone(),
+    );
+    let bound_api = match oneinit::api::bind(api_settings) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("oneinit: {e}");
+            return 2;
+        }
+    };
 
     let format = match cli.log_format.as_deref() {
         Some("text") => LogFormat::Text,
@@ -207,9 +220,10 @@ fn run(cli: Cli) -> i32 {
             Vec::new()
         },
     };
-    system.block_on(async move {
-        let fixed_level = cli.log_level.is_some();
-        start_actors(setup, move |manager| {
+    let api_log = log.clone();
+    let fixed_level = cli.log_level.is_some();
+    let api = system.block_on(async move {
+        let manager = start_actors(setup, move |manager| {
             let manager = manager.with_remote_digests(remote_digests);
             if fixed_level {
                 manager
@@ -217,8 +231,20 @@ fn run(cli: Cli) -> i32 {
                 manager.with_log_level(level_handle, default_level)
             }
         });
+        let backend = oneinit::api::ApiBackend::new(&manager, None);
+        bound_api.serve(backend, api_log)
     });
+    let api = match api {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            slog::error!(log, "the API could not start"; "error" => %e);
+            None
+        }
+    };
     let code = system.run_with_code().unwrap_or(1);
+    if let Some(api) = &api {
+        api.remove_sockets();
+    }
     drop(log);
     sink.flush(Duration::from_secs(2));
     code
@@ -228,7 +254,11 @@ fn run(cli: Cli) -> i32 {
 /// Notifier, which observe its services' facts and report back to it.
 /// Their contexts exist before anything runs, so each can be given the
 /// others' addresses, and the NOTIFY_SOCKETs are bound before any spawn.
-fn start_actors(mut setup: ManagerSetup, configure: impl FnOnce(ServiceManager) -> ServiceManager) {
+/// Answers the manager's address (for the API).
+fn start_actors(
+    mut setup: ManagerSetup,
+    configure: impl FnOnce(ServiceManager) -> ServiceManager,
+) -> actix::Addr<ServiceManager> {
     let manager_ctx = Context::<ServiceManager>::new();
     let health_ctx = Context::<HealthChecker>::new();
     let notifier_ctx = Context::<Notifier>::new();
@@ -259,9 +289,10 @@ fn start_actors(mut setup: ManagerSetup, configure: impl FnOnce(ServiceManager) 
         retry: RetryPolicy::default(),
         log,
     });
-    manager_ctx.run(manager);
+    let manager = manager_ctx.run(manager);
     health_ctx.run(health);
     notifier_ctx.run(notifier);
+    manager
 }
 
 /// Tini mode: the command after `--` as the critical service `main`.

@@ -13,6 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod api;
+pub mod fake;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_oneinit");
 
 /// Polls `cond` every 20 ms until it holds or `timeout` passes.
