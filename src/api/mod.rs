@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod routes;
 mod sse;
 pub mod tls;
+pub mod ui;
 
 pub use backend::ApiBackend;
 
@@ -179,10 +180,14 @@ impl BoundApi {
             log: log.clone(),
         });
         let metrics = self.settings.metrics.clone();
+        let with_ui = self.settings.api.ui;
         let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .configure(|cfg| routes::configure(cfg, &metrics))
+            App::new().app_data(state.clone()).configure(|cfg| {
+                if with_ui {
+                    ui::configure(cfg);
+                }
+                routes::configure(cfg, &metrics)
+            })
         })
         .workers(self.settings.workers.max(1))
         .disable_signals()
