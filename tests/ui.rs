@@ -5,7 +5,7 @@
 mod util;
 
 use std::process::Command;
-use util::{http, sha_hex, Daemon};
+use util::api::{http, sha_hex, ApiDaemon as Daemon};
 
 const OPERATOR: &str = "op-secret-token-1234567890";
 const VIEWER: &str = "view-secret-token-1234567890";
