@@ -5,6 +5,7 @@
 pub mod config;
 pub mod graph;
 pub mod machine;
+pub mod schedule;
 pub mod signal;
 pub mod units;
 pub mod view;
