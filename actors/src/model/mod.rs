@@ -2,6 +2,7 @@
 //! signal names, the service state machine, the dependency graph and the
 //! backoff arithmetic. Everything here is unit-tested without processes.
 
+pub mod activation;
 pub mod config;
 pub mod graph;
 pub mod machine;

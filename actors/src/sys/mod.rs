@@ -8,4 +8,5 @@ pub mod pid1;
 pub mod reap;
 pub mod runtime_dir;
 pub mod signals;
+pub mod socket;
 pub mod spawn;
