@@ -5,12 +5,13 @@ use clap::{Parser, Subcommand};
 use nix::sys::signal::Signal;
 use oneinit_actors::config_loader;
 use oneinit_actors::logging::{root_logger, sink::LogSink};
+use oneinit_actors::model::activation;
 use oneinit_actors::model::config::{
     Command, Config, LogFormat, LogLevel, RestartPolicy, ServiceConfig, ServiceType,
 };
 use oneinit_actors::model::signal::SignalName;
 use oneinit_actors::service_manager::{ManagerSetup, ServiceManager};
-use oneinit_actors::sys::{pid1, signals};
+use oneinit_actors::sys::{pid1, signals, socket};
 use slog::warn;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -141,6 +142,17 @@ fn run(cli: Cli) -> i32 {
         config.services.insert("main".into(), main);
     }
     config.api.listen.extend(cli.api_listen.iter().cloned());
+    // Socket activation: check the keys, then bind every `socket.listen`
+    // before any service runs, so clients can connect early (SPEC 3).
+    let sockets = match bind_activation_sockets(&config, &sources) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            return 2;
+        }
+    };
 
     let format = match cli.log_format.as_deref() {
         Some("text") => LogFormat::Text,
@@ -175,6 +187,7 @@ fn run(cli: Cli) -> i32 {
         format,
         facts: Vec::new(),
         tini,
+        sockets,
     };
     system.block_on(async move {
         ServiceManager::new(setup).start();
@@ -183,6 +196,28 @@ fn run(cli: Cli) -> i32 {
     drop(log);
     sink.flush(Duration::from_secs(2));
     code
+}
+
+type BoundSockets = std::collections::BTreeMap<String, Vec<socket::ListenSocket>>;
+
+/// Checks the activation keys (`socket`, `schedule`, `max_instances`) and
+/// binds the listen sockets; errors are prefixed with the config source.
+fn bind_activation_sockets(
+    config: &Config,
+    sources: &[String],
+) -> Result<BoundSockets, Vec<String>> {
+    let source = sources.first().map(String::as_str).unwrap_or("oneinit");
+    let prefix = |errors: Vec<String>| -> Vec<String> {
+        errors
+            .into_iter()
+            .map(|e| format!("{source}: {e}"))
+            .collect()
+    };
+    let errors = activation::check(&config.services);
+    if !errors.is_empty() {
+        return Err(prefix(errors));
+    }
+    socket::bind_all(&config.services).map_err(prefix)
 }
 
 /// Tini mode: the command after `--` as the critical service `main`.

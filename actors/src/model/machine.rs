@@ -354,6 +354,10 @@ impl Instance {
                 }
             }
         };
+        if !restart && p.kind == ServiceType::OnDemand {
+            // On-demand services wait for the next activation (SPEC 3).
+            self.state = ServiceState::Inactive;
+        }
         if restart {
             let delay = p.restart_delay(self.streak);
             self.streak = self.streak.saturating_add(1);

@@ -7,6 +7,7 @@
 //! Files: `mod.rs` set-up and facts from peers, `queries.rs` API messages,
 //! `lifecycle.rs` signals, reaping and shutdown.
 
+pub mod activation;
 pub mod lifecycle;
 pub mod messages;
 pub mod process_table;
@@ -41,6 +42,9 @@ pub struct ManagerSetup {
     pub facts: Vec<Recipient<ServiceFact>>,
     /// Tini mode: oneinit exits with `main`'s status.
     pub tini: bool,
+    /// `socket.listen` sockets bound before start, by service name
+    /// (`sys::socket::bind_all`).
+    pub sockets: BTreeMap<String, Vec<crate::sys::socket::ListenSocket>>,
 }
 
 /// One supervised service as the manager sees it.
@@ -70,6 +74,8 @@ pub struct ServiceManager {
     pub(crate) events: broadcast::Sender<StateChanged>,
     pub(crate) log_arbiter: Option<Arbiter>,
     pub(crate) shutdown: Option<ShutdownState>,
+    /// Bound sockets not yet handed to their ServiceActor.
+    pub(crate) sockets: BTreeMap<String, Vec<crate::sys::socket::ListenSocket>>,
 }
 
 impl ServiceManager {
@@ -89,6 +95,7 @@ impl ServiceManager {
             events,
             log_arbiter: None,
             shutdown: None,
+            sockets: setup.sockets,
         }
     }
 
@@ -114,6 +121,8 @@ impl ServiceManager {
             logs: logs.clone(),
             log_arbiter,
             log: self.log.clone(),
+            sockets: self.sockets.remove(name).unwrap_or_default(),
+            activate: Some(ctx.address().recipient()),
         };
         let actor = ServiceActor::new(setup);
         let view = actor_view_placeholder(name, &cfg);

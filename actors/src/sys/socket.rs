@@ -135,10 +135,29 @@ pub fn bind_all(
 }
 
 /// True when a connection is waiting in the backlog (poll with no wait).
-pub fn has_pending(fd: &impl AsFd) -> bool {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+/// A closed or invalid fd answers false (poll reports POLLNVAL).
+pub fn has_pending(fd: RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll(2) on one pollfd on our stack, zero timeout; it never
+    // touches the fd's memory and tolerates invalid fds (POLLNVAL).
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n > 0 && p.revents & libc::POLLIN != 0
+}
+
+/// Registers a duplicate of `sock` with the current tokio reactor for
+/// readability, so an actor can await "a connection is waiting". Must run
+/// on an actix/tokio thread (it panics without a reactor).
+pub fn watch(sock: &impl AsFd) -> std::io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
+    let dup = sock.as_fd().try_clone_to_owned()?;
+    // SAFETY: the AsyncFd owns `dup`, so the fd stays open (and means the
+    // same socket) for as long as it is registered; AsyncFd deregisters it
+    // before the OwnedFd closes it on drop.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(dup, tokio::io::Interest::READABLE) }
+        .map_err(|e| e.into_parts().1)
 }
 
 /// Makes a listening socket non-blocking (only for sockets oneinit accepts
@@ -175,14 +194,17 @@ mod tests {
     fn tcp_bind_pending_and_accept() {
         let fd = bind(&parse_listen("tcp://127.0.0.1:0").unwrap(), 0o660).unwrap();
         let local: SockaddrIn = socket::getsockname(fd.as_raw_fd()).unwrap();
-        assert!(!has_pending(&fd));
+        assert!(!has_pending(fd.as_raw_fd()));
         let mut c = std::net::TcpStream::connect(("127.0.0.1", local.port())).unwrap();
         let mut waited = 0;
-        while !has_pending(&fd) && waited < 200 {
+        while !has_pending(fd.as_raw_fd()) && waited < 200 {
             std::thread::sleep(std::time::Duration::from_millis(5));
             waited += 1;
         }
-        assert!(has_pending(&fd), "the connection stays in the backlog");
+        assert!(
+            has_pending(fd.as_raw_fd()),
+            "the connection stays in the backlog"
+        );
         set_nonblocking(&fd).unwrap();
         let conn = accept(&fd).unwrap().expect("a connection");
         assert!(accept(&fd).unwrap().is_none());
