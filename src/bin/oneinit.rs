@@ -10,6 +10,7 @@ use oneinit_actors::model::config::{
     Command, Config, LogFormat, LogLevel, RestartPolicy, ServiceConfig, ServiceType,
 };
 use oneinit_actors::model::signal::SignalName;
+use oneinit_actors::service::plan;
 use oneinit_actors::service_manager::{ManagerSetup, ServiceManager};
 use oneinit_actors::sys::{pid1, signals, socket};
 use slog::warn;
@@ -63,8 +64,16 @@ fn main() -> ExitCode {
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            match rt.block_on(config_loader::load(&cli.config)) {
+            let sources = if cli.config.is_empty() {
+                config_loader::default_sources()
+            } else {
+                cli.config.clone()
+            };
+            match rt.block_on(config_loader::load(&sources)) {
                 Ok(loaded) => {
+                    for w in &loaded.warnings {
+                        eprintln!("warning: {w}");
+                    }
                     if print {
                         print!(
                             "{}",
@@ -89,14 +98,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// The default configuration sources: `$ONEINIT_CONFIG`, else the system file.
-fn default_sources() -> Vec<String> {
-    match std::env::var("ONEINIT_CONFIG") {
-        Ok(v) if !v.is_empty() => vec![v],
-        _ => vec!["/etc/oneinit/oneinit.yaml".into()],
-    }
-}
-
 /// Supervises until shutdown; returns oneinit's exit code (SPEC 1).
 fn run(cli: Cli) -> i32 {
     let tini = !cli.command.is_empty();
@@ -104,7 +105,7 @@ fn run(cli: Cli) -> i32 {
     let sources = if explicit {
         cli.config.clone()
     } else {
-        default_sources()
+        config_loader::default_sources()
     };
     let use_config = explicit || sources.iter().any(|s| std::path::Path::new(s).exists());
     if !use_config && !tini {
@@ -142,6 +143,21 @@ fn run(cli: Cli) -> i32 {
         config.services.insert("main".into(), main);
     }
     config.api.listen.extend(cli.api_listen.iter().cloned());
+    let identity_errors: Vec<String> = config
+        .services
+        .iter()
+        .filter_map(|(name, svc)| {
+            plan::check_identity(svc)
+                .err()
+                .map(|e| format!("{}: service {name:?}: {e}", sources.join(", ")))
+        })
+        .collect();
+    if !identity_errors.is_empty() {
+        for e in identity_errors {
+            eprintln!("{e}");
+        }
+        return 2;
+    }
     // Socket activation: check the keys, then bind every `socket.listen`
     // before any service runs, so clients can connect early (SPEC 3).
     let sockets = match bind_activation_sockets(&config, &sources) {
@@ -187,6 +203,11 @@ fn run(cli: Cli) -> i32 {
         format,
         facts: Vec::new(),
         tini,
+        sources: if use_config {
+            sources.clone()
+        } else {
+            Vec::new()
+        },
         sockets,
     };
     system.block_on(async move {

@@ -41,7 +41,7 @@ pub(super) struct Demand {
     /// Bound by `oneinit` at start; registered with the reactor in `started`.
     /// Reactor registrations of duplicates of `sockets`.
     watched: Vec<Rc<AsyncFd<OwnedFd>>>,
-    sockets: Vec<ListenSocket>,
+    sockets: Vec<Rc<ListenSocket>>,
     watch: Option<SpawnHandle>,
     /// On-demand: the manager was asked to start us; wait for it.
     activation_sent: bool,
@@ -58,7 +58,7 @@ pub(super) struct Demand {
 }
 
 impl Demand {
-    pub(super) fn new(sockets: Vec<ListenSocket>, timetable: Option<Timetable>) -> Demand {
+    pub(super) fn new(sockets: Vec<Rc<ListenSocket>>, timetable: Option<Timetable>) -> Demand {
         Demand {
             sockets,
             timetable,
@@ -77,7 +77,7 @@ impl Demand {
         if accept {
             return Vec::new();
         }
-        self.sockets.iter().map(ListenSocket::raw).collect()
+        self.sockets.iter().map(|s| s.raw()).collect()
     }
 }
 

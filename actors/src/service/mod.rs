@@ -31,6 +31,8 @@ use std::time::Instant;
 /// Everything a ServiceActor is given by the ServiceManager.
 pub struct ServiceSetup {
     pub name: String,
+    /// Distinguishes this actor from an earlier one of the same name (reload).
+    pub generation: u64,
     pub cfg: Arc<ServiceConfig>,
     pub manager: Recipient<ServiceUpdated>,
     pub facts: Vec<Recipient<ServiceFact>>,
@@ -40,7 +42,7 @@ pub struct ServiceSetup {
     pub log_arbiter: ArbiterHandle,
     pub log: Logger,
     /// The service's bound `socket.listen` sockets (on-demand, per-demand).
-    pub sockets: Vec<crate::sys::socket::ListenSocket>,
+    pub sockets: Vec<std::rc::Rc<crate::sys::socket::ListenSocket>>,
     /// Where socket activation and schedules ask for a start.
     pub activate: Option<Recipient<crate::service_manager::messages::ActivateService>>,
 }
@@ -341,6 +343,7 @@ impl ServiceActor {
             self.fact(0, None, FactKind::StateChanged { from, to: state });
         }
         self.s.manager.do_send(ServiceUpdated {
+            generation: self.s.generation,
             view: self.view(),
             released: self.released,
             killed: self.slots.iter().any(|s| s.m.killed),

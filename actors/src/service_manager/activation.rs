@@ -5,13 +5,56 @@
 
 use super::messages::{ActivateService, ControlError, TriggerService};
 use super::ServiceManager;
+use crate::model::config::ServiceConfig;
 use crate::model::config::ServiceType;
 use crate::model::view::ServiceState;
 use crate::service::messages::Trigger;
+use crate::sys::socket::{self, ListenSocket};
 use actix::prelude::*;
-use slog::{debug, info, o};
+use slog::{debug, error, info, o};
+use std::collections::BTreeMap;
+use std::rc::Rc;
 
 impl ServiceManager {
+    /// The activation sockets of a service being added: the ones bound at
+    /// start (or for an earlier config with the same addresses), else bound
+    /// now (a service added or changed by a reload).
+    pub(crate) fn sockets_for(&mut self, name: &str, cfg: &ServiceConfig) -> Vec<Rc<ListenSocket>> {
+        let Some(sock) = &cfg.socket else {
+            self.sockets.remove(name);
+            return Vec::new();
+        };
+        if let Some(have) = self.sockets.get(name) {
+            let same = have.len() == sock.listen.len()
+                && have.iter().zip(&sock.listen).all(|(h, a)| &h.addr == a);
+            if same {
+                return have.clone();
+            }
+        }
+        // Close the old addresses first: the new list may reuse some.
+        self.sockets.remove(name);
+        let mut one = BTreeMap::new();
+        one.insert(name.to_string(), cfg.clone());
+        match socket::bind_all(&one) {
+            Ok(mut bound) => {
+                let socks: Vec<Rc<ListenSocket>> = bound
+                    .remove(name)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(Rc::new)
+                    .collect();
+                self.sockets.insert(name.to_string(), socks.clone());
+                socks
+            }
+            Err(errors) => {
+                for e in errors {
+                    error!(self.log, "socket activation is off for this service: {e}; free the address and reload"; "service" => name);
+                }
+                Vec::new()
+            }
+        }
+    }
+
     /// Starts an on-demand (or scheduled oneshot) service unless it runs.
     fn start_if_idle(&mut self, name: &str) {
         let Some(e) = self.services.get(name) else {

@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod messages;
 pub mod process_table;
 pub mod queries;
+pub mod reload;
 
 use crate::dependency_resolver::messages::{DependencyChanged, DependencyDecision, SetGraph};
 use crate::dependency_resolver::DependencyResolver;
@@ -42,6 +43,9 @@ pub struct ManagerSetup {
     pub facts: Vec<Recipient<ServiceFact>>,
     /// Tini mode: oneinit exits with `main`'s status.
     pub tini: bool,
+    /// Where the configuration came from (re-read on reload); empty when
+    /// there is no config file (tini mode without one).
+    pub sources: Vec<String>,
     /// `socket.listen` sockets bound before start, by service name
     /// (`sys::socket::bind_all`).
     pub sockets: BTreeMap<String, Vec<crate::sys::socket::ListenSocket>>,
@@ -58,6 +62,11 @@ pub struct Entry {
     pub killed: bool,
     pub last_exit_code: Option<i32>,
     pub health: Health,
+    /// The generation of the actor that currently runs it.
+    pub generation: u64,
+    /// Reload: removed (None) or changed (Some(new config)); applied once
+    /// the current actor has stopped everything.
+    pub retiring: Option<Option<ServiceConfig>>,
 }
 
 pub struct ServiceManager {
@@ -74,8 +83,11 @@ pub struct ServiceManager {
     pub(crate) events: broadcast::Sender<StateChanged>,
     pub(crate) log_arbiter: Option<Arbiter>,
     pub(crate) shutdown: Option<ShutdownState>,
-    /// Bound sockets not yet handed to their ServiceActor.
-    pub(crate) sockets: BTreeMap<String, Vec<crate::sys::socket::ListenSocket>>,
+    pub(crate) sources: Vec<String>,
+    pub(crate) next_generation: u64,
+    /// Bound activation sockets by service; kept here so a reloaded service
+    /// with the same addresses gets the same sockets (`activation.rs`).
+    pub(crate) sockets: BTreeMap<String, Vec<std::rc::Rc<crate::sys::socket::ListenSocket>>>,
 }
 
 impl ServiceManager {
@@ -95,7 +107,13 @@ impl ServiceManager {
             events,
             log_arbiter: None,
             shutdown: None,
-            sockets: setup.sockets,
+            sources: setup.sources,
+            next_generation: 1,
+            sockets: setup
+                .sockets
+                .into_iter()
+                .map(|(k, v)| (k, v.into_iter().map(std::rc::Rc::new).collect()))
+                .collect(),
         }
     }
 
@@ -112,8 +130,11 @@ impl ServiceManager {
             Some(a) => a.handle(),
             None => return,
         };
+        let generation = self.next_generation;
+        self.next_generation += 1;
         let setup = ServiceSetup {
             name: name.to_string(),
+            generation,
             cfg: cfg.clone(),
             manager: ctx.address().recipient(),
             facts: self.facts.clone(),
@@ -121,7 +142,7 @@ impl ServiceManager {
             logs: logs.clone(),
             log_arbiter,
             log: self.log.clone(),
-            sockets: self.sockets.remove(name).unwrap_or_default(),
+            sockets: self.sockets_for(name, &cfg),
             activate: Some(ctx.address().recipient()),
         };
         let actor = ServiceActor::new(setup);
@@ -139,6 +160,8 @@ impl ServiceManager {
                 killed: false,
                 last_exit_code: None,
                 health: Health::Unknown,
+                generation,
+                retiring: None,
             },
         );
     }
@@ -164,7 +187,7 @@ impl ServiceManager {
         }
     }
 
-    fn install_graph(&mut self) {
+    pub(crate) fn install_graph(&mut self) {
         let graph = DepGraph::build(&self.config.services);
         self.edges = graph.edges();
         if let Some(r) = &self.resolver {
@@ -261,6 +284,8 @@ impl Handler<ServiceUpdated> for ServiceManager {
         }
         if self.shutdown.is_some() {
             self.advance_shutdown(ctx);
+        } else {
+            self.retire_if_settled(&name, ctx);
         }
     }
 }
