@@ -1,1 +1,3 @@
 //! oneinit: the HTTP API layer shared by the `oneinit` and `onecli` binaries.
+
+pub mod import;
