@@ -6,6 +6,7 @@ use nix::sys::signal::Signal;
 use oneinit_actors::config_loader;
 use oneinit_actors::health_checker::{HealthChecker, HealthSetup};
 use oneinit_actors::logging::{root_logger_with_level, sink::LogSink, LevelHandle};
+use oneinit_actors::model::activation;
 use oneinit_actors::model::config::{
     Command, Config, LogFormat, LogLevel, RestartPolicy, ServiceConfig, ServiceType,
 };
@@ -14,7 +15,7 @@ use oneinit_actors::notifier::deliver::RetryPolicy;
 use oneinit_actors::notifier::{Notifier, NotifierSetup};
 use oneinit_actors::service::plan;
 use oneinit_actors::service_manager::{ManagerSetup, ServiceManager};
-use oneinit_actors::sys::{pid1, signals};
+use oneinit_actors::sys::{pid1, signals, socket};
 use slog::warn;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -163,6 +164,17 @@ fn run(cli: Cli) -> i32 {
         }
         return 2;
     }
+    // Socket activation: check the keys, then bind every `socket.listen`
+    // before any service runs, so clients can connect early (SPEC 3).
+    let sockets = match bind_activation_sockets(&config, &sources) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            return 2;
+        }
+    };
     // The API listeners are bound now, before any service starts, so a
     // refused or taken address is a start error (exit 2).
     let api_settings = oneinit::api::ApiSettings::new(
@@ -219,6 +231,7 @@ fn run(cli: Cli) -> i32 {
         } else {
             Vec::new()
         },
+        sockets,
     };
     let api_log = log.clone();
     let fixed_level = cli.log_level.is_some();
@@ -293,6 +306,28 @@ fn start_actors(
     health_ctx.run(health);
     notifier_ctx.run(notifier);
     manager
+}
+
+type BoundSockets = std::collections::BTreeMap<String, Vec<socket::ListenSocket>>;
+
+/// Checks the activation keys (`socket`, `schedule`, `max_instances`) and
+/// binds the listen sockets; errors are prefixed with the config source.
+fn bind_activation_sockets(
+    config: &Config,
+    sources: &[String],
+) -> Result<BoundSockets, Vec<String>> {
+    let source = sources.first().map(String::as_str).unwrap_or("oneinit");
+    let prefix = |errors: Vec<String>| -> Vec<String> {
+        errors
+            .into_iter()
+            .map(|e| format!("{source}: {e}"))
+            .collect()
+    };
+    let errors = activation::check(&config.services);
+    if !errors.is_empty() {
+        return Err(prefix(errors));
+    }
+    socket::bind_all(&config.services).map_err(prefix)
 }
 
 /// Tini mode: the command after `--` as the critical service `main`.

@@ -428,10 +428,12 @@ impl Default for ServiceConfig {
 
 impl ServiceConfig {
     pub fn autostart(&self) -> bool {
-        self.autostart.unwrap_or(matches!(
-            self.kind,
-            ServiceType::Ongoing | ServiceType::Oneshot
-        ))
+        // A scheduled oneshot runs at its due times (and at start only with
+        // `schedule.run_on_start`).
+        self.autostart.unwrap_or(match self.kind {
+            ServiceType::Oneshot => self.schedule.is_none(),
+            kind => kind == ServiceType::Ongoing,
+        })
     }
 
     /// The effective restart policy (oneshot and per-demand default to never).

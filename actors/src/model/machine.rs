@@ -353,6 +353,10 @@ impl Instance {
                 }
             }
         };
+        if !restart && p.kind == ServiceType::OnDemand {
+            // On-demand services wait for the next activation (SPEC 3).
+            self.state = ServiceState::Inactive;
+        }
         if restart {
             let delay = p.restart_delay(self.streak);
             self.streak = self.streak.saturating_add(1);
@@ -636,5 +640,31 @@ mod tests {
         assert_eq!(aggregate([S::Ready, S::Ready]), S::Ready);
         assert_eq!(aggregate([S::Completed, S::Failed]), S::Failed);
         assert_eq!(aggregate([]), S::Inactive);
+    }
+
+    #[test]
+    fn on_demand_returns_to_inactive_after_an_exit_that_does_not_restart() {
+        let now = Instant::now();
+        let p = policy(ServiceType::OnDemand, RestartPolicy::OnFailure);
+        let mut i = Instance::new();
+        run(&mut i, &p, now);
+        let fx = i.step(Input::Exited(Ended::Code(0)), now, &p);
+        assert_eq!(i.state, S::Inactive);
+        assert!(fx.contains(&Effect::Emit(Event::Completed)));
+        // A failure restarts per policy, then it is inactive again once
+        // the policy gives up.
+        run(&mut i, &p, now);
+        i.step(Input::Exited(Ended::Code(3)), now, &p);
+        assert_eq!(i.state, S::Backoff);
+        let never = policy(ServiceType::OnDemand, RestartPolicy::Never);
+        let mut j = Instance::new();
+        run(&mut j, &never, now);
+        j.step(Input::Exited(Ended::Code(3)), now, &never);
+        assert_eq!(j.state, S::Inactive);
+        // Stopped on request stays stopped (no activation until started).
+        run(&mut j, &never, now);
+        j.step(Input::Stop(StopTarget::Stopped), now, &never);
+        j.step(Input::Exited(Ended::Signal(15)), now, &never);
+        assert_eq!(j.state, S::Stopped);
     }
 }

@@ -2,10 +2,12 @@
 //! signal names, the service state machine, the dependency graph and the
 //! backoff arithmetic. Everything here is unit-tested without processes.
 
+pub mod activation;
 pub mod config;
 pub mod graph;
 pub mod limits;
 pub mod machine;
+pub mod schedule;
 pub mod signal;
 pub mod units;
 pub mod view;

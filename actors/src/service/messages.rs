@@ -119,3 +119,13 @@ pub struct ServiceFact {
     pub pid: Option<i32>,
     pub kind: FactKind,
 }
+
+/// Start one run of a per-demand service (an API trigger, a schedule, an
+/// accepted connection). Answers the new instance id, or `TooMany` when the
+/// queue of runs waiting for a free `max_instances` slot is full.
+#[derive(Message)]
+#[rtype(result = "Result<u64, crate::service_manager::messages::ControlError>")]
+pub struct Trigger {
+    /// inetd style: the connection becomes the instance's stdin and stdout.
+    pub connection: Option<std::os::fd::OwnedFd>,
+}

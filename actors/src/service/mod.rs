@@ -3,16 +3,18 @@
 //! signals, SIGKILL, timers, log events. Publishes `ServiceUpdated` to the
 //! ServiceManager and `ServiceFact`s to observers (metrics, notifiers).
 
+pub mod demand;
 pub mod limits;
 pub mod messages;
 pub mod plan;
 
 use crate::logging::capture::Reader;
 use crate::logging::service_logs::ServiceLogs;
-use crate::model::config::ServiceConfig;
+use crate::model::config::{RestartPolicy, ServiceConfig, ServiceType};
 use crate::model::machine::{
     aggregate, Effect, Ended, Event, Input, Instance, Policy, StopTarget, Timer,
 };
+use crate::model::schedule::Timetable;
 use crate::model::signal::signal_short_name;
 use crate::model::view::{ExitView, Health, InstanceView, ServiceState, ServiceView, Stream};
 use crate::service_manager::process_table::{ProcessOwner, ProcessTable};
@@ -42,6 +44,10 @@ pub struct ServiceSetup {
     pub log: Logger,
     /// The service's limits: cgroup, rlimits, usage, OOM detection.
     pub limits: Arc<limits::ServiceLimits>,
+    /// The service's bound `socket.listen` sockets (on-demand, per-demand).
+    pub sockets: Vec<std::rc::Rc<crate::sys::socket::ListenSocket>>,
+    /// Where socket activation and schedules ask for a start.
+    pub activate: Option<Recipient<crate::service_manager::messages::ActivateService>>,
 }
 
 struct Slot {
@@ -49,6 +55,8 @@ struct Slot {
     m: Instance,
     started_utc: Option<DateTime<Utc>>,
     spawned_at: Option<Instant>,
+    /// inetd style: stdin and stdout of the instance, handed over at spawn.
+    connection: Option<std::os::fd::OwnedFd>,
 }
 
 pub struct ServiceActor {
@@ -65,19 +73,40 @@ pub struct ServiceActor {
     stop_signal: Option<Signal>,
     /// A retry of removing the cgroup is scheduled.
     release_retry: Option<SpawnHandle>,
+    /// Sockets, per-demand instances and schedule (`demand.rs`).
+    demand: demand::Demand,
 }
 
 impl ServiceActor {
-    pub fn new(s: ServiceSetup) -> ServiceActor {
-        let policy = Policy::from_config(&s.cfg);
-        let slots = (0..s.cfg.instances.max(1) as u64)
+    pub fn new(mut s: ServiceSetup) -> ServiceActor {
+        let mut policy = Policy::from_config(&s.cfg);
+        let per_demand = s.cfg.kind == ServiceType::PerDemand;
+        if per_demand {
+            // Finished instances are counted, never restarted (SPEC 3).
+            policy.restart = RestartPolicy::Never;
+        }
+        // Per-demand instances are created by triggers.
+        let fixed = if per_demand {
+            0
+        } else {
+            s.cfg.instances.max(1) as u64
+        };
+        let slots = (0..fixed)
             .map(|id| Slot {
                 id,
                 m: Instance::new(),
                 started_utc: None,
                 spawned_at: None,
+                connection: None,
             })
             .collect();
+        // A bad schedule was refused at load (`model::activation::check`).
+        let timetable = s
+            .cfg
+            .schedule
+            .as_ref()
+            .and_then(|sc| Timetable::from_config(sc).ok());
+        let demand = demand::Demand::new(std::mem::take(&mut s.sockets), timetable);
         let log = s.log.new(o!("service" => s.name.clone()));
         ServiceActor {
             s: ServiceSetup { log, ..s },
@@ -91,6 +120,7 @@ impl ServiceActor {
             last_state: ServiceState::Inactive,
             stop_signal: None,
             release_retry: None,
+            demand,
         }
     }
 
@@ -189,6 +219,9 @@ impl ServiceActor {
     fn spawn_instance(&mut self, idx: usize, ctx: &mut Context<Self>) {
         let id = self.slots[idx].id;
         let log = self.s.log.new(o!("instance" => id));
+        let accept = self.s.cfg.socket.as_ref().is_some_and(|s| s.accept);
+        let connection = self.slots[idx].connection.take();
+        let listen_fds = self.demand.listen_fds(accept);
         let result = plan::spawn_spec(&self.s.name, &self.s.cfg, id)
             .map_err(|message| spawn::SpawnError {
                 message,
@@ -201,6 +234,10 @@ impl ServiceActor {
                 }
                 spec.rlimits.extend(lim.rlimits);
                 spec.cgroup_procs = lim.cgroup_procs;
+                // systemd names each fd after its socket unit; ours is the service.
+                spec.listen_names = vec![self.s.name.clone(); listen_fds.len()];
+                spec.listen_fds = listen_fds;
+                spec.connection = connection;
                 spawn::spawn(&spec)
             });
         match result {
@@ -224,6 +261,7 @@ impl ServiceActor {
             }
             Err(e) => {
                 error!(log, "cannot start: {}", e.message; "event" => "exited", "exit_code" => e.exit_code);
+                self.demand.runs_total += 1;
                 self.last_exit = Some((
                     ExitView {
                         code: Some(e.exit_code),
@@ -290,6 +328,7 @@ impl ServiceActor {
 
     /// Sends the current view to the manager; handles `notify_delay`.
     fn publish(&mut self, ctx: &mut Context<Self>) {
+        self.settle_demand(ctx);
         let state = self.state();
         let settled_up = matches!(state, ServiceState::Ready | ServiceState::Completed);
         if settled_up && !self.released && self.release_timer.is_none() {
@@ -361,13 +400,13 @@ impl ServiceActor {
             before: c.before.clone(),
             autostart: c.autostart(),
             critical: c.critical,
-            next_run: None,
+            next_run: self.demand.next_run,
             listen: c
                 .socket
                 .as_ref()
                 .map(|s| s.listen.clone())
                 .unwrap_or_default(),
-            runs_total: None,
+            runs_total: self.counts_runs().then_some(self.demand.runs_total),
             memory_bytes: None,
             cpu_seconds: None,
             limits: self.s.limits.views(),
@@ -410,6 +449,14 @@ impl ServiceActor {
         }
     }
 
+    /// On-demand, per-demand and scheduled services show `runs_total`.
+    fn counts_runs(&self) -> bool {
+        matches!(
+            self.s.cfg.kind,
+            ServiceType::OnDemand | ServiceType::PerDemand
+        ) || self.s.cfg.schedule.is_some()
+    }
+
     fn for_all(&mut self, input: Input, ctx: &mut Context<Self>) {
         for idx in 0..self.slots.len() {
             self.feed(idx, input, ctx);
@@ -425,6 +472,7 @@ impl Actor for ServiceActor {
         for w in self.s.limits.warnings() {
             warn!(self.s.log, "limit not fully enforced: {w}");
         }
+        self.start_demand(ctx);
         self.publish(ctx);
     }
 }
@@ -432,6 +480,7 @@ impl Actor for ServiceActor {
 impl Handler<Start> for ServiceActor {
     type Result = ();
     fn handle(&mut self, _: Start, ctx: &mut Context<Self>) {
+        self.demand.held = false;
         self.for_all(Input::Start, ctx);
     }
 }
@@ -439,6 +488,7 @@ impl Handler<Start> for ServiceActor {
 impl Handler<Wait> for ServiceActor {
     type Result = ();
     fn handle(&mut self, _: Wait, ctx: &mut Context<Self>) {
+        self.demand.held = false;
         for s in &mut self.slots {
             s.m.set_waiting();
         }
@@ -450,6 +500,11 @@ impl Handler<Stop> for ServiceActor {
     type Result = ();
     fn handle(&mut self, msg: Stop, ctx: &mut Context<Self>) {
         self.stop_signal = msg.signal;
+        if msg.target == StopTarget::Stopped {
+            // No activation and no queued runs until started again.
+            self.demand.held = true;
+            self.demand.clear_queue();
+        }
         self.for_all(Input::Stop(msg.target), ctx);
     }
 }
@@ -525,6 +580,7 @@ impl Handler<InstanceExited> for ServiceActor {
             },
             msg.status.code_for_shell(),
         ));
+        self.demand.runs_total += 1;
         self.fact(
             msg.instance,
             Some(msg.pid),

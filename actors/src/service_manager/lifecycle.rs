@@ -137,11 +137,10 @@ impl ServiceManager {
                 if let Some(e) = self.services.get(name) {
                     if !matches!(
                         e.view.state,
-                        ServiceState::Stopped
-                            | ServiceState::Completed
-                            | ServiceState::Failed
-                            | ServiceState::Inactive
+                        ServiceState::Stopped | ServiceState::Completed | ServiceState::Failed
                     ) {
+                        // Inactive ones too: that switches socket activation
+                        // and per-demand triggers off.
                         e.addr.do_send(Stop {
                             target: StopTarget::Stopped,
                             signal: if name == "main" { signal } else { None },

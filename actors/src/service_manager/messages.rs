@@ -112,3 +112,14 @@ pub struct Ping;
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Shutdown;
+
+/// A service's own trigger fired (first connection on an on-demand
+/// service's socket, a schedule's due time): start it like an operator's
+/// `start` would, dependencies first. Ignored while shutting down.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ActivateService {
+    pub name: String,
+    /// What fired, for the log: "socket", "schedule".
+    pub reason: &'static str,
+}

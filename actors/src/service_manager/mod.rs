@@ -8,6 +8,7 @@
 //! `lifecycle.rs` signals, reaping and shutdown, `reload.rs` hot reload,
 //! `watch.rs` `remote.watch` and the live log level.
 
+pub mod activation;
 pub mod health;
 pub mod lifecycle;
 pub mod messages;
@@ -50,6 +51,9 @@ pub struct ManagerSetup {
     /// Where the configuration came from (re-read on reload); empty when
     /// there is no config file (tini mode without one).
     pub sources: Vec<String>,
+    /// `socket.listen` sockets bound before start, by service name
+    /// (`sys::socket::bind_all`).
+    pub sockets: BTreeMap<String, Vec<crate::sys::socket::ListenSocket>>,
 }
 
 /// One supervised service as the manager sees it.
@@ -94,6 +98,9 @@ pub struct ServiceManager {
     pub(crate) next_generation: u64,
     /// `remote.watch` and the live log level (see `watch.rs`).
     pub(crate) watch: watch::WatchState,
+    /// Bound activation sockets by service; kept here so a reloaded service
+    /// with the same addresses gets the same sockets (`activation.rs`).
+    pub(crate) sockets: BTreeMap<String, Vec<std::rc::Rc<crate::sys::socket::ListenSocket>>>,
 }
 
 impl ServiceManager {
@@ -118,6 +125,11 @@ impl ServiceManager {
             config_observers: Vec::new(),
             next_generation: 1,
             watch: watch::WatchState::default(),
+            sockets: setup
+                .sockets
+                .into_iter()
+                .map(|(k, v)| (k, v.into_iter().map(std::rc::Rc::new).collect()))
+                .collect(),
         }
     }
 
@@ -148,6 +160,8 @@ impl ServiceManager {
             log_arbiter,
             log: self.log.clone(),
             limits: limits.clone(),
+            sockets: self.sockets_for(name, &cfg),
+            activate: Some(ctx.address().recipient()),
         };
         let actor = ServiceActor::new(setup);
         let view = actor_view_placeholder(name, &cfg);

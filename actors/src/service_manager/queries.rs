@@ -39,7 +39,7 @@ impl ServiceManager {
             .ok_or_else(|| ControlError::NotFound(name.to_string()))
     }
 
-    fn refuse_when_shutting_down(&self) -> Result<(), ControlError> {
+    pub(crate) fn refuse_when_shutting_down(&self) -> Result<(), ControlError> {
         match self.shutdown {
             Some(_) => Err(ControlError::ShuttingDown),
             None => Ok(()),
@@ -70,6 +70,12 @@ impl Handler<ControlService> for ServiceManager {
         let addr = e.addr.clone();
         let log = self.log.new(o!("service" => msg.name.clone()));
         match msg.action {
+            Action::Start if e.cfg.kind == ServiceType::PerDemand => {
+                // One run, as `trigger` (per-demand instances are not started
+                // as a group); the id is in the log.
+                info!(log, "start requested: triggering one run");
+                addr.do_send(crate::service::messages::Trigger { connection: None });
+            }
             Action::Start => {
                 info!(log, "start requested");
                 if !state.is_alive() && state != ServiceState::Backoff {
@@ -125,32 +131,6 @@ impl Handler<SignalService> for ServiceManager {
                 Err(_) => Err(ControlError::ShuttingDown),
             }
         })
-    }
-}
-
-impl Handler<TriggerService> for ServiceManager {
-    type Result = Result<u64, ControlError>;
-    fn handle(&mut self, msg: TriggerService, _: &mut Context<Self>) -> Self::Result {
-        self.refuse_when_shutting_down()?;
-        let e = self.entry(&msg.name)?;
-        match e.cfg.kind {
-            ServiceType::OnDemand => {
-                let state = e.view.state;
-                if !state.is_alive() && state != ServiceState::Backoff {
-                    self.want(&msg.name);
-                }
-                Ok(0)
-            }
-            ServiceType::PerDemand => Err(ControlError::Conflict(format!(
-                "service {} is per-demand: triggering per-demand services is not available in this build",
-                msg.name
-            ))),
-            kind => Err(ControlError::Conflict(format!(
-                "service {} is {}: only on-demand and per-demand services can be triggered; use start",
-                msg.name,
-                kind.as_str()
-            ))),
-        }
     }
 }
 

@@ -51,7 +51,7 @@ impl ServiceManager {
                 new.services.insert("main".into(), main.clone());
             }
         }
-        let identity_errors: Vec<String> = new
+        let mut identity_errors: Vec<String> = new
             .services
             .iter()
             .filter_map(|(n, s)| {
@@ -60,6 +60,7 @@ impl ServiceManager {
                     .map(|e| format!("service {n:?}: {e}"))
             })
             .collect();
+        identity_errors.extend(crate::model::activation::check(&new.services));
         if !identity_errors.is_empty() {
             return Err(identity_errors);
         }

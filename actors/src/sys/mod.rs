@@ -11,5 +11,6 @@ pub mod pid1;
 pub mod reap;
 pub mod runtime_dir;
 pub mod signals;
+pub mod socket;
 pub mod spawn;
 pub mod usage;

@@ -188,7 +188,8 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
         .map(|i| prepared.envp[i].as_ptr() as *mut u8);
 
     let io_err = |what: &str, e: io::Error| SpawnError::new(format!("{what}: {e}"), 126);
-    let (out_r, out_w) = if spec.capture {
+    // inetd style: stdout is the connection, only stderr is captured.
+    let (out_r, out_w) = if spec.capture && spec.connection.is_none() {
         let (r, w) = pipe().map_err(|e| io_err("cannot create a pipe", e))?;
         (Some(r), Some(w))
     } else {
