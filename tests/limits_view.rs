@@ -88,6 +88,7 @@ services:
                 facts: vec![recorder.recipient()],
                 tini: false,
                 sources: Vec::new(),
+                sockets: Default::default(),
             })
             .start();
             // Usage of a running service: 40 MiB touched, CPU burnt.
