@@ -12,9 +12,15 @@ use util::*;
 fn zombies_of(parent: i32) -> Vec<i32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
         let f: Vec<&str> = rest.split_whitespace().collect();
         if f.first() == Some(&"Z") && f.get(1).and_then(|p| p.parse::<i32>().ok()) == Some(parent) {
             out.push(pid);
@@ -31,14 +37,25 @@ services:
   forker:
     command: ["sh", "-c", "for i in 1 2 3 4 5; do (sh -c 'sleep 0.2' &) ; done; touch {dir}/forked; exec sleep 100"]
 "#,
-        Opts { pid1: true, ..Opts::default() },
+        Opts {
+            pid1: true,
+            ..Opts::default()
+        },
     );
-    assert!(wait_until(secs(10), || d.path("forked").exists()), "{}", d.stdout());
+    assert!(
+        wait_until(secs(10), || d.path("forked").exists()),
+        "{}",
+        d.stdout()
+    );
     let oneinit = d.oneinit_pid().expect("oneinit pid");
     // The orphans were re-parented to oneinit (PID 1 in its namespace), died,
     // and must not stay zombies.
     std::thread::sleep(Duration::from_millis(800));
-    assert!(wait_until(secs(5), || zombies_of(oneinit).is_empty()), "zombies: {:?}", zombies_of(oneinit));
+    assert!(
+        wait_until(secs(5), || zombies_of(oneinit).is_empty()),
+        "zombies: {:?}",
+        zombies_of(oneinit)
+    );
 }
 
 #[test]
@@ -50,14 +67,25 @@ services:
     command: ["sh", "-c", "setsid sh -c 'trap \"\" TERM; echo $$ > {dir}/leftover; while :; do sleep 0.1; done' & sleep 0.3; exec sleep 100"]
 shutdown: {sweep_grace: 500ms}
 "#,
-        Opts { pid1: true, ..Opts::default() },
+        Opts {
+            pid1: true,
+            ..Opts::default()
+        },
     );
-    assert!(wait_until(secs(10), || !lines(&d.path("leftover")).is_empty()), "{}", d.stdout());
+    assert!(
+        wait_until(secs(10), || !lines(&d.path("leftover")).is_empty()),
+        "{}",
+        d.stdout()
+    );
     std::thread::sleep(Duration::from_millis(200));
     d.signal(Signal::SIGTERM);
     let code = d.wait_exit(secs(15));
     assert_eq!(code, Some(0), "{}", d.stdout());
-    assert!(d.tagged_pids().is_empty(), "leftovers: {:?}", d.tagged_pids());
+    assert!(
+        d.tagged_pids().is_empty(),
+        "leftovers: {:?}",
+        d.tagged_pids()
+    );
 }
 
 #[test]
@@ -68,16 +96,26 @@ services:
   a:
     command: ["sh", "-c", "touch {dir}/a; exec sleep 100"]
 "#,
-        Opts { pid1: true, ..Opts::default() },
+        Opts {
+            pid1: true,
+            ..Opts::default()
+        },
     );
-    assert!(wait_until(secs(10), || d.path("a").exists()), "{}", d.stdout());
+    assert!(
+        wait_until(secs(10), || d.path("a").exists()),
+        "{}",
+        d.stdout()
+    );
     d.signal(Signal::SIGTERM);
     assert_eq!(d.wait_exit(secs(15)), Some(0), "{}", d.stdout());
 }
 
 #[test]
 fn runs_as_nobody_with_a_read_only_config_dir() {
-    let dir = tempfile::Builder::new().prefix("oneinit-ro").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("oneinit-ro")
+        .tempdir()
+        .unwrap();
     let conf_dir = dir.path().join("etc");
     let out_dir = dir.path().join("out");
     std::fs::create_dir_all(&conf_dir).unwrap();
@@ -98,11 +136,24 @@ fn runs_as_nobody_with_a_read_only_config_dir() {
     std::fs::set_permissions(&conf_dir, std::fs::Permissions::from_mode(0o555)).unwrap();
     let mut d = Daemon::start_args(
         &["--config", &conf.to_string_lossy()],
-        Opts { pid1: true, user: Some("nobody"), ..Opts::default() },
+        Opts {
+            pid1: true,
+            user: Some("nobody"),
+            ..Opts::default()
+        },
     );
     let uid_file = out_dir.join("uid");
-    assert!(wait_until(secs(10), || !lines(&uid_file).is_empty()), "stdout: {} stderr: {}", d.stdout(), d.stderr());
-    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap().uid.as_raw();
+    assert!(
+        wait_until(secs(10), || !lines(&uid_file).is_empty()),
+        "stdout: {} stderr: {}",
+        d.stdout(),
+        d.stderr()
+    );
+    let nobody = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .unwrap()
+        .uid
+        .as_raw();
     assert_eq!(lines(&uid_file), vec![nobody.to_string()]);
     d.signal(Signal::SIGTERM);
     assert_eq!(d.wait_exit(secs(15)), Some(0), "{}", d.stdout());

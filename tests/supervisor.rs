@@ -9,7 +9,10 @@ use std::time::Duration;
 use util::*;
 
 fn f64s(path: &std::path::Path) -> Vec<f64> {
-    lines(path).iter().filter_map(|l| l.trim().parse().ok()).collect()
+    lines(path)
+        .iter()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
 }
 
 #[test]
@@ -27,7 +30,11 @@ services:
     command: ["sh", "-c", "trap 'sleep 0.2; echo web >> {dir}/order; exit 0' TERM; echo up >> {dir}/web.up; while :; do sleep 0.05; done"]
 "#,
     );
-    assert!(wait_until(secs(10), || d.path("web.up").exists()), "web never started: {}", d.stdout());
+    assert!(
+        wait_until(secs(10), || d.path("web.up").exists()),
+        "web never started: {}",
+        d.stdout()
+    );
     d.signal(Signal::SIGTERM);
     assert_eq!(d.wait_exit(secs(15)), Some(0), "stdout: {}", d.stdout());
     assert_eq!(lines(&d.path("order")), vec!["web", "api", "db"]);
@@ -44,13 +51,20 @@ services:
 "#,
     );
     let starts = d.path("starts");
-    assert!(wait_until(secs(15), || f64s(&starts).len() >= 6), "{}", d.stdout());
+    assert!(
+        wait_until(secs(15), || f64s(&starts).len() >= 6),
+        "{}",
+        d.stdout()
+    );
     let t = f64s(&starts);
     let gaps: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
     // 200, 400, 800, 800, 800 ms (+ spawn time)
     let want = [0.2, 0.4, 0.8, 0.8, 0.8];
     for (g, w) in gaps.iter().zip(want) {
-        assert!(*g >= w - 0.02 && *g < w + 0.25, "gaps {gaps:?} want {want:?}");
+        assert!(
+            *g >= w - 0.02 && *g < w + 0.25,
+            "gaps {gaps:?} want {want:?}"
+        );
     }
 }
 
@@ -64,7 +78,11 @@ services:
     restart: {delay: 50ms, max_retries: 2}
 "#,
     );
-    assert!(d.wait_event("gave_up", Some("broken"), secs(10)), "{}", d.stdout());
+    assert!(
+        d.wait_event("gave_up", Some("broken"), secs(10)),
+        "{}",
+        d.stdout()
+    );
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(lines(&d.path("runs")).len(), 3, "max_retries: 2 = 3 runs");
     let exits = d.events("exited", Some("broken"));
@@ -88,12 +106,21 @@ services:
     command: ["sh", "-c", "date +%s.%N > {dir}/c; exec sleep 100"]
 "#,
     );
-    assert!(wait_until(secs(10), || ["a", "b", "c"].iter().all(|f| !f64s(&d.path(f)).is_empty())), "{}", d.stdout());
+    assert!(
+        wait_until(secs(10), || ["a", "b", "c"]
+            .iter()
+            .all(|f| !f64s(&d.path(f)).is_empty())),
+        "{}",
+        d.stdout()
+    );
     let a = f64s(&d.path("a"))[0];
     let b = f64s(&d.path("b"))[0];
     let c = f64s(&d.path("c"))[0];
     assert!((a - b).abs() < 0.5, "a and b start together: {a} {b}");
-    assert!(c - a.max(b) >= 0.95, "c waits for a and b to be ready: {a} {b} {c}");
+    assert!(
+        c - a.max(b) >= 0.95,
+        "c waits for a and b to be ready: {a} {b} {c}"
+    );
 }
 
 #[test]
@@ -115,13 +142,22 @@ services:
     command: ["sh", "-c", "touch {dir}/blocked; exec sleep 100"]
 "#,
     );
-    assert!(wait_until(secs(10), || ["migrated", "app"].iter().all(|f| !f64s(&d.path(f)).is_empty())), "{}", d.stdout());
+    assert!(
+        wait_until(secs(10), || ["migrated", "app"]
+            .iter()
+            .all(|f| !f64s(&d.path(f)).is_empty())),
+        "{}",
+        d.stdout()
+    );
     let m = f64s(&d.path("migrated"))[0];
     let a = f64s(&d.path("app"))[0];
     assert!(a >= m, "app started before migrate completed");
     assert!(d.wait_event("exited", Some("badmigrate"), secs(5)));
     std::thread::sleep(Duration::from_millis(500));
-    assert!(!d.path("blocked").exists(), "a failed oneshot must block its dependents");
+    assert!(
+        !d.path("blocked").exists(),
+        "a failed oneshot must block its dependents"
+    );
 }
 
 #[test]
@@ -138,9 +174,17 @@ services:
     command: ["sh", "-c", "trap 'touch {dir}/web.stopped; exit 0' TERM; touch {dir}/web.up; while :; do sleep 0.05; done"]
 "#,
     );
-    assert!(wait_until(secs(10), || d.path("web.up").exists()), "{}", d.stdout());
+    assert!(
+        wait_until(secs(10), || d.path("web.up").exists()),
+        "{}",
+        d.stdout()
+    );
     std::fs::write(d.path("die"), "").unwrap();
-    assert!(wait_until(secs(10), || d.path("web.stopped").exists()), "web not stopped: {}", d.stdout());
+    assert!(
+        wait_until(secs(10), || d.path("web.stopped").exists()),
+        "web not stopped: {}",
+        d.stdout()
+    );
 }
 
 #[test]
@@ -171,22 +215,44 @@ services:
 "#,
     );
     assert_eq!(d.wait_exit(secs(15)), Some(137), "{}", d.stdout());
-    assert_eq!(d.events("exited", Some("app")).len(), 2, "restarts are used up first");
+    assert_eq!(
+        d.events("exited", Some("app")).len(),
+        2,
+        "restarts are used up first"
+    );
 }
 
 #[test]
 fn tini_mode_exits_with_the_command_status() {
-    let mut d = Daemon::start_args(&["--", "sh", "-c", "echo hello from main; exit 7"], Opts::default());
+    let mut d = Daemon::start_args(
+        &["--", "sh", "-c", "echo hello from main; exit 7"],
+        Opts::default(),
+    );
     assert_eq!(d.wait_exit(secs(10)), Some(7));
-    assert!(d.stdout().contains("hello from main\n"), "output passed through unchanged: {}", d.stdout());
+    assert!(
+        d.stdout().contains("hello from main\n"),
+        "output passed through unchanged: {}",
+        d.stdout()
+    );
 }
 
 #[test]
 fn tini_mode_passes_on_the_stop_signal_and_exits_with_main_status() {
     let mut d = Daemon::start_args(
-        &["--", "sh", "-c", "trap 'exit 3' TERM; touch $MARK; while :; do sleep 0.05; done"],
+        &[
+            "--",
+            "sh",
+            "-c",
+            "trap 'exit 3' TERM; touch $MARK; while :; do sleep 0.05; done",
+        ],
         Opts {
-            env: vec![("MARK", std::env::temp_dir().join(format!("mark-{}", std::process::id())).to_string_lossy().into())],
+            env: vec![(
+                "MARK",
+                std::env::temp_dir()
+                    .join(format!("mark-{}", std::process::id()))
+                    .to_string_lossy()
+                    .into(),
+            )],
             ..Opts::default()
         },
     );
@@ -224,13 +290,28 @@ services:
     );
     let mut pid = None;
     assert!(wait_until(secs(10), || {
-        pid = d.events("spawned", Some("low")).first().and_then(|r| r["pid"].as_i64());
+        pid = d
+            .events("spawned", Some("low"))
+            .first()
+            .and_then(|r| r["pid"].as_i64());
         pid.is_some()
     }));
     let status = std::fs::read_to_string(format!("/proc/{}/status", pid.unwrap())).unwrap();
-    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap().to_string();
-    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap().uid.as_raw();
-    let uids: Vec<u32> = uid_line.split_whitespace().skip(1).filter_map(|u| u.parse().ok()).collect();
+    let uid_line = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .unwrap()
+        .to_string();
+    let nobody = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .unwrap()
+        .uid
+        .as_raw();
+    let uids: Vec<u32> = uid_line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|u| u.parse().ok())
+        .collect();
     assert_eq!(uids, vec![nobody; 4], "{uid_line}");
 }
 
@@ -244,7 +325,8 @@ services:
     command: ["sh", "-c", "echo $ONEINIT_SERVICE-$ONEINIT_INSTANCE > {dir}/inst-$ONEINIT_INSTANCE; exec sleep 100"]
 "#,
     );
-    assert!(wait_until(secs(10), || (0..3).all(|i| d.path(&format!("inst-{i}")).exists())));
+    assert!(wait_until(secs(10), || (0..3)
+        .all(|i| d.path(&format!("inst-{i}")).exists())));
     assert_eq!(lines(&d.path("inst-2")), vec!["pool-2"]);
     let pids: std::collections::HashSet<i64> = d
         .events("spawned", Some("pool"))
@@ -265,11 +347,25 @@ services:
     );
     let mut pid = 0;
     assert!(wait_until(secs(10), || {
-        pid = d.events("spawned", Some("probe")).first().and_then(|r| r["pid"].as_i64()).unwrap_or(0) as i32;
-        pid > 0 && std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p.ends_with("sleep"))
+        pid = d
+            .events("spawned", Some("probe"))
+            .first()
+            .and_then(|r| r["pid"].as_i64())
+            .unwrap_or(0) as i32;
+        pid > 0
+            && std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p.ends_with("sleep"))
     }));
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |k: &str| status.lines().find(|l| l.starts_with(k)).unwrap().split_whitespace().nth(1).unwrap().to_string();
+    let field = |k: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(k))
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
     assert_eq!(field("SigBlk:"), "0000000000000000");
     assert_eq!(field("SigIgn:"), "0000000000000000");
     let fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -277,9 +373,17 @@ services:
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(fds.iter().all(|f| ["0", "1", "2"].contains(&f.as_str())), "fds: {fds:?}");
+    assert!(
+        fds.iter().all(|f| ["0", "1", "2"].contains(&f.as_str())),
+        "fds: {fds:?}"
+    );
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
     assert_eq!(fields[2], pid.to_string(), "own process group");
     assert_eq!(fields[3], pid.to_string(), "own session");
 }
@@ -301,7 +405,13 @@ services:
 
 #[test]
 fn no_config_and_no_command_exits_2_naming_the_paths() {
-    let mut d = Daemon::start_args(&[], Opts { env: vec![("ONEINIT_CONFIG", "/nonexistent/x.yaml".into())], ..Opts::default() });
+    let mut d = Daemon::start_args(
+        &[],
+        Opts {
+            env: vec![("ONEINIT_CONFIG", "/nonexistent/x.yaml".into())],
+            ..Opts::default()
+        },
+    );
     assert_eq!(d.wait_exit(secs(10)), Some(2));
     assert!(d.stderr().contains("/nonexistent/x.yaml"), "{}", d.stderr());
 }

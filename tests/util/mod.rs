@@ -35,7 +35,11 @@ pub fn secs(s: u64) -> Duration {
 /// so teardown can find every process a test started.
 fn unique_tag() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("t{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "t{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub struct Daemon {
@@ -75,9 +79,16 @@ impl Daemon {
     }
 
     pub fn start_with(config: &str, opts: Opts) -> Daemon {
-        let dir = tempfile::Builder::new().prefix("oneinit-test").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("oneinit-test")
+            .tempdir()
+            .expect("tempdir");
         let path = dir.path().join("oneinit.yaml");
-        fs::write(&path, config.replace("{dir}", &dir.path().to_string_lossy())).expect("write config");
+        fs::write(
+            &path,
+            config.replace("{dir}", &dir.path().to_string_lossy()),
+        )
+        .expect("write config");
         let mut args = vec!["--config".to_string(), path.to_string_lossy().into_owned()];
         args.extend(opts.args.iter().cloned());
         Daemon::spawn(dir, args, opts)
@@ -85,7 +96,10 @@ impl Daemon {
 
     /// Starts oneinit with exactly these arguments (no config written).
     pub fn start_args(args: &[&str], opts: Opts) -> Daemon {
-        let dir = tempfile::Builder::new().prefix("oneinit-test").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("oneinit-test")
+            .tempdir()
+            .expect("tempdir");
         Daemon::spawn(dir, args.iter().map(|s| s.to_string()).collect(), opts)
     }
 
@@ -95,20 +109,33 @@ impl Daemon {
         let err = dir.path().join("stderr.log");
         let run = dir.path().join("run");
         let ids = opts.user.map(|u| {
-            let pw = nix::unistd::User::from_name(u).ok().flatten().expect("test user exists");
+            let pw = nix::unistd::User::from_name(u)
+                .ok()
+                .flatten()
+                .expect("test user exists");
             (pw.uid.as_raw(), pw.gid.as_raw())
         });
         let mut cmd = if opts.pid1 {
             let mut c = Command::new("unshare");
             c.args(["--pid", "--fork", "--mount-proc", "--kill-child"]);
             if let Some((uid, gid)) = ids {
-                c.args(["setpriv", &format!("--reuid={uid}"), &format!("--regid={gid}"), "--clear-groups"]);
+                c.args([
+                    "setpriv",
+                    &format!("--reuid={uid}"),
+                    &format!("--regid={gid}"),
+                    "--clear-groups",
+                ]);
             }
             c.arg(BIN);
             c
         } else if let Some((uid, gid)) = ids {
             let mut c = Command::new("setpriv");
-            c.args([&format!("--reuid={uid}"), &format!("--regid={gid}"), "--clear-groups", BIN]);
+            c.args([
+                &format!("--reuid={uid}"),
+                &format!("--regid={gid}"),
+                "--clear-groups",
+                BIN,
+            ]);
             c
         } else {
             Command::new(BIN)
@@ -227,7 +254,10 @@ impl Drop for Daemon {
             }
         }
         for pid in tagged(&self.tag) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 }

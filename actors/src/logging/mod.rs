@@ -3,6 +3,7 @@
 //! Own records are filtered by level; captured lines never are.
 
 pub mod capture;
+pub mod rotate;
 pub mod service_logs;
 pub mod sink;
 

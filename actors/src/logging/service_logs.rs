@@ -19,6 +19,8 @@ use tokio::sync::broadcast;
 pub trait LineFile: Send + Sync {
     /// Appends one formatted line; false when it could not be written.
     fn append(&self, line: &[u8]) -> bool;
+    /// Closes and reopens the file at its path (SIGUSR1).
+    fn reopen(&self);
 }
 
 pub struct ServiceLogs {
@@ -55,6 +57,15 @@ impl ServiceLogs {
     pub fn set_file(&self, file: Option<Box<dyn LineFile>>) {
         if let Ok(mut f) = self.file.lock() {
             *f = file;
+        }
+    }
+
+    /// Reopens the persisted copy, if any (SIGUSR1, external rotation).
+    pub fn reopen_file(&self) {
+        if let Ok(f) = self.file.lock() {
+            if let Some(file) = f.as_ref() {
+                file.reopen();
+            }
         }
     }
 
