@@ -1,17 +1,20 @@
 //! `oneinit`: flags, logging, PID-1 setup, actors, HTTP server, exit code.
 
-use actix::Actor;
+use actix::{Actor, Addr};
 use clap::{Parser, Subcommand};
 use nix::sys::signal::Signal;
+use oneinit::metrics_listener;
 use oneinit_actors::config_loader;
+use oneinit_actors::logging::rotate::{report_to, RotatingFile, RotationPolicy};
 use oneinit_actors::logging::{root_logger, sink::LogSink};
+use oneinit_actors::metrics_exporter::MetricsExporter;
 use oneinit_actors::model::config::{
     Command, Config, LogFormat, LogLevel, RestartPolicy, ServiceConfig, ServiceType,
 };
 use oneinit_actors::model::signal::SignalName;
 use oneinit_actors::service_manager::{ManagerSetup, ServiceManager};
 use oneinit_actors::sys::{pid1, signals};
-use slog::warn;
+use slog::{info, warn};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -162,10 +165,41 @@ fn run(cli: Cli) -> i32 {
     };
     let sink = LogSink::start(Box::new(std::io::stdout()));
     let log = root_logger(&sink, format, level);
+    if let Some(file) = &config.logging.file {
+        let policy = RotationPolicy::for_oneinit(file);
+        sink.add_output(Box::new(RotatingFile::open(policy, report_to(log.clone()))));
+    }
 
     if !pid1::is_pid1() {
         if let Err(e) = pid1::become_subreaper() {
             warn!(log, "cannot become a child subreaper; orphans of services will not be reaped"; "error" => %e);
+        }
+    }
+    let exporter = match start_metrics_exporter(&config) {
+        Ok(addr) => addr,
+        Err(e) => {
+            eprintln!("oneinit: cannot set up the metrics: {e}");
+            return 1;
+        }
+    };
+    // `exporter` (an Addr) is what the API's `/metrics` sends GatherMetrics to.
+    if config.metrics.enabled {
+        if let Some(listen) = config.metrics.listen.clone() {
+            let path = config.metrics.path.clone();
+            let exporter = exporter.clone();
+            match system.block_on(async move { metrics_listener::serve(&listen, &path, exporter) })
+            {
+                Ok(bound) => {
+                    info!(log, "serving metrics"; "listen" => bound.to_string(), "path" => &config.metrics.path)
+                }
+                Err(e) => {
+                    eprintln!(
+                        "oneinit: metrics.listen {}: cannot listen: {e}; choose a free host:port",
+                        config.metrics.listen.as_deref().unwrap_or_default()
+                    );
+                    return 2;
+                }
+            }
         }
     }
     let setup = ManagerSetup {
@@ -173,8 +207,9 @@ fn run(cli: Cli) -> i32 {
         log: log.clone(),
         sink: sink.clone(),
         format,
-        facts: Vec::new(),
+        facts: vec![exporter.clone().recipient()],
         tini,
+        registrations: vec![exporter.clone().recipient()],
     };
     system.block_on(async move {
         ServiceManager::new(setup).start();
@@ -183,6 +218,15 @@ fn run(cli: Cli) -> i32 {
     drop(log);
     sink.flush(Duration::from_secs(2));
     code
+}
+
+/// Starts the MetricsExporter on an arbiter of its own, so a scrape's
+/// /proc walk never delays the ServiceManager. Call inside the actix system.
+fn start_metrics_exporter(config: &Config) -> Result<Addr<MetricsExporter>, prometheus::Error> {
+    let exporter = MetricsExporter::new(config.notifiers.keys().cloned())?;
+    let arbiter = actix::Arbiter::new();
+    let addr = MetricsExporter::start_in_arbiter(&arbiter.handle(), |_| exporter);
+    Ok(addr)
 }
 
 /// Tini mode: the command after `--` as the critical service `main`.

@@ -10,8 +10,10 @@
 
 use super::service_logs::LineFile;
 use super::sink::Output;
+use crate::model::config::{LogFileConfig, ServiceLogsConfig};
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use slog::{error, info, Logger};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -25,8 +27,9 @@ pub const FILE_MODE: u32 = 0o640;
 /// How often a failing file is retried.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
 
-/// Told about a file problem once (and once when it is solved).
-pub type OnError = Box<dyn Fn(&str) + Send + Sync>;
+/// Told about a file problem once (`true`, an error) and once when it is
+/// solved (`false`, for an info record).
+pub type OnError = Box<dyn Fn(bool, &str) + Send + Sync>;
 
 /// Where and how to rotate.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,6 +42,39 @@ pub struct RotationPolicy {
     pub max_files: u32,
     /// gzip rotated files (`web.log.1.gz`).
     pub compress: bool,
+}
+
+impl RotationPolicy {
+    /// A service's `logs.file` (None when it has none).
+    pub fn for_service(logs: &ServiceLogsConfig) -> Option<RotationPolicy> {
+        Some(RotationPolicy {
+            path: PathBuf::from(logs.file.as_deref()?),
+            max_size: logs.max_size.0,
+            max_files: logs.max_files,
+            compress: logs.compress,
+        })
+    }
+
+    /// oneinit's own `logging.file`.
+    pub fn for_oneinit(file: &LogFileConfig) -> RotationPolicy {
+        RotationPolicy {
+            path: PathBuf::from(&file.path),
+            max_size: file.max_size.0,
+            max_files: file.max_files,
+            compress: file.compress,
+        }
+    }
+}
+
+/// Reports file problems as records of `log` (error, then info once solved).
+pub fn report_to(log: Logger) -> OnError {
+    Box::new(move |is_error, msg| {
+        if is_error {
+            error!(log, "{}", msg);
+        } else {
+            info!(log, "{}", msg);
+        }
+    })
 }
 
 /// The writer; not shared (see `SharedRotatingFile` for the `LineFile`).
@@ -146,20 +182,19 @@ impl RotatingFile {
     fn fail(&mut self, what: &str) {
         if !self.failing {
             self.failing = true;
-            (self.on_error)(&format!(
+            let msg = format!(
                 "log file {}: {what}; its lines are kept on stdout only until it can be written again (check the disk space and the folder's permissions)",
                 self.policy.path.display()
-            ));
+            );
+            (self.on_error)(true, &msg);
         }
     }
 
     fn recovered(&mut self) {
         if self.failing {
             self.failing = false;
-            (self.on_error)(&format!(
-                "log file {}: writing again",
-                self.policy.path.display()
-            ));
+            let msg = format!("log file {}: writing again", self.policy.path.display());
+            (self.on_error)(false, &msg);
         }
     }
 
@@ -308,7 +343,7 @@ mod tests {
     }
 
     fn quiet() -> OnError {
-        Box::new(|_| {})
+        Box::new(|_, _| {})
     }
 
     fn line(i: usize) -> Vec<u8> {
@@ -397,7 +432,10 @@ mod tests {
         fs::write(dir.path().join("sub"), b"x").unwrap();
         let errors = Arc::new(Mutex::new(Vec::<String>::new()));
         let seen = errors.clone();
-        let on_error: OnError = Box::new(move |m| seen.lock().unwrap().push(m.to_string()));
+        let on_error: OnError = Box::new(move |is_error, m| {
+            assert!(is_error);
+            seen.lock().unwrap().push(m.to_string())
+        });
         let mut f = RotatingFile::open(policy(dir.path(), 100, 1, false), on_error);
         for i in 0..100 {
             assert!(!f.write(&line(i)));

@@ -269,6 +269,9 @@ impl StreamHandler<Signal> for ServiceManager {
             Signal::SIGUSR1 => {
                 info!(self.log, "reopening log files");
                 self.sink.reopen();
+                for e in self.services.values() {
+                    e.logs.reopen_file();
+                }
             }
             other => self.forward(other),
         }

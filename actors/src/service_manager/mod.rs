@@ -14,8 +14,10 @@ pub mod queries;
 
 use crate::dependency_resolver::messages::{DependencyChanged, DependencyDecision, SetGraph};
 use crate::dependency_resolver::DependencyResolver;
+use crate::logging::rotate::{report_to, RotatingFile, RotationPolicy, SharedRotatingFile};
 use crate::logging::service_logs::ServiceLogs;
 use crate::logging::sink::LogSink;
+use crate::metrics_exporter::messages::ServiceRegistered;
 use crate::model::config::{Config, LogFormat, ServiceConfig};
 use crate::model::graph::DepGraph;
 use crate::model::machine::StopTarget;
@@ -41,6 +43,8 @@ pub struct ManagerSetup {
     pub facts: Vec<Recipient<ServiceFact>>,
     /// Tini mode: oneinit exits with `main`'s status.
     pub tini: bool,
+    /// Told of every service added (the metrics exporter).
+    pub registrations: Vec<Recipient<ServiceRegistered>>,
 }
 
 /// One supervised service as the manager sees it.
@@ -63,6 +67,7 @@ pub struct ServiceManager {
     pub(crate) format: LogFormat,
     pub(crate) facts: Vec<Recipient<ServiceFact>>,
     pub(crate) tini: bool,
+    pub(crate) registrations: Vec<Recipient<ServiceRegistered>>,
     pub(crate) services: BTreeMap<String, Entry>,
     pub(crate) edges: Vec<GraphEdge>,
     pub(crate) resolver: Option<Addr<DependencyResolver>>,
@@ -82,6 +87,7 @@ impl ServiceManager {
             format: setup.format,
             facts: setup.facts,
             tini: setup.tini,
+            registrations: setup.registrations,
             services: BTreeMap::new(),
             edges: Vec::new(),
             resolver: None,
@@ -105,6 +111,18 @@ impl ServiceManager {
             Some(a) => a.handle(),
             None => return,
         };
+        if let Some(policy) = RotationPolicy::for_service(&cfg.logs) {
+            let file_log = self.log.new(o!("service" => name.to_string()));
+            let file = RotatingFile::open(policy, report_to(file_log));
+            logs.set_file(Some(Box::new(SharedRotatingFile::new(file))));
+        }
+        for r in &self.registrations {
+            r.do_send(ServiceRegistered {
+                service: name.to_string(),
+                cfg: cfg.clone(),
+                logs: logs.clone(),
+            });
+        }
         let setup = ServiceSetup {
             name: name.to_string(),
             cfg: cfg.clone(),
