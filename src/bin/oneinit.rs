@@ -12,6 +12,7 @@ use oneinit_actors::model::config::{
     Command, Config, LogFormat, LogLevel, RestartPolicy, ServiceConfig, ServiceType,
 };
 use oneinit_actors::model::signal::SignalName;
+use oneinit_actors::service::plan;
 use oneinit_actors::service_manager::{ManagerSetup, ServiceManager};
 use oneinit_actors::sys::{pid1, signals};
 use slog::{info, warn};
@@ -144,6 +145,21 @@ fn run(cli: Cli) -> i32 {
         config.services.insert("main".into(), main);
     }
     config.api.listen.extend(cli.api_listen.iter().cloned());
+    let identity_errors: Vec<String> = config
+        .services
+        .iter()
+        .filter_map(|(name, svc)| {
+            plan::check_identity(svc)
+                .err()
+                .map(|e| format!("{}: service {name:?}: {e}", sources.join(", ")))
+        })
+        .collect();
+    if !identity_errors.is_empty() {
+        for e in identity_errors {
+            eprintln!("{e}");
+        }
+        return 2;
+    }
 
     let format = match cli.log_format.as_deref() {
         Some("text") => LogFormat::Text,
@@ -210,6 +226,12 @@ fn run(cli: Cli) -> i32 {
         facts: vec![exporter.clone().recipient()],
         tini,
         registrations: vec![exporter.clone().recipient()],
+        removals: vec![exporter.clone().recipient()],
+        sources: if use_config {
+            sources.clone()
+        } else {
+            Vec::new()
+        },
     };
     system.block_on(async move {
         ServiceManager::new(setup).start();

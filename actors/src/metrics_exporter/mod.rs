@@ -265,6 +265,10 @@ impl Handler<ServiceRegistered> for MetricsExporter {
             self.m.init_check(&msg.service, check);
         }
         let t = self.tracked(&msg.service);
+        // A reload replaced the service: its new logs count from zero.
+        if !t.logs.as_ref().is_some_and(|l| Arc::ptr_eq(l, &msg.logs)) {
+            t.dropped_seen = 0;
+        }
         t.logs = Some(msg.logs);
         t.checks = checks;
         self.count_states();

@@ -70,6 +70,8 @@ pub struct SetStatusText {
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]
 pub struct ServiceUpdated {
+    /// The actor generation that sent it (stale ones are ignored).
+    pub generation: u64,
     pub view: ServiceView,
     /// Ready (or completed) and `notify_delay` has passed: dependents may start.
     pub released: bool,

@@ -29,6 +29,8 @@ use std::time::Instant;
 /// Everything a ServiceActor is given by the ServiceManager.
 pub struct ServiceSetup {
     pub name: String,
+    /// Distinguishes this actor from an earlier one of the same name (reload).
+    pub generation: u64,
     pub cfg: Arc<ServiceConfig>,
     pub manager: Recipient<ServiceUpdated>,
     pub facts: Vec<Recipient<ServiceFact>>,
@@ -300,6 +302,7 @@ impl ServiceActor {
             self.fact(0, None, FactKind::StateChanged { from, to: state });
         }
         self.s.manager.do_send(ServiceUpdated {
+            generation: self.s.generation,
             view: self.view(),
             released: self.released,
             killed: self.slots.iter().any(|s| s.m.killed),

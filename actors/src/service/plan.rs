@@ -16,6 +16,20 @@ const OWN_VARS: &[&str] = &[
     "LISTEN_FDNAMES",
 ];
 
+/// Checks at start that the service's `user`/`group` exist and can be
+/// switched to (oneinit must be root to run a service as another user).
+pub fn check_identity(cfg: &ServiceConfig) -> Result<(), String> {
+    let ident = identity::resolve(cfg.user.as_deref(), cfg.group.as_deref())?;
+    let my_uid = nix::unistd::getuid().as_raw();
+    match ident {
+        Some(id) if my_uid != 0 && (id.uid != my_uid || id.gid != nix::unistd::getgid().as_raw()) => Err(format!(
+            "cannot run as user {:?}: oneinit runs as uid {my_uid}, not root; remove `user`/`group` or start oneinit as root",
+            cfg.user.as_deref().or(cfg.group.as_deref()).unwrap_or_default()
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Builds the spawn spec of instance `instance` of `name`.
 pub fn spawn_spec(name: &str, cfg: &ServiceConfig, instance: u64) -> Result<SpawnSpec, String> {
     let argv = cfg.command.argv(cfg.shell)?;

@@ -32,7 +32,7 @@ pub struct ShutdownState {
 }
 
 /// A service no longer has processes and will not start any.
-fn settled(state: ServiceState) -> bool {
+pub(crate) fn settled(state: ServiceState) -> bool {
     !state.is_alive() && !matches!(state, ServiceState::Backoff | ServiceState::Starting)
 }
 

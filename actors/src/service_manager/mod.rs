@@ -11,13 +11,14 @@ pub mod lifecycle;
 pub mod messages;
 pub mod process_table;
 pub mod queries;
+pub mod reload;
 
 use crate::dependency_resolver::messages::{DependencyChanged, DependencyDecision, SetGraph};
 use crate::dependency_resolver::DependencyResolver;
 use crate::logging::rotate::{report_to, RotatingFile, RotationPolicy, SharedRotatingFile};
 use crate::logging::service_logs::ServiceLogs;
 use crate::logging::sink::LogSink;
-use crate::metrics_exporter::messages::ServiceRegistered;
+use crate::metrics_exporter::messages::{ServiceRegistered, ServiceRemoved};
 use crate::model::config::{Config, LogFormat, ServiceConfig};
 use crate::model::graph::DepGraph;
 use crate::model::machine::StopTarget;
@@ -45,6 +46,11 @@ pub struct ManagerSetup {
     pub tini: bool,
     /// Told of every service added (the metrics exporter).
     pub registrations: Vec<Recipient<ServiceRegistered>>,
+    /// Told of every service a reload removed (the metrics exporter).
+    pub removals: Vec<Recipient<ServiceRemoved>>,
+    /// Where the configuration came from (re-read on reload); empty when
+    /// there is no config file (tini mode without one).
+    pub sources: Vec<String>,
 }
 
 /// One supervised service as the manager sees it.
@@ -58,6 +64,11 @@ pub struct Entry {
     pub killed: bool,
     pub last_exit_code: Option<i32>,
     pub health: Health,
+    /// The generation of the actor that currently runs it.
+    pub generation: u64,
+    /// Reload: removed (None) or changed (Some(new config)); applied once
+    /// the current actor has stopped everything.
+    pub retiring: Option<Option<ServiceConfig>>,
 }
 
 pub struct ServiceManager {
@@ -68,6 +79,7 @@ pub struct ServiceManager {
     pub(crate) facts: Vec<Recipient<ServiceFact>>,
     pub(crate) tini: bool,
     pub(crate) registrations: Vec<Recipient<ServiceRegistered>>,
+    pub(crate) removals: Vec<Recipient<ServiceRemoved>>,
     pub(crate) services: BTreeMap<String, Entry>,
     pub(crate) edges: Vec<GraphEdge>,
     pub(crate) resolver: Option<Addr<DependencyResolver>>,
@@ -75,6 +87,8 @@ pub struct ServiceManager {
     pub(crate) events: broadcast::Sender<StateChanged>,
     pub(crate) log_arbiter: Option<Arbiter>,
     pub(crate) shutdown: Option<ShutdownState>,
+    pub(crate) sources: Vec<String>,
+    pub(crate) next_generation: u64,
 }
 
 impl ServiceManager {
@@ -88,6 +102,7 @@ impl ServiceManager {
             facts: setup.facts,
             tini: setup.tini,
             registrations: setup.registrations,
+            removals: setup.removals,
             services: BTreeMap::new(),
             edges: Vec::new(),
             resolver: None,
@@ -95,6 +110,8 @@ impl ServiceManager {
             events,
             log_arbiter: None,
             shutdown: None,
+            sources: setup.sources,
+            next_generation: 1,
         }
     }
 
@@ -123,8 +140,11 @@ impl ServiceManager {
                 logs: logs.clone(),
             });
         }
+        let generation = self.next_generation;
+        self.next_generation += 1;
         let setup = ServiceSetup {
             name: name.to_string(),
+            generation,
             cfg: cfg.clone(),
             manager: ctx.address().recipient(),
             facts: self.facts.clone(),
@@ -148,6 +168,8 @@ impl ServiceManager {
                 killed: false,
                 last_exit_code: None,
                 health: Health::Unknown,
+                generation,
+                retiring: None,
             },
         );
     }
@@ -173,7 +195,7 @@ impl ServiceManager {
         }
     }
 
-    fn install_graph(&mut self) {
+    pub(crate) fn install_graph(&mut self) {
         let graph = DepGraph::build(&self.config.services);
         self.edges = graph.edges();
         if let Some(r) = &self.resolver {
@@ -270,6 +292,8 @@ impl Handler<ServiceUpdated> for ServiceManager {
         }
         if self.shutdown.is_some() {
             self.advance_shutdown(ctx);
+        } else {
+            self.retire_if_settled(&name, ctx);
         }
     }
 }

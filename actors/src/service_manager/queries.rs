@@ -209,20 +209,6 @@ impl Handler<GetReadiness> for ServiceManager {
     }
 }
 
-impl Handler<Reload> for ServiceManager {
-    type Result = Result<crate::model::view::ReloadReport, Vec<String>>;
-    fn handle(&mut self, _: Reload, _: &mut Context<Self>) -> Self::Result {
-        slog::warn!(
-            self.log,
-            "reload is not available in this build; restart oneinit to apply a new configuration"
-        );
-        Err(vec![
-            "reload is not available in this build: restart oneinit to apply a new configuration"
-                .into(),
-        ])
-    }
-}
-
 impl Handler<Ping> for ServiceManager {
     type Result = ();
     fn handle(&mut self, _: Ping, _: &mut Context<Self>) {}

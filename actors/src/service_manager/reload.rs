@@ -1,0 +1,184 @@
+//! Hot reload (SIGHUP, `POST /v1/reload`): re-read the same sources, and
+//! only if the whole new configuration is valid, apply the difference:
+//! added services start, removed ones stop, changed ones are stopped and
+//! started again with their new config (their `requires` dependents follow
+//! through the usual dependency kill), unchanged ones are not touched.
+
+use super::lifecycle::settled;
+use super::messages::Reload;
+use super::ServiceManager;
+use crate::config_loader;
+use crate::dependency_resolver::messages::ForgetService;
+use crate::metrics_exporter::messages::ServiceRemoved;
+use crate::model::config::Config;
+use crate::model::machine::StopTarget;
+use crate::model::view::ReloadReport;
+use crate::service::messages::Stop;
+use crate::service::plan;
+use actix::prelude::*;
+use slog::{error, info, o};
+
+impl ServiceManager {
+    /// Applies a validated configuration; returns what changed.
+    fn apply(
+        &mut self,
+        mut new: Config,
+        ctx: &mut Context<Self>,
+    ) -> Result<ReloadReport, Vec<String>> {
+        if self.tini {
+            if let Some(main) = self.config.services.get("main") {
+                new.services.insert("main".into(), main.clone());
+            }
+        }
+        let identity_errors: Vec<String> = new
+            .services
+            .iter()
+            .filter_map(|(n, s)| {
+                plan::check_identity(s)
+                    .err()
+                    .map(|e| format!("service {n:?}: {e}"))
+            })
+            .collect();
+        if !identity_errors.is_empty() {
+            return Err(identity_errors);
+        }
+        let mut report = ReloadReport::default();
+        for name in self.config.services.keys() {
+            if !new.services.contains_key(name) {
+                report.removed.push(name.clone());
+            }
+        }
+        for (name, cfg) in &new.services {
+            match self.config.services.get(name) {
+                None => report.added.push(name.clone()),
+                Some(old) if old != cfg => report.changed.push(name.clone()),
+                Some(_) => report.unchanged.push(name.clone()),
+            }
+        }
+        self.config = new;
+        self.install_graph();
+        for name in &report.removed {
+            self.retire(name, None);
+        }
+        for name in &report.changed {
+            let cfg = self.config.services.get(name).cloned();
+            self.retire(name, cfg);
+        }
+        for name in &report.added {
+            if let Some(cfg) = self.config.services.get(name).cloned() {
+                let autostart = cfg.autostart();
+                self.add_service(name, cfg, ctx);
+                if autostart {
+                    self.want(name);
+                }
+            }
+        }
+        for name in report
+            .removed
+            .clone()
+            .iter()
+            .chain(report.changed.clone().iter())
+        {
+            self.retire_if_settled(name, ctx);
+        }
+        info!(self.log, "configuration reloaded"; "event" => "reloaded",
+            "added" => report.added.len(), "removed" => report.removed.len(),
+            "changed" => report.changed.len(), "unchanged" => report.unchanged.len());
+        Ok(report)
+    }
+
+    /// Stops a removed (`next` None) or changed service's current actor.
+    fn retire(&mut self, name: &str, next: Option<crate::model::config::ServiceConfig>) {
+        let Some(e) = self.services.get_mut(name) else {
+            return;
+        };
+        let log = self.log.new(o!("service" => name.to_string()));
+        info!(
+            log,
+            "{}",
+            if next.is_some() {
+                "restarting with its new configuration"
+            } else {
+                "removed from the configuration, stopping"
+            }
+        );
+        e.retiring = Some(next);
+        e.addr.do_send(Stop {
+            target: StopTarget::Stopped,
+            signal: None,
+        });
+    }
+
+    /// Once a retiring service's processes are gone: drop it, or start its
+    /// replacement with the new config.
+    pub(crate) fn retire_if_settled(&mut self, name: &str, ctx: &mut Context<Self>) {
+        let Some(e) = self.services.get(name) else {
+            return;
+        };
+        if e.retiring.is_none() || !settled(e.view.state) {
+            return;
+        }
+        let was_wanted = e.wanted;
+        let Some(e) = self.services.remove(name) else {
+            return;
+        };
+        match e.retiring.flatten() {
+            None => {
+                if let Some(r) = &self.resolver {
+                    r.do_send(ForgetService {
+                        service: name.to_string(),
+                    });
+                }
+                for r in &self.removals {
+                    r.do_send(ServiceRemoved {
+                        service: name.to_string(),
+                    });
+                }
+            }
+            Some(cfg) => {
+                let autostart = cfg.autostart();
+                self.add_service(name, cfg, ctx);
+                if autostart || was_wanted {
+                    self.want(name);
+                }
+            }
+        }
+    }
+}
+
+impl Handler<Reload> for ServiceManager {
+    type Result = ResponseActFuture<Self, Result<ReloadReport, Vec<String>>>;
+
+    fn handle(&mut self, _: Reload, _: &mut Context<Self>) -> Self::Result {
+        if self.shutdown.is_some() {
+            return Box::pin(fut::ready(Err(
+                vec!["oneinit is shutting down".to_string()],
+            )));
+        }
+        if self.sources.is_empty() {
+            return Box::pin(fut::ready(Err(vec![
+                "nothing to reload: oneinit was started without a configuration file".to_string(),
+            ])));
+        }
+        let sources = self.sources.clone();
+        info!(self.log, "reloading the configuration"; "sources" => sources.join(", "));
+        Box::pin(
+            async move { config_loader::load(&sources).await }
+                .into_actor(self)
+                .map(|loaded, act, ctx| match loaded {
+                    Ok(loaded) => act.apply(loaded.config, ctx).inspect_err(|errors| {
+                        for e in errors {
+                            error!(act.log, "reload refused, nothing changed: {e}");
+                        }
+                    }),
+                    Err(errors) => {
+                        let errors: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                        for e in &errors {
+                            error!(act.log, "reload refused, nothing changed: {e}");
+                        }
+                        Err(errors)
+                    }
+                }),
+        )
+    }
+}
