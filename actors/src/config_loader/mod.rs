@@ -43,6 +43,10 @@ pub async fn load(sources: &[String]) -> Result<LoadedConfig, Vec<ConfigError>> 
         let text = std::fs::read_to_string(source).map_err(|e| vec![err(e.to_string())])?;
         let c: Config = serde_yaml::from_str(&text).map_err(|e| vec![err(e.to_string())])?;
         config.services.extend(c.services);
+        // Sections the metrics and logging code reads (the full loader merges all).
+        config.metrics = c.metrics;
+        config.logging = c.logging;
+        config.notifiers.extend(c.notifiers);
     }
     Ok(LoadedConfig {
         config,
