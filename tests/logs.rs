@@ -308,3 +308,49 @@ fn twenty_flooding_services_lose_no_line_silently() {
         serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:.200}"));
     }
 }
+
+/// The Fluentd examples parse oneinit's real records: `time_key ts` and a
+/// `time_format` (Ruby strptime) that matches the `ts` oneinit writes; the
+/// oneinit side of the example is a valid config.
+#[test]
+fn fluentd_examples_match_the_record_fields() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config-examples/fluentd");
+    let d = Daemon::start("services:\n  hi:\n    type: oneshot\n    command: [\"echo\", \"hi\"]\n");
+    assert!(wait_until(secs(10), || !captured(&d, "hi").is_empty()));
+    let records = d.records();
+    assert!(!records.is_empty());
+    for conf in ["fluent.conf", "fluent-docker.conf"] {
+        let text = fs::read_to_string(root.join(conf)).expect("example exists");
+        let settings: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with('#'))
+            .collect();
+        assert!(settings.contains(&"time_key ts"), "{conf}: time_key ts");
+        assert!(settings.contains(&"@type json"), "{conf}: json parser");
+        let formats: Vec<&str> = settings
+            .iter()
+            .filter_map(|l| l.strip_prefix("time_format "))
+            .collect();
+        assert!(!formats.is_empty(), "{conf}: time_format");
+        for f in formats {
+            // Ruby's %L (milliseconds) is chrono's %3f.
+            let chrono_fmt = f.replace("%L", "%3f");
+            for r in &records {
+                let ts = r["ts"].as_str().expect("ts is a string");
+                chrono::NaiveDateTime::parse_from_str(ts, &chrono_fmt)
+                    .unwrap_or_else(|e| panic!("{conf}: {f} does not parse {ts}: {e}"));
+            }
+        }
+    }
+    let out = std::process::Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(root.join("oneinit.yaml"))
+        .output()
+        .expect("oneinit check");
+    assert!(
+        out.status.success(),
+        "oneinit check: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
