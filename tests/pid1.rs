@@ -64,7 +64,8 @@ fn double_forked_leftover_is_gone_after_shutdown() {
         r#"
 services:
   leaky:
-    command: ["sh", "-c", "setsid sh -c 'trap \"\" TERM; echo $$ > {dir}/leftover; while :; do sleep 0.1; done' & sleep 0.3; exec sleep 100"]
+    # `$$$$`: the config reads `$$` as a literal `$` (SPEC 2), so the shell sees `$$`.
+    command: ["sh", "-c", "setsid sh -c 'trap \"\" TERM; echo $$$$ > {dir}/leftover; while :; do sleep 0.1; done' & sleep 0.3; exec sleep 100"]
 shutdown: {sweep_grace: 500ms}
 "#,
         Opts {

@@ -210,7 +210,8 @@ fn critical_service_killed_by_signal_exits_128_plus_n() {
 services:
   app:
     critical: true
-    command: ["sh", "-c", "kill -KILL $$"]
+    # `$$$$`: the config reads `$$` as a literal `$` (SPEC 2), so the shell sees `$$`.
+    command: ["sh", "-c", "kill -KILL $$$$"]
     restart: {policy: on-failure, delay: 10ms, max_retries: 1}
 "#,
     );
@@ -285,7 +286,7 @@ fn service_runs_as_nobody_with_its_groups() {
 services:
   low:
     user: nobody
-    command: ["sh", "-c", "id -u > {dir}/../uid-$$; exec sleep 100"]
+    command: ["sh", "-c", "id -u > {dir}/../uid-$$$$; exec sleep 100"]
 "#,
     );
     let mut pid = None;
@@ -414,4 +415,123 @@ fn no_config_and_no_command_exits_2_naming_the_paths() {
     );
     assert_eq!(d.wait_exit(secs(10)), Some(2));
     assert!(d.stderr().contains("/nonexistent/x.yaml"), "{}", d.stderr());
+}
+
+#[test]
+fn start_delay_and_notify_delay_hold_back_the_dependent() {
+    let d = Daemon::start(
+        r#"
+services:
+  base:
+    command: ["sh", "-c", "date +%s.%N > {dir}/base; exec sleep 100"]
+    notify_delay: 700ms
+  top:
+    requires: [base]
+    start_delay: 300ms
+    command: ["sh", "-c", "date +%s.%N > {dir}/top; exec sleep 100"]
+"#,
+    );
+    assert!(
+        wait_until(secs(10), || ["base", "top"]
+            .iter()
+            .all(|f| !f64s(&d.path(f)).is_empty())),
+        "{}",
+        d.stdout()
+    );
+    let gap = f64s(&d.path("top"))[0] - f64s(&d.path("base"))[0];
+    assert!(
+        gap >= 0.95,
+        "notify_delay 700ms + start_delay 300ms, got {gap}"
+    );
+}
+
+#[test]
+fn after_and_before_order_starts_and_wants_tolerates_a_failure() {
+    let d = Daemon::start(
+        r#"
+services:
+  first:
+    before: [second]
+    readiness: {min_uptime: 400ms}
+    command: ["sh", "-c", "date +%s.%N > {dir}/first; exec sleep 100"]
+  second:
+    command: ["sh", "-c", "date +%s.%N > {dir}/second; exec sleep 100"]
+  third:
+    after: [second]
+    wants: [broken]
+    command: ["sh", "-c", "date +%s.%N > {dir}/third; exec sleep 100"]
+  broken:
+    restart: {policy: never}
+    command: ["sh", "-c", "exit 1"]
+"#,
+    );
+    assert!(
+        wait_until(secs(10), || ["first", "second", "third"]
+            .iter()
+            .all(|f| !f64s(&d.path(f)).is_empty())),
+        "{}",
+        d.stdout()
+    );
+    let (a, b, c) = (
+        f64s(&d.path("first"))[0],
+        f64s(&d.path("second"))[0],
+        f64s(&d.path("third"))[0],
+    );
+    assert!(b - a >= 0.35, "second starts after first is ready: {a} {b}");
+    assert!(c >= b, "third after second: {b} {c}");
+}
+
+#[test]
+fn environment_env_file_workdir_umask_and_shell() {
+    let d = Daemon::start(
+        r#"
+services:
+  env:
+    shell: true
+    workdir: "{dir}"
+    umask: "0077"
+    environment: {GREETING: "hello $$HOME", FROM: "config"}
+    command: "echo \"$GREETING|$FROM|$(pwd)|$(umask)\" > out; touch made"
+    restart: {policy: never}
+"#,
+    );
+    assert!(
+        wait_until(secs(10), || !lines(&d.path("out")).is_empty()),
+        "{}",
+        d.stdout()
+    );
+    let out = lines(&d.path("out"))[0].clone();
+    let dir = d.dir.path().to_string_lossy().into_owned();
+    assert_eq!(out, format!("hello $HOME|config|{dir}|0077"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(d.path("made"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn env_file_values_are_overridden_by_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let envf = dir.path().join("svc.env");
+    std::fs::write(&envf, "# comment\nA=file\nB=\"quoted value\"\n").unwrap();
+    let d = Daemon::start(&format!(
+        r#"
+services:
+  env:
+    env_file: ["{}"]
+    environment: {{A: "config"}}
+    command: ["sh", "-c", "echo \"$A|$B\" > {{dir}}/out"]
+    restart: {{policy: never}}
+"#,
+        envf.display()
+    ));
+    assert!(
+        wait_until(secs(10), || !lines(&d.path("out")).is_empty()),
+        "{}",
+        d.stdout()
+    );
+    assert_eq!(lines(&d.path("out")), vec!["config|quoted value"]);
 }

@@ -66,8 +66,16 @@ fn main() -> ExitCode {
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            match rt.block_on(config_loader::load(&cli.config)) {
+            let sources = if cli.config.is_empty() {
+                config_loader::default_sources()
+            } else {
+                cli.config.clone()
+            };
+            match rt.block_on(config_loader::load(&sources)) {
                 Ok(loaded) => {
+                    for w in &loaded.warnings {
+                        eprintln!("warning: {w}");
+                    }
                     if print {
                         print!(
                             "{}",
@@ -92,14 +100,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// The default configuration sources: `$ONEINIT_CONFIG`, else the system file.
-fn default_sources() -> Vec<String> {
-    match std::env::var("ONEINIT_CONFIG") {
-        Ok(v) if !v.is_empty() => vec![v],
-        _ => vec!["/etc/oneinit/oneinit.yaml".into()],
-    }
-}
-
 /// Supervises until shutdown; returns oneinit's exit code (SPEC 1).
 fn run(cli: Cli) -> i32 {
     let tini = !cli.command.is_empty();
@@ -107,7 +107,7 @@ fn run(cli: Cli) -> i32 {
     let sources = if explicit {
         cli.config.clone()
     } else {
-        default_sources()
+        config_loader::default_sources()
     };
     let use_config = explicit || sources.iter().any(|s| std::path::Path::new(s).exists());
     if !use_config && !tini {

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: temp dirs, a guard that runs the
 //! real `oneinit` binary (optionally as PID 1 in a new PID namespace) and
-//! kills it and every process it started on drop, bounded waits, and the
-//! JSON log lines it printed.
+//! kills it and every process it started on drop, bounded waits, the JSON log
+//! lines it printed, and one-shot runs such as `oneinit check` (`run_oneinit`).
 #![allow(dead_code)]
 
 use serde_json::Value;
@@ -397,7 +397,38 @@ pub fn sample(text: &str, series: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// Kills and reaps a helper process (a Prometheus server, ...) on drop.
+// ------------------------------------------- one-shot runs (`oneinit check`)
+
+use std::io::Read as _;
+
+/// A unique temp dir holding the files of one test.
+pub struct TestDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDir {
+    pub fn new() -> TestDir {
+        TestDir {
+            dir: tempfile::tempdir().expect("create a temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `rel` (creating folders) and returns its full path.
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create a folder");
+        }
+        std::fs::write(&path, text).expect("write a file");
+        path
+    }
+}
+
+/// Kills the child when dropped, so no test leaves a process behind.
 pub struct KillOnDrop(pub Child);
 
 impl Drop for KillOnDrop {
@@ -411,4 +442,51 @@ impl Drop for KillOnDrop {
 pub fn have(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+}
+
+/// What a finished run of the binary produced.
+#[derive(Debug)]
+pub struct Output {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `oneinit ARGS` to completion, bounded by `timeout`; panics (after
+/// killing it) when it does not finish in time.
+pub fn run_oneinit(args: &[&str], envs: &[(&str, &str)], timeout: Duration) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oneinit"));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("ONEINIT_CONFIG");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut guard = KillOnDrop(cmd.spawn().expect("start oneinit"));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = guard.0.try_wait().expect("poll oneinit") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "oneinit {args:?} did not finish within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut out) = guard.0.stdout.take() {
+        out.read_to_string(&mut stdout).expect("read stdout");
+    }
+    if let Some(mut err) = guard.0.stderr.take() {
+        err.read_to_string(&mut stderr).expect("read stderr");
+    }
+    Output {
+        code: status.code(),
+        stdout,
+        stderr,
+    }
 }

@@ -1,8 +1,32 @@
-//! ConfigLoader: reads the configuration sources into one `Config`.
-//! (Minimal first version: one local YAML file; the full loader replaces it.)
+//! ConfigLoader: reads the configuration sources (SPEC 2) into one typed,
+//! validated `Config`, and reports every error at once, compiler style.
+//!
+//! Pipeline: `source` (where text comes from) → `formats` (YAML/TOML/JSON to
+//! a position-aware `tree`) → `expand` (`${VAR}`) → `includes` (follow
+//! `include`, repeated `--config`) with `merge` (duplicate services,
+//! section merge) → `defaults` → `typing` (serde, unknown keys with hints)
+//! → `validate` (semantic rules). The `ConfigLoader` actor keeps the source
+//! list so a reload re-reads exactly what the start read.
+
+mod expand;
+mod formats;
+mod includes;
+mod merge;
+mod source;
+mod tree;
+mod typing;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_includes;
 
 use crate::model::config::Config;
+use actix::{Actor, Context, Handler, Message, ResponseFuture};
 use std::fmt;
+
+pub use source::Source;
 
 /// One configuration error, printed compiler style.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,26 +55,127 @@ pub struct LoadedConfig {
     pub warnings: Vec<String>,
 }
 
+/// Where the configuration is read from when no `--config` is given:
+/// `$ONEINIT_CONFIG` if set (one path), else `/etc/oneinit/oneinit.yaml`.
+pub fn default_sources() -> Vec<String> {
+    match std::env::var("ONEINIT_CONFIG") {
+        Ok(path) if !path.trim().is_empty() => vec![path],
+        _ => vec!["/etc/oneinit/oneinit.yaml".to_string()],
+    }
+}
+
+/// Reads `sources` (the later ones merged as if included by the first),
+/// follows includes, applies `defaults`, types and validates the result.
+/// Returns all errors found, not just the first.
 pub async fn load(sources: &[String]) -> Result<LoadedConfig, Vec<ConfigError>> {
-    let mut config = Config::default();
-    for source in sources {
-        let err = |message: String| ConfigError {
-            source: source.clone(),
+    let mut errors = Vec::new();
+    let mut parsed = Vec::new();
+    for spec in sources {
+        match Source::parse(spec) {
+            Ok(s) => parsed.push(s),
+            Err(message) => errors.push(ConfigError {
+                source: spec.clone(),
+                line: None,
+                col: None,
+                message,
+            }),
+        }
+    }
+    if sources.is_empty() {
+        errors.push(ConfigError {
+            source: "oneinit".into(),
             line: None,
             col: None,
-            message,
-        };
-        let text = std::fs::read_to_string(source).map_err(|e| vec![err(e.to_string())])?;
-        let c: Config = serde_yaml::from_str(&text).map_err(|e| vec![err(e.to_string())])?;
-        config.services.extend(c.services);
-        // Sections the metrics and logging code reads (the full loader merges all).
-        config.metrics = c.metrics;
-        config.logging = c.logging;
-        config.notifiers.extend(c.notifiers);
+            message: "no configuration source given; pass --config PATH".into(),
+        });
     }
-    Ok(LoadedConfig {
-        config,
-        sources: sources.to_vec(),
-        warnings: Vec::new(),
-    })
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut parsed = parsed.into_iter().map(|source| includes::Pending {
+        source,
+        named_at: None,
+    });
+    let Some(first) = parsed.next() else {
+        return Err(errors);
+    };
+    let mut reader = includes::Reader::default();
+    let tree = reader.read_tree(first, 0, parsed.collect()).await;
+    errors.append(&mut reader.errors);
+    let Some(mut root) = tree else {
+        return Err(errors);
+    };
+    // Cross-references (dependencies, notifiers) are only checked when every
+    // file could be read: a missing file would make them all look unknown.
+    let complete = errors.is_empty();
+    merge::drop_nulls(&mut root);
+    typing::check_defaults(&mut root, &mut errors);
+    merge::apply_defaults(&mut root);
+    let typed = typing::type_config(&mut root, &mut errors);
+    if let Some(config) = &typed.config {
+        let skip = validate::Skip {
+            services: &typed.broken_services,
+            references: !complete,
+        };
+        validate::validate(config, &root, &skip, &mut errors);
+    }
+    dedup(&mut errors);
+    sort_by_place(&mut errors, &reader.read);
+    match typed.config {
+        Some(config) if errors.is_empty() => Ok(LoadedConfig {
+            config,
+            sources: reader.read,
+            warnings: reader.warnings,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// Drops repeated errors (the same text at the same place), keeping order.
+fn dedup(errors: &mut Vec<ConfigError>) {
+    let mut seen = std::collections::HashSet::new();
+    errors.retain(|e| seen.insert(e.to_string()));
+}
+
+/// Orders errors like a compiler: by file (in reading order), line, column.
+fn sort_by_place(errors: &mut [ConfigError], read: &[String]) {
+    errors.sort_by_key(|e| {
+        let file = read
+            .iter()
+            .position(|s| *s == e.source)
+            .unwrap_or(read.len());
+        (file, e.line.unwrap_or(0), e.col.unwrap_or(0))
+    });
+}
+
+/// Holds the configuration sources so a reload re-reads the same ones.
+pub struct ConfigLoader {
+    sources: Vec<String>,
+}
+
+impl ConfigLoader {
+    pub fn new(sources: Vec<String>) -> ConfigLoader {
+        ConfigLoader { sources }
+    }
+}
+
+impl Actor for ConfigLoader {
+    type Context = Context<Self>;
+}
+
+/// Read the sources again and return the merged, validated configuration.
+#[derive(Clone, Debug, Default)]
+pub struct LoadConfig;
+
+impl Message for LoadConfig {
+    type Result = Result<LoadedConfig, Vec<ConfigError>>;
+}
+
+impl Handler<LoadConfig> for ConfigLoader {
+    type Result = ResponseFuture<Result<LoadedConfig, Vec<ConfigError>>>;
+
+    fn handle(&mut self, _msg: LoadConfig, _ctx: &mut Context<Self>) -> Self::Result {
+        let sources = self.sources.clone();
+        Box::pin(async move { load(&sources).await })
+    }
 }

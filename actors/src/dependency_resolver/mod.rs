@@ -66,19 +66,21 @@ pub fn decide(
         let mut ok = true;
         for (dep, kind) in graph.prerequisites(name) {
             let d = get(dep);
+            // `requires`/`wants` bring up a dependency nobody started yet
+            // (on-demand, autostart: false) and wait for it.
+            let pull = matches!(kind, EdgeKind::Requires | EdgeKind::Wants)
+                && !d.wanted
+                && d.state == ServiceState::Inactive;
+            if pull {
+                pulls.insert(dep.to_string());
+                ok = false;
+                continue;
+            }
             let satisfied = match kind {
                 EdgeKind::Requires => d.released,
                 EdgeKind::Wants | EdgeKind::After => !d.pending(),
             };
-            if !satisfied {
-                ok = false;
-                let pullable = matches!(kind, EdgeKind::Requires | EdgeKind::Wants)
-                    && !d.wanted
-                    && d.state == ServiceState::Inactive;
-                if pullable {
-                    pulls.insert(dep.to_string());
-                }
-            }
+            ok &= satisfied;
         }
         if ok {
             decision.start.push(name.to_string());

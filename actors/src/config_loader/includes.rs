@@ -1,0 +1,180 @@
+//! Reads a source and everything it includes (SPEC 2.2) into one merged
+//! tree: `${VAR}` expansion per file, `include` entries resolved relative to
+//! the including file (globs in lexical order), cycles reported with the
+//! whole chain, depth limited to 16, and the merge order "included files in
+//! list order, then the including file itself".
+
+use super::expand::expand_tree;
+use super::formats::parse;
+use super::merge::merge_documents;
+use super::source::{short_names, Source};
+use super::tree::{Node, Pos, Value};
+use super::ConfigError;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// The deepest include level allowed; the top file is level 0.
+pub const MAX_DEPTH: usize = 16;
+
+/// One source to read and where it was named (for errors).
+pub struct Pending {
+    pub source: Source,
+    /// The `include` entry (or None for a top-level source).
+    pub named_at: Option<Pos>,
+}
+
+#[derive(Default)]
+pub struct Reader {
+    pub errors: Vec<ConfigError>,
+    /// Things worth knowing that do not stop the load.
+    pub warnings: Vec<String>,
+    /// Every source actually read, in order.
+    pub read: Vec<String>,
+    /// The chain of sources being read: (identity, name).
+    chain: Vec<(String, String)>,
+    /// Identities of every source read so far.
+    seen: std::collections::HashSet<String>,
+}
+
+type TreeFuture<'a> = Pin<Box<dyn Future<Output = Option<Node>> + 'a>>;
+
+impl Reader {
+    fn fail(&mut self, at: &Option<Pos>, source: &Source, message: String) {
+        let err = match at {
+            Some(pos) => pos.error(message),
+            None => ConfigError {
+                source: source.name(),
+                line: None,
+                col: None,
+                message,
+            },
+        };
+        self.errors.push(err);
+    }
+
+    /// Reads `pending` at `depth` and all it includes, plus `extra` as if
+    /// listed at the end of its `include` (repeated `--config`). Returns the
+    /// merged tree; None when the file itself could not be read or parsed.
+    pub fn read_tree(
+        &mut self,
+        pending: Pending,
+        depth: usize,
+        extra: Vec<Pending>,
+    ) -> TreeFuture<'_> {
+        Box::pin(async move {
+            let Pending { source, named_at } = pending;
+            let name = source.name();
+            let identity = source.identity();
+            if let Some(start) = self.chain.iter().position(|(id, _)| *id == identity) {
+                let mut cycle: Vec<String> =
+                    self.chain[start..].iter().map(|(_, n)| n.clone()).collect();
+                cycle.push(name.clone());
+                let msg = format!("include cycle: {}", short_names(&cycle).join(" -> "));
+                self.fail(&named_at, &source, msg);
+                return None;
+            }
+            if !self.seen.insert(identity.clone()) {
+                // Included twice, not in a cycle (a "diamond"): its content
+                // is already merged, reading it again would only clash.
+                let at = named_at.as_ref().map_or(name.clone(), Pos::describe);
+                self.warnings
+                    .push(format!("{at}: \"{name}\" is already included; skipped"));
+                return None;
+            }
+            if depth > MAX_DEPTH {
+                let msg = format!(
+                    "include depth limit exceeded: \"{name}\" would be at depth {depth} (max {MAX_DEPTH})"
+                );
+                self.fail(&named_at, &source, msg);
+                return None;
+            }
+            let text = match source.read().await {
+                Ok(t) => t,
+                Err(e) => {
+                    let msg = match &named_at {
+                        Some(_) => format!("{name}: {e}"),
+                        None => e,
+                    };
+                    self.fail(&named_at, &source, msg);
+                    return None;
+                }
+            };
+            self.read.push(name.clone());
+            let src_name: Arc<str> = Arc::from(name.as_str());
+            let mut root = match parse(&text, source.format(), &src_name) {
+                Ok(root) => root,
+                Err(errs) => {
+                    self.errors.extend(errs);
+                    return None;
+                }
+            };
+            expand_tree(&mut root, &mut self.errors);
+            let mut includes = self.include_list(&mut root, &source);
+            includes.extend(extra);
+
+            self.chain.push((identity, name));
+            let mut merged: Option<Node> = None;
+            for inc in includes {
+                if let Some(tree) = self.read_tree(inc, depth + 1, Vec::new()).await {
+                    merged = Some(match merged {
+                        Some(base) => merge_documents(base, tree, &mut self.errors),
+                        None => tree,
+                    });
+                }
+            }
+            self.chain.pop();
+            Some(match merged {
+                Some(base) => merge_documents(base, root, &mut self.errors),
+                None => root,
+            })
+        })
+    }
+
+    /// Takes the `include` key out of `root` and resolves its entries.
+    fn include_list(&mut self, root: &mut Node, source: &Source) -> Vec<Pending> {
+        let Some(entry) = root.take("include") else {
+            return Vec::new();
+        };
+        let items = match entry.value.value {
+            Value::Seq(items) => items,
+            Value::Str { .. } => vec![entry.value],
+            Value::Null => Vec::new(),
+            _ => {
+                self.errors.push(
+                    entry
+                        .value
+                        .pos
+                        .error("\"include\" must be a list of paths or globs"),
+                );
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let spec = match (&item.value, item.get("url")) {
+                (Value::Str { text, .. }, _) => text.clone(),
+                (_, Some(url)) => url.as_str().unwrap_or_default().to_string(),
+                _ => {
+                    self.errors.push(
+                        item.pos
+                            .error("an include entry must be a path, a glob or {url, sha256}"),
+                    );
+                    continue;
+                }
+            };
+            match source.resolve_include(&spec) {
+                Ok(sources) if sources.is_empty() => self.warnings.push(format!(
+                    "{}: include \"{spec}\" matched no files",
+                    item.pos.describe()
+                )),
+                Ok(sources) => out.extend(sources.into_iter().map(|s| Pending {
+                    source: s,
+                    named_at: Some(item.pos.clone()),
+                })),
+                Err(msg) => self.errors.push(item.pos.error(msg)),
+            }
+        }
+        out
+    }
+}
