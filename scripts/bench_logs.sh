@@ -54,12 +54,13 @@ config() {
 }
 
 run() {
-  local mode=$1 out=$2 start end got
+  local mode=$1 out=$2 got
   config "$mode"
   rm -f "$work"/s*.log
-  start=$(date +%s.%N)
-  ONEINIT_RUNTIME_DIR="$work/run" "$BIN" --config "$work/oneinit.yaml" > "$out" 2> "$work/stderr.log" || true
-  end=$(date +%s.%N)
+  # Wall time, and CPU time (user + system, oneinit and its children) which
+  # says more than wall time on a busy machine.
+  local TIMEFORMAT='%R %U %S' times
+  times=$( { time ONEINIT_RUNTIME_DIR="$work/run" "$BIN" --config "$work/oneinit.yaml" > "$out" 2> "$work/stderr.log" || true; } 2>&1 )
   if [ "$mode" = file ]; then
     got=$(cat "$work"/s*.log | wc -l)
   else
@@ -67,10 +68,13 @@ run() {
   fi
   python3 -c '
 import sys
-mode, got, start, end, total = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
-secs = end - start
-print(f"{mode:<8} {got:>10} lines in {secs:6.2f}s = {got / secs:>10.0f} lines/s  (not written: {total - got})")
-' "$mode" "$got" "$start" "$end" "$((LINES * SERVICES))"
+mode, got, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+wall, user, system = (float(x) for x in sys.argv[4].split())
+cpu = user + system
+print(f"{mode:<7} {got:>9} lines  wall {wall:6.2f}s = {got / wall:>9.0f} lines/s"
+      f"  cpu {cpu:6.2f}s = {got / cpu if cpu else 0:>9.0f} lines/cpu-s"
+      f"  (not written: {total - got})")
+' "$mode" "$got" "$((LINES * SERVICES))" "$times"
 }
 
 echo "oneinit log throughput: $SERVICES service(s) x $LINES lines, binary $BIN"

@@ -27,7 +27,28 @@ pub struct Reader {
     pub ready_when: Option<(Regex, OnMatch)>,
 }
 
+/// Counts a reader as open from spawn to EOF (or until its task is dropped).
+struct OpenReader(Arc<ServiceLogs>);
+
+impl Drop for OpenReader {
+    fn drop(&mut self) {
+        self.0.reader_closed();
+    }
+}
+
 impl Reader {
+    /// Starts reading on `arbiter` (the log thread). The reader counts as
+    /// open from now on, so a shutdown that follows at once still waits for
+    /// the lines already in the pipe.
+    pub fn spawn_on(self, arbiter: &actix::ArbiterHandle) {
+        self.logs.reader_opened();
+        let open = OpenReader(self.logs.clone());
+        arbiter.spawn(async move {
+            self.run().await;
+            drop(open);
+        });
+    }
+
     /// Reads until EOF (all writers closed). Run it on the log arbiter.
     pub async fn run(self) {
         let Reader {
@@ -69,10 +90,12 @@ impl Reader {
                 emit(&logs, instance, pid, stream, &buf, &mut ready_when);
                 buf = rest;
             }
+            logs.flush_file();
         }
         if !buf.is_empty() {
             emit(&logs, instance, pid, stream, &buf, &mut ready_when);
         }
+        logs.flush_file();
     }
 }
 

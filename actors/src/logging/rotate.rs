@@ -244,8 +244,8 @@ impl Output for RotatingFile {
 }
 
 /// A `RotatingFile` behind a mutex, for a service's `logs.file`: written
-/// line by line from the pipe-reader thread, reopened from the manager.
-/// Every line is flushed at once, so the file is complete at any moment.
+/// line by line from the pipe-reader thread (which flushes after every pipe
+/// read), reopened from the manager.
 pub struct SharedRotatingFile(Mutex<RotatingFile>);
 
 impl SharedRotatingFile {
@@ -257,12 +257,14 @@ impl SharedRotatingFile {
 impl LineFile for SharedRotatingFile {
     fn append(&self, line: &[u8]) -> bool {
         match self.0.lock() {
-            Ok(mut f) => {
-                let ok = f.write(line);
-                f.flush();
-                ok
-            }
+            Ok(mut f) => f.write(line),
             Err(_) => false,
+        }
+    }
+
+    fn flush(&self) {
+        if let Ok(mut f) = self.0.lock() {
+            f.flush();
         }
     }
 
@@ -461,12 +463,17 @@ mod tests {
     }
 
     #[test]
-    fn shared_file_writes_every_line_through() {
+    fn shared_file_writes_every_line_on_flush() {
         let dir = tempfile::tempdir().unwrap();
         let p = policy(dir.path(), 1 << 20, 1, false);
         let shared = SharedRotatingFile::new(RotatingFile::open(p.clone(), quiet()));
         assert!(shared.append(b"one\n"));
-        // Visible at once, without any flush call from outside.
-        assert_eq!(fs::read_to_string(&p.path).unwrap(), "one\n");
+        assert!(shared.append(b"two\n"));
+        shared.flush();
+        assert_eq!(fs::read_to_string(&p.path).unwrap(), "one\ntwo\n");
+        shared.reopen();
+        assert!(shared.append(b"three\n"));
+        shared.flush();
+        assert_eq!(fs::read_to_string(&p.path).unwrap(), "one\ntwo\nthree\n");
     }
 }

@@ -18,6 +18,9 @@ use slog::{debug, error, info, warn};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+/// How long exit waits for pipe readers to read the last lines.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+
 pub struct ShutdownState {
     /// Layers still to stop, dependents first.
     layers: VecDeque<Vec<String>>,
@@ -207,7 +210,22 @@ impl ServiceManager {
         });
     }
 
-    fn exit(&mut self, _: &mut Context<Self>) {
+    fn exit(&mut self, ctx: &mut Context<Self>) {
+        self.drain_then_exit(Instant::now() + DRAIN_TIMEOUT, ctx);
+    }
+
+    /// Waits (bounded) until every pipe reader has read its pipe to EOF, so
+    /// the last lines of services that just ended are not lost at exit.
+    /// A leftover process that still holds a pipe open only delays this by
+    /// DRAIN_TIMEOUT.
+    fn drain_then_exit(&mut self, deadline: Instant, ctx: &mut Context<Self>) {
+        let open: usize = self.services.values().map(|e| e.logs.open_readers()).sum();
+        if open > 0 && Instant::now() < deadline {
+            ctx.run_later(Duration::from_millis(10), move |act, ctx| {
+                act.drain_then_exit(deadline, ctx)
+            });
+            return;
+        }
         let code = self.exit_code();
         info!(self.log, "oneinit stopped"; "exit_code" => code);
         System::current().stop_with_code(code);
