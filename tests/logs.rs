@@ -354,3 +354,25 @@ fn fluentd_examples_match_the_record_fields() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A critical oneshot that floods and ends oneinit: its last lines are
+/// still read from the pipe and written before oneinit exits.
+#[test]
+fn the_last_lines_of_a_service_are_written_before_oneinit_exits() {
+    let mut d = Daemon::start(
+        r#"
+services:
+  last:
+    type: oneshot
+    critical: true
+    command: ["seq", "1", "50000"]
+    logs: {file: "{dir}/last.log", max_size: 100MB}
+"#,
+    );
+    assert_eq!(d.wait_exit(secs(60)), Some(0), "{}", d.stderr());
+    let file = lines(&d.path("last.log"));
+    assert_eq!(file.len(), 50000);
+    let last: Value = serde_json::from_str(&file[49999]).expect("JSON");
+    assert_eq!(last["msg"], "50000");
+    assert_eq!(captured(&d, "last").len(), 50000);
+}
