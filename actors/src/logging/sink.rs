@@ -69,8 +69,16 @@ impl LogSink {
     }
 
     /// Asks every file output to reopen its file (SIGUSR1).
+    /// Never lost to a full queue (a flood is exactly when files rotate
+    /// externally), never blocking the caller: when the queue is full, a
+    /// short-lived thread waits for room.
     pub fn reopen(&self) {
-        let _ = self.tx.try_send(Msg::Reopen);
+        if let Err(TrySendError::Full(msg)) = self.tx.try_send(Msg::Reopen) {
+            let tx = self.tx.clone();
+            let _ = std::thread::Builder::new()
+                .name("oneinit-log-reopen".into())
+                .spawn(move || tx.send(msg));
+        }
     }
 
     /// Waits (bounded) until everything queued so far is written.

@@ -80,7 +80,7 @@ impl MetricsExporter {
             _ => 100.0,
         };
         let page_size = match sysconf(SysconfVar::PAGE_SIZE) {
-            Ok(Some(p)) if p > 0 => p as i64,
+            Ok(Some(p)) if p > 0 => i64::from(p),
             _ => 4096,
         };
         let exporter = MetricsExporter {
