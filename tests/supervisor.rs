@@ -535,3 +535,27 @@ services:
     );
     assert_eq!(lines(&d.path("out")), vec!["config|quoted value"]);
 }
+
+#[test]
+fn after_orders_the_start_whatever_the_names() {
+    let d = Daemon::start(
+        r#"
+services:
+  a:
+    after: [b]
+    command: ["sh", "-c", "date +%s.%N > {dir}/a; exec sleep 100"]
+  b:
+    readiness: {min_uptime: 400ms}
+    command: ["sh", "-c", "date +%s.%N > {dir}/b; exec sleep 100"]
+"#,
+    );
+    assert!(
+        wait_until(secs(10), || ["a", "b"]
+            .iter()
+            .all(|f| !f64s(&d.path(f)).is_empty())),
+        "{}",
+        d.stdout()
+    );
+    let (a, b) = (f64s(&d.path("a"))[0], f64s(&d.path("b"))[0]);
+    assert!(a - b >= 0.35, "a starts after b is ready: a={a} b={b}");
+}

@@ -92,10 +92,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Some(Sub::ImportSupervisord { file }) => {
-            eprintln!("{file}: import is not built yet");
-            ExitCode::from(2)
-        }
+        Some(Sub::ImportSupervisord { file }) => import_supervisord(&file),
         None => ExitCode::from(run(cli).clamp(0, 255) as u8),
     }
 }
@@ -284,4 +281,22 @@ fn tini_main(config: &Config, command: Vec<String>) -> ServiceConfig {
         .map(SignalName)
         .collect();
     main
+}
+
+/// `oneinit import-supervisord FILE`: YAML on stdout, warnings on stderr,
+/// exit 2 when the file cannot be converted.
+fn import_supervisord(file: &str) -> ExitCode {
+    match oneinit::import::convert_supervisord(std::path::Path::new(file)) {
+        Ok(conversion) => {
+            for w in &conversion.warnings {
+                eprintln!("{w}");
+            }
+            print!("{}", conversion.yaml);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
 }

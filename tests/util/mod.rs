@@ -490,3 +490,55 @@ pub fn run_oneinit(args: &[&str], envs: &[(&str, &str)], timeout: Duration) -> O
         stderr,
     }
 }
+
+// ------------------------------------------------ one-shot commands (check, import)
+
+/// Runs `cmd` to completion, at most `timeout`; panics (after killing it)
+/// if it takes longer, so a hung binary never hangs the suite.
+pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> std::process::Output {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => panic!("waiting for {cmd:?} failed: {e}"),
+        Err(_) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            panic!("{cmd:?} did not finish within {timeout:?}");
+        }
+    }
+}
+
+/// `oneinit ARGS...` (a subcommand such as `check` or `import-supervisord`),
+/// bounded to 30 s.
+pub fn oneinit(args: &[&str]) -> std::process::Output {
+    run_bounded(Command::new(BIN).args(args), secs(30))
+}
+
+/// `oneinit check --config PATH`: (exit code, stderr).
+pub fn check_config(path: &Path) -> (Option<i32>, String) {
+    let path = path.to_string_lossy().to_string();
+    let out = run_oneinit(&["check", "--config", &path], &[], secs(30));
+    (out.code, out.stderr)
+}
+
+/// Writes `text` to `dir/name` (creating folders) and returns the path.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).expect("create test folder");
+    }
+    fs::write(&path, text).expect("write test file");
+    path
+}

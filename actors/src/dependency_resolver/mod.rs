@@ -37,7 +37,8 @@ impl DepState {
         self.wanted
             && matches!(
                 self.state,
-                S::Waiting | S::Starting | S::Running | S::Backoff
+                // Wanted but not yet waiting (just marked at boot) counts too.
+                S::Inactive | S::Waiting | S::Starting | S::Running | S::Backoff
             )
             || (matches!(self.state, S::Ready | S::Completed) && !self.released)
     }
