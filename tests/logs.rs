@@ -181,11 +181,14 @@ services:
     let file = d.path("odd.log");
     let mut recs = Vec::new();
     assert!(
-        wait_until(secs(10), || {
+        wait_until(secs(20), || {
             recs = captured(&d, "odd");
             recs.len() == 4
         }),
-        "{recs:?}"
+        "message lengths: {:?}",
+        recs.iter()
+            .map(|r| r["msg"].as_str().map_or(0, str::len))
+            .collect::<Vec<_>>()
     );
     let msgs: Vec<String> = recs
         .iter()
