@@ -249,7 +249,8 @@ services:
         "oneinit_service_run_duration_seconds_sum{service=\"job\"}",
     )
     .unwrap();
-    assert!((0.3..5.0).contains(&ran), "job ran {ran}s");
+    // Measured from when spawn() returned, which a loaded machine may delay.
+    assert!((0.2..5.0).contains(&ran), "job ran {ran}s");
     assert_eq!(
         sample(
             &text,

@@ -18,8 +18,11 @@ use slog::{debug, error, info, warn};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// How long exit waits for pipe readers to read the last lines.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+/// Exit waits for pipe readers to read the last lines while lines keep
+/// coming, at most this long...
+const DRAIN_MAX: Duration = Duration::from_secs(10);
+/// ...and gives up when none has come for this long.
+const DRAIN_STALL: Duration = Duration::from_millis(500);
 
 pub struct ShutdownState {
     /// Layers still to stop, dependents first.
@@ -211,18 +214,36 @@ impl ServiceManager {
     }
 
     fn exit(&mut self, ctx: &mut Context<Self>) {
-        self.drain_then_exit(Instant::now() + DRAIN_TIMEOUT, ctx);
+        let now = Instant::now();
+        self.drain_then_exit(now + DRAIN_MAX, now, u64::MAX, ctx);
     }
 
-    /// Waits (bounded) until every pipe reader has read its pipe to EOF, so
-    /// the last lines of services that just ended are not lost at exit.
-    /// A leftover process that still holds a pipe open only delays this by
-    /// DRAIN_TIMEOUT.
-    fn drain_then_exit(&mut self, deadline: Instant, ctx: &mut Context<Self>) {
+    /// Waits until every pipe reader has read its pipe to EOF, so the last
+    /// lines of services that just ended are not lost at exit. Bounded: it
+    /// gives up once no line has arrived for DRAIN_STALL (a leftover process
+    /// holds a pipe open but writes nothing), and after DRAIN_MAX in any case.
+    fn drain_then_exit(
+        &mut self,
+        deadline: Instant,
+        progress_at: Instant,
+        lines_seen: u64,
+        ctx: &mut Context<Self>,
+    ) {
         let open: usize = self.services.values().map(|e| e.logs.open_readers()).sum();
-        if open > 0 && Instant::now() < deadline {
+        let lines: u64 = self
+            .services
+            .values()
+            .map(|e| e.logs.lines.load(std::sync::atomic::Ordering::Relaxed))
+            .sum();
+        let now = Instant::now();
+        let progress_at = if lines != lines_seen {
+            now
+        } else {
+            progress_at
+        };
+        if open > 0 && now < deadline && now.duration_since(progress_at) < DRAIN_STALL {
             ctx.run_later(Duration::from_millis(10), move |act, ctx| {
-                act.drain_then_exit(deadline, ctx)
+                act.drain_then_exit(deadline, progress_at, lines, ctx)
             });
             return;
         }
