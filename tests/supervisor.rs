@@ -496,7 +496,7 @@ services:
 "#,
     );
     assert!(
-        wait_until(secs(10), || !lines(&d.path("out")).is_empty()),
+        wait_until(secs(10), || d.path("made").exists()),
         "{}",
         d.stdout()
     );

@@ -76,6 +76,10 @@ fn main() -> ExitCode {
                     for w in &loaded.warnings {
                         eprintln!("warning: {w}");
                     }
+                    // How each limit is enforced here (stderr: stdout stays YAML).
+                    for line in oneinit_actors::service::limits::check_report(&loaded.config) {
+                        eprintln!("{line}");
+                    }
                     if print {
                         print!(
                             "{}",
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
 
 /// Supervises until shutdown; returns oneinit's exit code (SPEC 1).
 fn run(cli: Cli) -> i32 {
+    oneinit_actors::sys::memory::tune_allocator();
     let tini = !cli.command.is_empty();
     let explicit = !cli.config.is_empty();
     let sources = if explicit {

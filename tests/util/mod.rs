@@ -58,6 +58,9 @@ pub struct Opts<'a> {
     pub env: Vec<(&'a str, String)>,
     /// Run oneinit as this user (via setpriv).
     pub user: Option<&'a str>,
+    /// Run oneinit through this command prefix (e.g. `setpriv --bounding-set=-setuid`);
+    /// ignored with `pid1` or `user`.
+    pub wrapper: Vec<&'a str>,
 }
 
 impl Default for Opts<'_> {
@@ -67,6 +70,7 @@ impl Default for Opts<'_> {
             pid1: false,
             env: Vec::new(),
             user: None,
+            wrapper: Vec::new(),
         }
     }
 }
@@ -136,6 +140,10 @@ impl Daemon {
                 "--clear-groups",
                 BIN,
             ]);
+            c
+        } else if let Some((prog, rest)) = opts.wrapper.split_first() {
+            let mut c = Command::new(prog);
+            c.args(rest).arg(BIN);
             c
         } else {
             Command::new(BIN)

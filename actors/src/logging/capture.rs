@@ -63,8 +63,10 @@ impl Reader {
             Ok(p) => p,
             Err(_) => return,
         };
-        let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
-        let mut chunk = vec![0u8; 32 * 1024];
+        // Small to start with: most services print little; `buf` grows for
+        // long lines only.
+        let mut buf: Vec<u8> = Vec::new();
+        let mut chunk = vec![0u8; 4 * 1024];
         loop {
             let n = match pipe.read(&mut chunk).await {
                 Ok(0) | Err(_) => break,
@@ -85,6 +87,9 @@ impl Reader {
                 start = end + 1;
             }
             buf.drain(..start);
+            if buf.is_empty() && buf.capacity() > 64 * 1024 {
+                buf = Vec::new();
+            }
             // No newline yet in 64 KiB: pass the full pieces on now.
             while buf.len() >= MAX_LINE {
                 let rest = buf.split_off(cut_point(&buf));

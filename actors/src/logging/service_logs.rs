@@ -31,7 +31,9 @@ pub struct ServiceLogs {
     format: LogFormat,
     ring: Mutex<VecDeque<LogLine>>,
     capacity: usize,
-    live: broadcast::Sender<LogLine>,
+    /// Created on the first `subscribe` (a channel costs ~70 KiB): most
+    /// services are never followed.
+    live: Mutex<Option<broadcast::Sender<LogLine>>>,
     sink: LogSink,
     file: Mutex<Option<Box<dyn LineFile>>>,
     /// Lines that could not reach the output stream (queue full).
@@ -44,13 +46,13 @@ pub struct ServiceLogs {
 
 impl ServiceLogs {
     pub fn new(service: &str, capacity: usize, format: LogFormat, sink: LogSink) -> ServiceLogs {
-        let (live, _) = broadcast::channel(1024);
         ServiceLogs {
             service: service.to_string(),
             format,
-            ring: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
+            // Grows as lines come; a quiet service costs nothing.
+            ring: Mutex::new(VecDeque::new()),
             capacity,
-            live,
+            live: Mutex::new(None),
             sink,
             file: Mutex::new(None),
             dropped: AtomicU64::new(0),
@@ -115,8 +117,15 @@ impl ServiceLogs {
             stream,
             line,
         };
-        if self.live.receiver_count() > 0 {
-            let _ = self.live.send(entry.clone());
+        if let Ok(mut live) = self.live.lock() {
+            if let Some(tx) = live.as_ref() {
+                if tx.receiver_count() > 0 {
+                    let _ = tx.send(entry.clone());
+                } else {
+                    // Nobody follows any more: free the channel.
+                    *live = None;
+                }
+            }
         }
         if self.capacity > 0 {
             if let Ok(mut ring) = self.ring.lock() {
@@ -142,6 +151,13 @@ impl ServiceLogs {
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<LogLine> {
-        self.live.subscribe()
+        match self.live.lock() {
+            Ok(mut live) => live
+                .get_or_insert_with(|| broadcast::channel(1024).0)
+                .subscribe(),
+            // A poisoned lock only means a reader panicked; give a live but
+            // silent feed rather than fail the request.
+            Err(_) => broadcast::channel(1).1,
+        }
     }
 }

@@ -173,7 +173,8 @@ impl MetricsExporter {
                 self.tracked(service);
                 self.m.restarts.with_label_values(&[service]).inc();
             }
-            FactKind::GaveUp => {
+            // Counted as its exit (by signal) already; SPEC 7 has no OOM metric.
+            FactKind::GaveUp | FactKind::OomKilled => {
                 self.tracked(service);
             }
             FactKind::StateChanged { to, .. } => {

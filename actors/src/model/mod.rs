@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod graph;
+pub mod limits;
 pub mod machine;
 pub mod signal;
 pub mod units;

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Service and instance states (SPEC 4).
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -83,6 +84,17 @@ pub struct ExitView {
     pub code: Option<i32>,
     pub signal: Option<String>,
     pub at: DateTime<Utc>,
+    /// Why it ended when oneinit knows more than the status: `oom_killed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One configured limit of a service: its value and how this host enforces
+/// it (`cgroup v1 memory.limit_in_bytes`, `RLIMIT_NOFILE`, `none`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct LimitView {
+    pub value: super::limits::LimitValue,
+    pub mechanism: String,
 }
 
 /// One service, as `GET /v1/services/{name}` shows it. Fields beyond SPEC 4's
@@ -117,6 +129,16 @@ pub struct ServiceView {
     /// per-demand: runs started since oneinit started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runs_total: Option<u64>,
+    /// Memory of the running service (its cgroup's count, else the RSS of
+    /// its processes); absent when nothing runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+    /// CPU time of the running service's processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_seconds: Option<f64>,
+    /// The configured `limits`, each with the mechanism enforcing it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, LimitView>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Hash)]

@@ -100,6 +100,9 @@ pub enum FactKind {
         delay: Duration,
     },
     GaveUp,
+    /// The instance was killed for exceeding its memory limit (sent right
+    /// after its `Exited`, which carries the status).
+    OomKilled,
     StateChanged {
         from: ServiceState,
         to: ServiceState,

@@ -3,6 +3,7 @@
 //! signals, SIGKILL, timers, log events. Publishes `ServiceUpdated` to the
 //! ServiceManager and `ServiceFact`s to observers (metrics, notifiers).
 
+pub mod limits;
 pub mod messages;
 pub mod plan;
 
@@ -39,6 +40,8 @@ pub struct ServiceSetup {
     /// The thread that reads child pipes.
     pub log_arbiter: ArbiterHandle,
     pub log: Logger,
+    /// The service's limits: cgroup, rlimits, usage, OOM detection.
+    pub limits: Arc<limits::ServiceLimits>,
 }
 
 struct Slot {
@@ -60,6 +63,8 @@ pub struct ServiceActor {
     last_state: ServiceState,
     /// Signal for the current stop, when the request named one.
     stop_signal: Option<Signal>,
+    /// A retry of removing the cgroup is scheduled.
+    release_retry: Option<SpawnHandle>,
 }
 
 impl ServiceActor {
@@ -85,6 +90,7 @@ impl ServiceActor {
             release_timer: None,
             last_state: ServiceState::Inactive,
             stop_signal: None,
+            release_retry: None,
         }
     }
 
@@ -188,7 +194,15 @@ impl ServiceActor {
                 message,
                 exit_code: 126,
             })
-            .and_then(|spec| spawn::spawn(&spec));
+            .and_then(|mut spec| {
+                let lim = self.s.limits.prepare_spawn();
+                if let Some(w) = &lim.warning {
+                    warn!(log, "limits: {w}");
+                }
+                spec.rlimits.extend(lim.rlimits);
+                spec.cgroup_procs = lim.cgroup_procs;
+                spawn::spawn(&spec)
+            });
         match result {
             Ok(child) => {
                 let pid = child.pid.as_raw();
@@ -215,6 +229,7 @@ impl ServiceActor {
                         code: Some(e.exit_code),
                         signal: None,
                         at: Utc::now(),
+                        reason: None,
                     },
                     e.exit_code,
                 ));
@@ -229,6 +244,7 @@ impl ServiceActor {
                     },
                 );
                 self.feed(idx, Input::SpawnFailed { code: e.exit_code }, ctx);
+                self.release_cgroup(0, ctx);
             }
         }
     }
@@ -352,6 +368,45 @@ impl ServiceActor {
                 .map(|s| s.listen.clone())
                 .unwrap_or_default(),
             runs_total: None,
+            memory_bytes: None,
+            cpu_seconds: None,
+            limits: self.s.limits.views(),
+        }
+    }
+
+    /// Once no instance has a process, removes the service's cgroup. What
+    /// is left in it (descendants that outlived the service) is ended like
+    /// systemd does: SIGTERM, then SIGKILL after ~0.3 s; removal is retried
+    /// with growing delays (0.1 s .. ~6 s), then left to oneinit's exit.
+    fn release_cgroup(&mut self, attempt: u32, ctx: &mut Context<Self>) {
+        if self.slots.iter().any(|s| s.m.pid.is_some()) {
+            return;
+        }
+        if let Some(h) = self.release_retry.take() {
+            ctx.cancel_future(h);
+        }
+        if let Err(e) = self.s.limits.release() {
+            let left = self.s.limits.cgroup_pids();
+            let sig = match attempt {
+                0 => Some(Signal::SIGTERM),
+                2 => Some(Signal::SIGKILL),
+                _ => None,
+            };
+            if let (Some(sig), false) = (sig, left.is_empty()) {
+                info!(self.s.log, "ending processes left in the service's cgroup"; "count" => left.len(), "signal" => signal_short_name(sig));
+                for pid in left {
+                    let _ = signals::send(pid, sig, false);
+                }
+            }
+            if attempt >= 6 {
+                warn!(self.s.log, "cannot remove the service's cgroup, a process is left in it; it is removed when oneinit exits"; "error" => e);
+                return;
+            }
+            let delay = std::time::Duration::from_millis(100 << attempt);
+            self.release_retry = Some(ctx.run_later(delay, move |act, ctx| {
+                act.release_retry = None;
+                act.release_cgroup(attempt + 1, ctx);
+            }));
         }
     }
 
@@ -367,6 +422,9 @@ impl Actor for ServiceActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        for w in self.s.limits.warnings() {
+            warn!(self.s.log, "limit not fully enforced: {w}");
+        }
         self.publish(ctx);
     }
 }
@@ -445,8 +503,16 @@ impl Handler<InstanceExited> for ServiceActor {
         let success = code.is_some_and(|c| self.s.cfg.restart.success_codes.contains(&c));
         let log = self.s.log.new(o!("instance" => msg.instance));
         let sig_name = signal.map(signal_short_name);
-        if success || self.slots[idx].m.state == ServiceState::Stopping {
+        let stopping = self.slots[idx].m.state == ServiceState::Stopping;
+        let reason = self
+            .s
+            .limits
+            .oom_killed(signal, stopping, success)
+            .then_some(limits::OOM_KILLED);
+        if success || stopping {
             info!(log, "exited"; "event" => "exited", "pid" => msg.pid, "exit_code" => code, "signal" => sig_name);
+        } else if reason.is_some() {
+            error!(log, "exited: killed for exceeding its memory limit"; "event" => "exited", "pid" => msg.pid, "exit_code" => code, "signal" => sig_name, "reason" => reason);
         } else {
             warn!(log, "exited"; "event" => "exited", "pid" => msg.pid, "exit_code" => code, "signal" => sig_name);
         }
@@ -455,6 +521,7 @@ impl Handler<InstanceExited> for ServiceActor {
                 code,
                 signal: sig_name.map(str::to_string),
                 at: Utc::now(),
+                reason: reason.map(str::to_string),
             },
             msg.status.code_for_shell(),
         ));
@@ -468,7 +535,11 @@ impl Handler<InstanceExited> for ServiceActor {
                 success,
             },
         );
+        if reason.is_some() {
+            self.fact(msg.instance, Some(msg.pid), FactKind::OomKilled);
+        }
         self.feed(idx, Input::Exited(ended), ctx);
+        self.release_cgroup(0, ctx);
         self.publish(ctx);
     }
 }

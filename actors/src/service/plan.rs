@@ -90,7 +90,10 @@ pub fn spawn_spec(name: &str, cfg: &ServiceConfig, instance: u64) -> Result<Spaw
             }
             if let Some(user) = &id.name {
                 env.insert("USER".into(), user.clone());
-                env.insert("LOGNAME".into(), user.clone());
+                // `inherit_env: false` keeps exactly PATH, HOME, USER, LANG.
+                if cfg.inherit_env {
+                    env.insert("LOGNAME".into(), user.clone());
+                }
             }
         }
     }

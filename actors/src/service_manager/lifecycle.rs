@@ -248,6 +248,9 @@ impl ServiceManager {
             return;
         }
         let code = self.exit_code();
+        for left in self.cgroups.remove_parents() {
+            warn!(self.log, "cannot remove a cgroup of oneinit"; "error" => left);
+        }
         info!(self.log, "oneinit stopped"; "exit_code" => code);
         System::current().stop_with_code(code);
     }

@@ -23,8 +23,10 @@ use crate::model::config::{Config, LogFormat, ServiceConfig};
 use crate::model::graph::DepGraph;
 use crate::model::machine::StopTarget;
 use crate::model::view::{GraphEdge, Health, ServiceState, ServiceView, StateChanged};
+use crate::service::limits::ServiceLimits;
 use crate::service::messages::{ServiceFact, ServiceUpdated, Start, Stop, Wait};
 use crate::service::{ServiceActor, ServiceSetup};
+use crate::sys::cgroup::CgroupHost;
 use actix::prelude::*;
 use chrono::Utc;
 use lifecycle::ShutdownState;
@@ -64,6 +66,8 @@ pub struct Entry {
     pub killed: bool,
     pub last_exit_code: Option<i32>,
     pub health: Health,
+    /// Shared with the ServiceActor: usage is read at query time.
+    pub limits: Arc<ServiceLimits>,
     /// The generation of the actor that currently runs it.
     pub generation: u64,
     /// Reload: removed (None) or changed (Some(new config)); applied once
@@ -87,6 +91,8 @@ pub struct ServiceManager {
     pub(crate) events: broadcast::Sender<StateChanged>,
     pub(crate) log_arbiter: Option<Arbiter>,
     pub(crate) shutdown: Option<ShutdownState>,
+    /// The host's cgroups, detected once; parents removed at exit.
+    pub(crate) cgroups: Arc<CgroupHost>,
     pub(crate) sources: Vec<String>,
     pub(crate) next_generation: u64,
 }
@@ -110,6 +116,7 @@ impl ServiceManager {
             events,
             log_arbiter: None,
             shutdown: None,
+            cgroups: Arc::new(CgroupHost::detect()),
             sources: setup.sources,
             next_generation: 1,
         }
@@ -140,6 +147,7 @@ impl ServiceManager {
                 logs: logs.clone(),
             });
         }
+        let limits = Arc::new(ServiceLimits::new(name, &cfg, self.cgroups.clone()));
         let generation = self.next_generation;
         self.next_generation += 1;
         let setup = ServiceSetup {
@@ -152,6 +160,7 @@ impl ServiceManager {
             logs: logs.clone(),
             log_arbiter,
             log: self.log.clone(),
+            limits: limits.clone(),
         };
         let actor = ServiceActor::new(setup);
         let view = actor_view_placeholder(name, &cfg);
@@ -168,6 +177,7 @@ impl ServiceManager {
                 killed: false,
                 last_exit_code: None,
                 health: Health::Unknown,
+                limits,
                 generation,
                 retiring: None,
             },
@@ -226,6 +236,9 @@ fn actor_view_placeholder(name: &str, cfg: &ServiceConfig) -> ServiceView {
         next_run: None,
         listen: Vec::new(),
         runs_total: None,
+        memory_bytes: None,
+        cpu_seconds: None,
+        limits: Default::default(),
     }
 }
 

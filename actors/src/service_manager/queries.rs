@@ -12,10 +12,16 @@ use actix::prelude::*;
 use chrono::Utc;
 use slog::{info, o};
 
-/// The cached view with a current uptime.
+/// The cached view with a current uptime and, while it runs, usage.
 fn fresh(e: &Entry) -> ServiceView {
     let mut v = e.view.clone();
     v.health = e.health;
+    let pids: Vec<i32> = v.instances.iter().filter_map(|i| i.pid).collect();
+    if !pids.is_empty() {
+        let (memory, cpu) = e.limits.usage(&pids);
+        v.memory_bytes = Some(memory);
+        v.cpu_seconds = Some((cpu * 1000.0).round() / 1000.0);
+    }
     v.uptime_seconds = v
         .instances
         .iter()

@@ -122,6 +122,8 @@ impl ServiceManager {
         let Some(e) = self.services.remove(name) else {
             return;
         };
+        // A retired actor and its buffers are gone: give the memory back.
+        crate::sys::memory::trim();
         match e.retiring.flatten() {
             None => {
                 if let Some(r) = &self.resolver {

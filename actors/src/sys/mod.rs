@@ -3,9 +3,12 @@
 
 #![allow(unsafe_code)]
 
+pub mod cgroup;
 pub mod identity;
+pub mod memory;
 pub mod pid1;
 pub mod reap;
 pub mod runtime_dir;
 pub mod signals;
 pub mod spawn;
+pub mod usage;

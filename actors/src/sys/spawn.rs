@@ -220,16 +220,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
         status_fd: status_w.as_raw_fd(),
     };
 
-    // SAFETY: fork in a possibly multi-threaded process: the child only runs
-    // `child_main`, which makes async-signal-safe syscalls on data prepared
-    // above (no allocation, no locks) and ends in execve or _exit.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io_err("fork failed", io::Error::last_os_error()));
-    }
-    if pid == 0 {
-        child_main(&child);
-    }
+    let pid = clone_vfork(&child).map_err(|e| io_err("cannot create a process", e))?;
     drop(status_w);
     drop(out_w);
     drop(err_w);
@@ -296,6 +287,61 @@ struct ChildPlan {
     groups: Vec<libc::gid_t>,
     no_new_privs: bool,
     status_fd: RawFd,
+}
+
+/// Bytes of stack for the child until it execs (it only makes syscalls).
+const CHILD_STACK: usize = 64 * 1024;
+
+thread_local! {
+    /// One reusable child stack per spawning thread: with CLONE_VFORK the
+    /// parent thread is suspended until the child has exec'd or exited, so
+    /// the stack is never used by two children at once.
+    static STACK: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; CHILD_STACK]);
+}
+
+extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `&ChildPlan` passed to clone below, alive in the
+    // suspended parent's frame until this child execs or exits.
+    let plan = unsafe { &*(arg as *const ChildPlan) };
+    child_main(plan)
+}
+
+/// Starts the child with `clone(CLONE_VM | CLONE_VFORK)`: no copy of
+/// oneinit's page tables (a plain fork costs time proportional to
+/// oneinit's memory), and the calling thread resumes once the child has
+/// exec'd or failed. Every signal is blocked around the clone so no
+/// handler of oneinit's ever runs on the child's stack; the child resets
+/// dispositions and unblocks before exec.
+fn clone_vfork(plan: &ChildPlan) -> io::Result<libc::pid_t> {
+    STACK.with(|stack| {
+        let mut stack = stack.borrow_mut();
+        // SAFETY: sigfillset/pthread_sigmask on local sets; clone(2) with a
+        // dedicated, 16-byte aligned stack top; the child runs `child_entry`,
+        // which only makes async-signal-safe syscalls on memory prepared
+        // before the call and ends in execve or _exit. CLONE_VFORK keeps
+        // this thread (and so `plan` and the stack) suspended meanwhile.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+            let top = stack.as_mut_ptr().add(stack.len());
+            let top = (top as usize & !0xf) as *mut libc::c_void;
+            let pid = libc::clone(
+                child_entry,
+                top,
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                plan as *const ChildPlan as *mut libc::c_void,
+            );
+            let err = io::Error::last_os_error();
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+            if pid < 0 {
+                Err(err)
+            } else {
+                Ok(pid)
+            }
+        }
+    })
 }
 
 /// Reports (stage, errno) to the parent and exits. Async-signal-safe.

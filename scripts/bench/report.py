@@ -1,0 +1,197 @@
+"""Turning medians into the markdown report and the target verdicts.
+
+Owns the presentation only: units, the oneinit/peer ratios and the check of
+each target from issue 9 against the measured medians. It reads the summary
+built by bench.py and never measures anything itself.
+"""
+
+PEERS_ORDER = ["supervisord", "s6", "runit"]
+
+# (summary key, row label, scale to display unit, format)
+ROWS = [
+    ("startup_s", "startup (ms)", 1000.0, "{:.1f}"),
+    ("rss_kib", "RSS (MiB)", 1 / 1024.0, "{:.2f}"),
+    ("pss_kib", "PSS (MiB)", 1 / 1024.0, "{:.2f}"),
+    ("idle_cpu_ms", "idle CPU, utime+stime (ms)", 1.0, "{:.0f}"),
+    ("idle_sched_cpu_ms", "idle CPU, schedstat (ms)", 1.0, "{:.2f}"),
+    ("idle_ctx_switches", "idle context switches", 1.0, "{:.0f}"),
+    ("shutdown_s", "shutdown (ms)", 1000.0, "{:.1f}"),
+    ("supervisor_processes", "supervisor processes", 1.0, "{:.0f}"),
+]
+
+
+def brief(r):
+    """One progress line for a run."""
+    if "error" in r:
+        return "ERROR " + r["error"]
+    if r["kind"] == "restart":
+        gap = r.get("gap_median_ms")
+        return f"respawns={r.get('respawns')} gap_median={gap:.1f}ms" if gap is not None else f"respawns={r.get('respawns')}"
+    parts = [f"startup={r['startup_s'] * 1000:.1f}ms", f"rss={r['rss_kib'] / 1024:.2f}MiB", f"pss={r['pss_kib'] / 1024:.2f}MiB"]
+    if "idle_ctx_switches" in r:
+        parts.append(f"idle ctx={r['idle_ctx_switches']} cpu={r['idle_cpu_ms']:.0f}ms/{r['idle_sched_cpu_ms']:.2f}ms")
+    parts.append(f"shutdown={r['shutdown_s'] * 1000:.1f}ms")
+    if r.get("leftovers"):
+        parts.append(f"LEFTOVERS={len(r['leftovers'])}")
+    return " ".join(parts)
+
+
+def _fmt(v, scale, fmt):
+    return "n/a" if v is None else fmt.format(v * scale)
+
+
+def ratio(a, b):
+    """oneinit/peer as text; n/a when either side is missing."""
+    if a is None or b is None:
+        return "n/a"
+    if b == 0:
+        return "= (both 0)" if a == 0 else "∞ (peer 0)"
+    return f"{a / b:.2f}"
+
+
+def _services_tables(meta, summary, names):
+    out = []
+    peers = [p for p in PEERS_ORDER if p in names]
+    for n in meta["ns"]:
+        out.append(f"\n### N = {n} services\n")
+        head = ["figure"] + names + [f"oneinit/{p}" for p in peers if "oneinit" in names]
+        out.append("| " + " | ".join(head) + " |")
+        out.append("|" + "---|" * len(head))
+        for key, label, scale, fmt in ROWS:
+            if key.startswith("idle"):
+                label = f"{label} over {meta['idle_window_s']:.0f} s"
+            row = [label]
+            vals = {}
+            for name in names:
+                s = summary["services"].get(name, {}).get(str(n), {})
+                vals[name] = s.get(key)
+                row.append(_fmt(vals[name], scale, fmt))
+            if "oneinit" in names:
+                row += [ratio(vals["oneinit"], vals[p]) for p in peers]
+            out.append("| " + " | ".join(row) + " |")
+        row = ["clean runs (all gone, no leftovers)"]
+        for name in names:
+            s = summary["services"].get(name, {}).get(str(n), {})
+            row.append(f"{s.get('clean_runs', 0)}/{s.get('runs', 0)}")
+        if "oneinit" in names:
+            row += [""] * len(peers)
+        out.append("| " + " | ".join(row) + " |")
+    return out
+
+
+def _restart_table(meta, summary, names):
+    out = [
+        "\n## Restart of a service that exits at once (10 s window)\n",
+        f"Each spawn appends `date +%s.%N` to a file. The same shell line run back to back "
+        f"with no supervisor has a spawn-to-spawn gap of "
+        f"{_fmt(meta.get('baseline_gap_ms'), 1, '{:.2f}')} ms (baseline); "
+        f"`gap - baseline` estimates the delay the supervisor adds.\n",
+        "| supervisor | smallest delay | respawns / 10 s | median gap (ms) | min gap | p90 gap | gap - baseline (ms) | oneinit log: exited→spawned (ms) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    base = meta.get("baseline_gap_ms")
+    for name in names:
+        s = summary["restart"].get(name, {})
+        g = s.get("gap_median_ms")
+        extra = None if g is None or base is None else g - base
+        out.append(
+            "| "
+            + " | ".join(
+                [
+                    name,
+                    meta["restart_delay"].get(name, "?"),
+                    _fmt(s.get("respawns"), 1, "{:.0f}"),
+                    _fmt(g, 1, "{:.1f}"),
+                    _fmt(s.get("gap_min_ms"), 1, "{:.1f}"),
+                    _fmt(s.get("gap_p90_ms"), 1, "{:.1f}"),
+                    _fmt(extra, 1, "{:.1f}"),
+                    _fmt(s.get("logged_exit_to_spawn_median_ms"), 1, "{:.1f}"),
+                ]
+            )
+            + " |"
+        )
+    return out
+
+
+def verdicts(meta, summary):
+    """[(target, measured, verdict)] for the issue 9 targets at N = 100 (and 1000)."""
+    sv = summary["services"]
+    o = sv.get("oneinit", {}).get("100", {})
+    s6 = sv.get("s6", {}).get("100", {})
+    win = meta["idle_window_s"]
+    out = []
+
+    def add(target, a, b, ok, text):
+        verdict = "n/a" if a is None or (b is None and ok is None) else ("PASS" if ok else "MISS")
+        out.append((target, text if a is not None else "not measured", verdict))
+
+    a, b = o.get("startup_s"), s6.get("startup_s")
+    add("startup ≤ s6-svscan's", a, b, None if a is None or b is None else a <= b,
+        f"{_fmt(a, 1000, '{:.1f}')} ms vs {_fmt(b, 1000, '{:.1f}')} ms, ratio {ratio(a, b)}")
+    a = o.get("rss_kib")
+    add("RSS ≤ 8 MiB", a, 0, None if a is None else a <= 8 * 1024, f"{_fmt(a, 1 / 1024, '{:.2f}')} MiB")
+    a, b = o.get("pss_kib"), s6.get("pss_kib")
+    add("PSS ≤ s6's", a, b, None if a is None or b is None else a <= b,
+        f"{_fmt(a, 1 / 1024, '{:.2f}')} MiB vs {_fmt(b, 1 / 1024, '{:.2f}')} MiB, ratio {ratio(a, b)}")
+    a = o.get("idle_ctx_switches")
+    add(f"idle context switches over {win:.0f} s: a handful (≤ 5)", a, 0, None if a is None else a <= 5,
+        f"{_fmt(a, 1, '{:.0f}')} (s6: {_fmt(s6.get('idle_ctx_switches'), 1, '{:.0f}')})")
+    a, b = o.get("idle_sched_cpu_ms"), s6.get("idle_sched_cpu_ms")
+    add(f"idle CPU over {win:.0f} s ≤ s6's + 10 ms", a, b, None if a is None or b is None else a <= b + 10,
+        f"{_fmt(a, 1, '{:.2f}')} ms vs {_fmt(b, 1, '{:.2f}')} ms (schedstat); utime+stime "
+        f"{_fmt(o.get('idle_cpu_ms'), 1, '{:.0f}')} vs {_fmt(s6.get('idle_cpu_ms'), 1, '{:.0f}')} ms")
+    a, b = o.get("shutdown_s"), s6.get("shutdown_s")
+    add("shutdown ≤ s6's", a, b, None if a is None or b is None else a <= b,
+        f"{_fmt(a, 1000, '{:.1f}')} ms vs {_fmt(b, 1000, '{:.1f}')} ms, ratio {ratio(a, b)}")
+    r = summary["restart"].get("oneinit", {})
+    g, base = r.get("gap_median_ms"), meta.get("baseline_gap_ms")
+    extra = None if g is None or base is None else g - base
+    logged = r.get("logged_exit_to_spawn_median_ms")
+    judged = logged if logged is not None else extra
+    add("restart delay 10 ms honoured ±5 ms", judged, 0, None if judged is None else 5 <= judged <= 15,
+        f"exited→spawned {_fmt(logged, 1, '{:.1f}')} ms (log); gap {_fmt(g, 1, '{:.1f}')} ms "
+        f"- baseline {_fmt(base, 1, '{:.1f}')} ms = {_fmt(extra, 1, '{:.1f}')} ms")
+    k = sv.get("oneinit", {}).get("1000")
+    if k is not None:
+        ok = k["runs"] > 0 and k["clean_runs"] == k["runs"]
+        add("1000 services start and stop cleanly", k["runs"], 0, ok,
+            f"{k['clean_runs']}/{k['runs']} clean runs; startup {_fmt(k.get('startup_s'), 1000, '{:.0f}')} ms, "
+            f"shutdown {_fmt(k.get('shutdown_s'), 1000, '{:.0f}')} ms")
+    else:
+        out.append(("1000 services start and stop cleanly", "not run (N = 1000 was not in this run)", "n/a"))
+    return out
+
+
+def markdown(meta, summary, names):
+    m = meta["machine"]
+    out = [
+        "# oneinit benchmark: oneinit vs supervisord vs s6 vs runit",
+        "",
+        f"- date: {meta['date']} (took {meta.get('duration_s', '?')} s)"
+        + (" — INTERRUPTED, partial results" if meta.get("interrupted") else ""),
+        f"- machine: {m['nproc']} cores ({m['cpu']}), kernel {m['kernel']}, "
+        f"load average {' '.join(m['loadavg'])} at start, {' '.join(m.get('loadavg_end', []))} at end; "
+        f"CPU pressure at start: {m.get('cpu_pressure', 'n/a')}",
+        f"- harness and supervisors run at niceness {meta.get('nice', 0)} (same for every supervisor)",
+        f"- mode: {'--quick' if meta['quick'] else 'full'}; medians of {meta['reps']} runs "
+        f"(idle cost: of {meta['idle_reps']} runs, {meta['idle_window_s']:.0f} s window each)",
+        "- services: `sleep 100000`; stop signal: "
+        + ", ".join(f"{k} {v}" for k, v in meta["stop_signal"].items()),
+        "- every run: fresh temp dir, supervisor started as a normal child (not PID 1)",
+    ]
+    for name, why in meta.get("skipped", {}).items():
+        out.append(f"- **{name} skipped**: {why}")
+    out.append("\n## Services")
+    out += _services_tables(meta, summary, names)
+    out += _restart_table(meta, summary, names)
+    out += ["\n## Targets (issue 9, N = 100 unless said)\n", "| target | measured (oneinit) | verdict |", "|---|---|---|"]
+    out += [f"| {t} | {m_} | {v} |" for t, m_, v in verdicts(meta, summary)]
+    errs = []
+    for name, per_n in summary["services"].items():
+        for n, s in per_n.items():
+            errs += [f"- {name} N={n}: {e}" for e in s.get("errors", [])]
+    for name, s in summary["restart"].items():
+        errs += [f"- {name} restart: {e}" for e in s.get("errors", [])]
+    if errs:
+        out += ["\n## Runs that failed\n"] + errs
+    return "\n".join(out) + "\n"
