@@ -329,11 +329,17 @@ services:
     assert!(wait_until(secs(10), || (0..3)
         .all(|i| d.path(&format!("inst-{i}")).exists())));
     assert_eq!(lines(&d.path("inst-2")), vec!["pool-2"]);
-    let pids: std::collections::HashSet<i64> = d
-        .events("spawned", Some("pool"))
-        .iter()
-        .filter_map(|r| r["pid"].as_i64())
-        .collect();
+    // The children may write their files before oneinit's writer thread
+    // has printed the `spawned` records: wait for those too.
+    let mut pids = std::collections::HashSet::<i64>::new();
+    wait_until(secs(5), || {
+        pids = d
+            .events("spawned", Some("pool"))
+            .iter()
+            .filter_map(|r| r["pid"].as_i64())
+            .collect();
+        pids.len() == 3
+    });
     assert_eq!(pids.len(), 3);
 }
 
