@@ -327,19 +327,17 @@ services:
 "#,
     );
     assert!(wait_until(secs(10), || (0..3)
-        .all(|i| d.path(&format!("inst-{i}")).exists())));
+        .all(|i| !lines(&d.path(&format!("inst-{i}"))).is_empty())));
     assert_eq!(lines(&d.path("inst-2")), vec!["pool-2"]);
-    // The children may write their files before oneinit's writer thread
-    // has printed the `spawned` records: wait for those too.
-    let mut pids = std::collections::HashSet::<i64>::new();
-    wait_until(secs(5), || {
-        pids = d
-            .events("spawned", Some("pool"))
-            .iter()
-            .filter_map(|r| r["pid"].as_i64())
-            .collect();
-        pids.len() == 3
-    });
+    assert!(wait_until(secs(5), || d
+        .events("spawned", Some("pool"))
+        .len()
+        == 3));
+    let pids: std::collections::HashSet<i64> = d
+        .events("spawned", Some("pool"))
+        .iter()
+        .filter_map(|r| r["pid"].as_i64())
+        .collect();
     assert_eq!(pids.len(), 3);
 }
 
@@ -484,7 +482,10 @@ services:
         f64s(&d.path("third"))[0],
     );
     assert!(b - a >= 0.35, "second starts after first is ready: {a} {b}");
-    assert!(c >= b, "third after second: {b} {c}");
+    assert!(
+        c + 0.05 >= b,
+        "third is spawned after second (its shell may print first by a hair): {b} {c}"
+    );
 }
 
 #[test]

@@ -21,9 +21,11 @@
 
 pub mod config_loader;
 pub mod dependency_resolver;
+pub mod health_checker;
 pub mod logging;
 pub mod metrics_exporter;
 pub mod model;
+pub mod notifier;
 pub mod service;
 pub mod service_manager;
 pub mod sys;

@@ -1,17 +1,20 @@
 //! `oneinit`: flags, logging, PID-1 setup, actors, HTTP server, exit code.
 
-use actix::{Actor, Addr};
+use actix::{Actor, Addr, AsyncContext, Context};
 use clap::{Parser, Subcommand};
 use nix::sys::signal::Signal;
 use oneinit::metrics_listener;
 use oneinit_actors::config_loader;
+use oneinit_actors::health_checker::{HealthChecker, HealthSetup};
 use oneinit_actors::logging::rotate::{report_to, RotatingFile, RotationPolicy};
-use oneinit_actors::logging::{root_logger, sink::LogSink};
+use oneinit_actors::logging::{root_logger_with_level, sink::LogSink, LevelHandle};
 use oneinit_actors::metrics_exporter::MetricsExporter;
 use oneinit_actors::model::config::{
     Command, Config, LogFormat, LogLevel, RestartPolicy, ServiceConfig, ServiceType,
 };
 use oneinit_actors::model::signal::SignalName;
+use oneinit_actors::notifier::deliver::RetryPolicy;
+use oneinit_actors::notifier::{Notifier, NotifierSetup};
 use oneinit_actors::service::plan;
 use oneinit_actors::service_manager::{ManagerSetup, ServiceManager};
 use oneinit_actors::sys::{pid1, signals};
@@ -120,12 +123,14 @@ fn run(cli: Cli) -> i32 {
         return 2;
     }
     let system = actix::System::new();
+    let mut remote_digests = Default::default();
     let mut config = if use_config {
         match system.block_on(config_loader::load(&sources)) {
             Ok(loaded) => {
                 for w in &loaded.warnings {
                     eprintln!("warning: {w}");
                 }
+                remote_digests = loaded.remote_digests;
                 loaded.config
             }
             Err(errors) => {
@@ -146,7 +151,6 @@ fn run(cli: Cli) -> i32 {
         let main = tini_main(&config, cli.command.clone());
         config.services.insert("main".into(), main);
     }
-    config.api.listen.extend(cli.api_listen.iter().cloned());
     let identity_errors: Vec<String> = config
         .services
         .iter()
@@ -162,11 +166,31 @@ fn run(cli: Cli) -> i32 {
         }
         return 2;
     }
+    // The API listeners are bound now, before any service starts, so a
+    // refused or taken address is a start error (exit 2).
+    let api_settings = oneinit::api::ApiSettings::new(
+        config.api.clone(),
+        config.metrics.clone(),
+        cli.api_listen.clone(),
+    );
+    let bound_api = match oneinit::api::bind(api_settings) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("oneinit: {e}");
+            return 2;
+        }
+    };
 
     let format = match cli.log_format.as_deref() {
         Some("text") => LogFormat::Text,
         Some(_) => LogFormat::Json,
         None => config.logging.format.unwrap_or(LogFormat::Json),
+    };
+    // Without --log-level, a reload may change the level (logging.level).
+    let default_level = if tini {
+        LogLevel::Error
+    } else {
+        LogLevel::Info
     };
     let level = match cli.log_level.as_deref() {
         Some("trace") => LogLevel::Trace,
@@ -175,14 +199,11 @@ fn run(cli: Cli) -> i32 {
         Some("error") => LogLevel::Error,
         Some(_) => LogLevel::Info,
         // Tini mode passes main's output through: only errors of its own.
-        None => config.logging.level.unwrap_or(if tini {
-            LogLevel::Error
-        } else {
-            LogLevel::Info
-        }),
+        None => config.logging.level.unwrap_or(default_level),
     };
     let sink = LogSink::start(Box::new(std::io::stdout()));
-    let log = root_logger(&sink, format, level);
+    let level_handle = LevelHandle::new(level);
+    let log = root_logger_with_level(&sink, format, level_handle.clone());
     if let Some(file) = &config.logging.file {
         let policy = RotationPolicy::for_oneinit(file);
         sink.add_output(Box::new(RotatingFile::open(policy, report_to(log.clone()))));
@@ -200,7 +221,6 @@ fn run(cli: Cli) -> i32 {
             return 1;
         }
     };
-    // `exporter` (an Addr) is what the API's `/metrics` sends GatherMetrics to.
     if config.metrics.enabled {
         if let Some(listen) = config.metrics.listen.clone() {
             let path = config.metrics.path.clone();
@@ -235,13 +255,81 @@ fn run(cli: Cli) -> i32 {
             Vec::new()
         },
     };
-    system.block_on(async move {
-        ServiceManager::new(setup).start();
+    let api_log = log.clone();
+    let fixed_level = cli.log_level.is_some();
+    let api = system.block_on(async move {
+        let gather = exporter.clone().recipient();
+        let manager = start_actors(setup, &exporter, move |manager| {
+            let manager = manager.with_remote_digests(remote_digests);
+            if fixed_level {
+                manager
+            } else {
+                manager.with_log_level(level_handle, default_level)
+            }
+        });
+        let backend = oneinit::api::ApiBackend::new(&manager, Some(gather));
+        bound_api.serve(backend, api_log)
     });
+    let api = match api {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            slog::error!(log, "the API could not start"; "error" => %e);
+            None
+        }
+    };
     let code = system.run_with_code().unwrap_or(1);
+    if let Some(api) = &api {
+        api.remove_sockets();
+    }
     drop(log);
     sink.flush(Duration::from_secs(2));
     code
+}
+
+/// Starts the ServiceManager with its peers, the HealthChecker and the
+/// Notifier, which observe its services' facts and report back to it.
+/// Their contexts exist before anything runs, so each can be given the
+/// others' addresses, and the NOTIFY_SOCKETs are bound before any spawn.
+/// Answers the manager's address (for the API).
+fn start_actors(
+    mut setup: ManagerSetup,
+    exporter: &Addr<MetricsExporter>,
+    configure: impl FnOnce(ServiceManager) -> ServiceManager,
+) -> actix::Addr<ServiceManager> {
+    let manager_ctx = Context::<ServiceManager>::new();
+    let health_ctx = Context::<HealthChecker>::new();
+    let notifier_ctx = Context::<Notifier>::new();
+    let manager_addr = manager_ctx.address();
+    setup.facts.push(health_ctx.address().recipient());
+    setup.facts.push(notifier_ctx.address().recipient());
+    let services = setup.config.services.clone();
+    let notifiers = setup.config.notifiers.clone();
+    let log = setup.log.clone();
+    let mut manager = configure(ServiceManager::new(setup));
+    manager.observe_config(health_ctx.address().recipient());
+    manager.observe_config(notifier_ctx.address().recipient());
+    let procs = manager.process_table();
+    let health = HealthChecker::new(HealthSetup {
+        services: services.clone(),
+        procs: procs.clone(),
+        ready: manager_addr.clone().recipient(),
+        status: manager_addr.clone().recipient(),
+        health: vec![manager_addr.recipient(), notifier_ctx.address().recipient()],
+        checks: vec![exporter.clone().recipient()],
+        log: log.clone(),
+    });
+    let notifier = Notifier::new(NotifierSetup {
+        notifiers,
+        services,
+        procs,
+        delivered: vec![exporter.clone().recipient()],
+        retry: RetryPolicy::default(),
+        log,
+    });
+    let manager = manager_ctx.run(manager);
+    health_ctx.run(health);
+    notifier_ctx.run(notifier);
+    manager
 }
 
 /// Starts the MetricsExporter on an arbiter of its own, so a scrape's

@@ -4,12 +4,17 @@
 //! lines it printed, and one-shot runs such as `oneinit check` (`run_oneinit`).
 #![allow(dead_code)]
 
+pub mod http;
+
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+pub mod api;
+pub mod fake;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_oneinit");
 
@@ -397,12 +402,205 @@ impl Daemon {
     }
 }
 
+// ------------------------------------------------------------ HTTP stub server
+
+/// What an `HttpStub` answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StubMode {
+    /// 200 "ok"
+    Up,
+    /// 500 "down"
+    Down,
+    /// Waits 5 s before answering 200 (longer than any check timeout).
+    Slow,
+}
+
+/// One request the stub received.
+#[derive(Clone, Debug)]
+pub struct StubRequest {
+    pub at: std::time::SystemTime,
+    pub method: String,
+    pub path: String,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl StubRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct StubShared {
+    mode: std::sync::Mutex<StubMode>,
+    /// Statuses to answer first, one per request, before `mode` applies.
+    script: std::sync::Mutex<std::collections::VecDeque<u16>>,
+    requests: std::sync::Mutex<Vec<StubRequest>>,
+    stop: std::sync::atomic::AtomicBool,
+}
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 (ephemeral port) that the test
+/// switches between up, down and slow, recording every request. Health
+/// checks probe it; notifiers post to it. Stopped on drop.
+pub struct HttpStub {
+    pub addr: std::net::SocketAddr,
+    shared: std::sync::Arc<StubShared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl HttpStub {
+    pub fn start(mode: StubMode) -> HttpStub {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind stub");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("stub addr");
+        let shared = std::sync::Arc::new(StubShared {
+            mode: std::sync::Mutex::new(mode),
+            script: Default::default(),
+            requests: Default::default(),
+            stop: Default::default(),
+        });
+        let s = shared.clone();
+        let thread = std::thread::spawn(move || {
+            while !s.stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        let s = s.clone();
+                        std::thread::spawn(move || serve(conn, &s));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        HttpStub {
+            addr,
+            shared,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn set(&self, mode: StubMode) {
+        if let Ok(mut m) = self.shared.mode.lock() {
+            *m = mode;
+        }
+    }
+
+    /// Answer these statuses to the next requests, then follow the mode.
+    pub fn script(&self, statuses: &[u16]) {
+        if let Ok(mut s) = self.shared.script.lock() {
+            s.extend(statuses.iter().copied());
+        }
+    }
+
+    pub fn requests(&self) -> Vec<StubRequest> {
+        self.shared
+            .requests
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn hits(&self) -> usize {
+        self.shared.requests.lock().map(|r| r.len()).unwrap_or(0)
+    }
+}
+
+impl Drop for HttpStub {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// The value of the sample `series` (name with its labels, as exposed:
 /// labels sorted by name) in a Prometheus text exposition.
 pub fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse().ok())
+}
+
+fn serve(mut conn: std::net::TcpStream, s: &StubShared) {
+    use std::io::{Read, Write};
+    let _ = conn.set_nonblocking(false);
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+        match conn.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.lines();
+    let mut first = lines.next().unwrap_or_default().split_whitespace();
+    let method = first.next().unwrap_or_default().to_string();
+    let path = first.next().unwrap_or_default().to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        match conn.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let body = String::from_utf8_lossy(&buf[head_end..]).into_owned();
+    if let Ok(mut r) = s.requests.lock() {
+        r.push(StubRequest {
+            at: std::time::SystemTime::now(),
+            method,
+            path,
+            headers,
+            body,
+        });
+    }
+    let scripted = s.script.lock().ok().and_then(|mut q| q.pop_front());
+    let mode = s.mode.lock().map(|m| *m).unwrap_or(StubMode::Up);
+    let status = match (scripted, mode) {
+        (Some(code), _) => code,
+        (None, StubMode::Down) => 500,
+        (None, StubMode::Slow) => {
+            std::thread::sleep(Duration::from_secs(5));
+            200
+        }
+        (None, StubMode::Up) => 200,
+    };
+    let reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    let _ = conn.write_all(reply.as_bytes());
+}
+
+/// A 127.0.0.1 port with nothing listening (bound, then released).
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// The `ts` of a JSON log record as a time.
+pub fn record_time(r: &Value) -> Option<std::time::SystemTime> {
+    let ts = r["ts"].as_str()?;
+    let t = chrono::DateTime::parse_from_rfc3339(ts).ok()?;
+    let ms = u64::try_from(t.timestamp_millis()).ok()?;
+    Some(std::time::UNIX_EPOCH + Duration::from_millis(ms))
 }
 
 // ------------------------------------------- one-shot runs (`oneinit check`)

@@ -2,7 +2,16 @@
 //! tree: `${VAR}` expansion per file, `include` entries resolved relative to
 //! the including file (globs in lexical order), cycles reported with the
 //! whole chain, depth limited to 16, and the merge order "included files in
-//! list order, then the including file itself".
+//! list order, then the including file itself". Every error about reading
+//! an included source names the include chain that led to it.
+//!
+//! Remote settings bootstrap: the `remote:` section must be known before
+//! the files that carry it are all read, so each key is taken from the
+//! first file read that sets it (reading order: the top file first, then
+//! its includes depth first). The top file therefore always wins, as it
+//! does in the merge. A plain-http top-level source (`--config http://...`)
+//! is accepted only if the document itself sets `remote.allow_http: true`
+//! (or an earlier `--config` file did).
 
 use super::expand::expand_tree;
 use super::formats::parse;
@@ -10,6 +19,8 @@ use super::merge::merge_documents;
 use super::source::{short_names, Source};
 use super::tree::{Node, Pos, Value};
 use super::ConfigError;
+use crate::model::config::RemoteConfig;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -35,6 +46,10 @@ pub struct Reader {
     chain: Vec<(String, String)>,
     /// Identities of every source read so far.
     seen: std::collections::HashSet<String>,
+    /// `remote:` keys in force, each from the first file that set it.
+    remote_keys: serde_json::Map<String, serde_json::Value>,
+    /// Hex sha256 of every remote document used, by URL (`remote.watch`).
+    pub remote_digests: BTreeMap<String, String>,
 }
 
 type TreeFuture<'a> = Pin<Box<dyn Future<Output = Option<Node>> + 'a>>;
@@ -51,6 +66,30 @@ impl Reader {
             },
         };
         self.errors.push(err);
+    }
+
+    /// The remote settings of the files read so far (defaults for keys no
+    /// file set; a malformed section is reported by typing later).
+    pub fn remote_settings(&self) -> RemoteConfig {
+        serde_json::from_value(serde_json::Value::Object(self.remote_keys.clone()))
+            .unwrap_or_default()
+    }
+
+    /// Takes the `remote:` keys of a file just parsed that no earlier file set.
+    fn absorb_remote(&mut self, root: &Node) {
+        let Some(serde_json::Value::Object(keys)) = root.get("remote").map(Node::to_json) else {
+            return;
+        };
+        for (k, v) in keys {
+            self.remote_keys.entry(k).or_insert(v);
+        }
+    }
+
+    /// `a.yaml -> https://h/b.yaml -> name` for errors about `name`.
+    fn chain_to(&self, name: &str) -> String {
+        let mut names: Vec<String> = self.chain.iter().map(|(_, n)| n.clone()).collect();
+        names.push(name.to_string());
+        short_names(&names).join(" -> ")
     }
 
     /// Reads `pending` at `depth` and all it includes, plus `extra` as if
@@ -70,7 +109,16 @@ impl Reader {
                 let mut cycle: Vec<String> =
                     self.chain[start..].iter().map(|(_, n)| n.clone()).collect();
                 cycle.push(name.clone());
-                let msg = format!("include cycle: {}", short_names(&cycle).join(" -> "));
+                let mut msg = format!("include cycle: {}", short_names(&cycle).join(" -> "));
+                if start > 0 {
+                    // Name how the cycle was reached too.
+                    let before: Vec<String> =
+                        self.chain[..start].iter().map(|(_, n)| n.clone()).collect();
+                    msg.push_str(&format!(
+                        " (included from {})",
+                        short_names(&before).join(" -> ")
+                    ));
+                }
                 self.fail(&named_at, &source, msg);
                 return None;
             }
@@ -84,16 +132,25 @@ impl Reader {
             }
             if depth > MAX_DEPTH {
                 let msg = format!(
-                    "include depth limit exceeded: \"{name}\" would be at depth {depth} (max {MAX_DEPTH})"
+                    "{}: include depth limit exceeded: \"{name}\" would be at depth {depth} (max {MAX_DEPTH})",
+                    self.chain_to(&name)
                 );
                 self.fail(&named_at, &source, msg);
                 return None;
             }
-            let text = match source.read().await {
+            let mut settings = self.remote_settings();
+            // A plain-http top source is fetched, then kept only if it
+            // allows http itself (see the module header).
+            let http_top = depth == 0
+                && !settings.allow_http
+                && matches!(&source, Source::Url { url, .. } if url.scheme() == "http");
+            settings.allow_http |= http_top;
+            let fetched = source.read(&settings, &mut self.warnings).await;
+            let text = match fetched {
                 Ok(t) => t,
                 Err(e) => {
                     let msg = match &named_at {
-                        Some(_) => format!("{name}: {e}"),
+                        Some(_) => format!("{}: {e}", self.chain_to(&name)),
                         None => e,
                     };
                     self.fail(&named_at, &source, msg);
@@ -101,8 +158,11 @@ impl Reader {
                 }
             };
             self.read.push(name.clone());
+            if let Some(sha) = &text.remote_sha256 {
+                self.remote_digests.insert(identity.clone(), sha.clone());
+            }
             let src_name: Arc<str> = Arc::from(name.as_str());
-            let mut root = match parse(&text, source.format(), &src_name) {
+            let mut root = match parse(&text.text, text.format, &src_name) {
                 Ok(root) => root,
                 Err(errs) => {
                     self.errors.extend(errs);
@@ -110,6 +170,18 @@ impl Reader {
                 }
             };
             expand_tree(&mut root, &mut self.errors);
+            self.absorb_remote(&root);
+            if http_top && !self.remote_settings().allow_http {
+                self.fail(
+                    &named_at,
+                    &source,
+                    format!(
+                        "plain http is refused for \"{name}\"; use https, or set \
+                         `remote.allow_http: true` in this file"
+                    ),
+                );
+                return None;
+            }
             let mut includes = self.include_list(&mut root, &source);
             includes.extend(extra);
 
@@ -152,9 +224,28 @@ impl Reader {
         };
         let mut out = Vec::new();
         for item in items {
-            let spec = match (&item.value, item.get("url")) {
-                (Value::Str { text, .. }, _) => text.clone(),
-                (_, Some(url)) => url.as_str().unwrap_or_default().to_string(),
+            let (spec, pin) = match (&item.value, item.get("url")) {
+                (Value::Str { text, .. }, _) => (text.clone(), None),
+                (_, Some(url)) => {
+                    let pin = item.get("sha256").map(|n| match n.as_str() {
+                        Some(s) => s.trim().to_string(),
+                        None => n.to_json().to_string(),
+                    });
+                    let unknown: Vec<&str> = item
+                        .entries()
+                        .into_iter()
+                        .flatten()
+                        .map(|e| e.key.as_str())
+                        .filter(|k| *k != "url" && *k != "sha256")
+                        .collect();
+                    if let Some(k) = unknown.first() {
+                        self.errors.push(item.pos.error(format!(
+                            "unknown key \"{k}\" in an include entry; expected `url` and `sha256`"
+                        )));
+                        continue;
+                    }
+                    (url.as_str().unwrap_or_default().to_string(), pin)
+                }
                 _ => {
                     self.errors.push(
                         item.pos
@@ -163,7 +254,7 @@ impl Reader {
                     continue;
                 }
             };
-            match source.resolve_include(&spec) {
+            match source.resolve_include(&spec, pin) {
                 Ok(sources) if sources.is_empty() => self.warnings.push(format!(
                     "{}: include \"{spec}\" matched no files",
                     item.pos.describe()
@@ -172,7 +263,11 @@ impl Reader {
                     source: s,
                     named_at: Some(item.pos.clone()),
                 })),
-                Err(msg) => self.errors.push(item.pos.error(msg)),
+                Err(msg) if self.chain.is_empty() => self.errors.push(item.pos.error(msg)),
+                Err(msg) => {
+                    let chain = self.chain_to(&source.name());
+                    self.errors.push(item.pos.error(format!("{chain}: {msg}")));
+                }
             }
         }
         out

@@ -6,12 +6,15 @@
 //! `include`, repeated `--config`) with `merge` (duplicate services,
 //! section merge) → `defaults` → `typing` (serde, unknown keys with hints)
 //! → `validate` (semantic rules). The `ConfigLoader` actor keeps the source
-//! list so a reload re-reads exactly what the start read.
+//! list so a reload re-reads exactly what the start read. Remote sources:
+//! `remote.rs` (fetch) and `cache.rs` (last-good copies).
 
+mod cache;
 mod expand;
 mod formats;
 mod includes;
 mod merge;
+mod remote;
 mod source;
 mod tree;
 mod typing;
@@ -53,6 +56,9 @@ pub struct LoadedConfig {
     pub config: Config,
     pub sources: Vec<String>,
     pub warnings: Vec<String>,
+    /// Hex sha256 of every remote document used, by normalised URL; a
+    /// `remote.watch` tick reloads when this changes.
+    pub remote_digests: std::collections::BTreeMap<String, String>,
 }
 
 /// Where the configuration is read from when no `--config` is given:
@@ -126,6 +132,7 @@ pub async fn load(sources: &[String]) -> Result<LoadedConfig, Vec<ConfigError>> 
             config,
             sources: reader.read,
             warnings: reader.warnings,
+            remote_digests: reader.remote_digests,
         }),
         _ => Err(errors),
     }

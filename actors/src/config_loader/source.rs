@@ -1,24 +1,42 @@
-//! Where configuration text comes from. Today only local files; a remote
-//! (http/https) source becomes another variant of `Source` with its own
-//! `read` (fetch + cache) and `resolve_include` (relative URLs), and the rest
-//! of the loader stays as it is.
+//! Where configuration text comes from: a local file or an http(s) URL
+//! (fetched by `remote.rs`, with the last-good cache of `cache.rs`), and how
+//! an `include` entry of one source names others: a local path or glob
+//! relative to a file's folder, a URL, or a reference relative to a remote
+//! file's URL. A remote file names local files by absolute path
+//! (`/etc/oneinit/conf.d/*.yaml`) or a `file://` URL.
 
 use super::formats::Format;
+use super::remote;
+use crate::model::config::RemoteConfig;
 use std::path::{Path, PathBuf};
+use url::Url;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
     File(PathBuf),
+    Url {
+        url: Url,
+        /// The pinned hex sha256 of the content (`{url, sha256}` entries).
+        sha256: Option<String>,
+    },
+}
+
+/// The text of a source and how to parse it.
+pub struct Text {
+    pub text: String,
+    pub format: Format,
+    /// Hex sha256 of a remote document (None for local files).
+    pub remote_sha256: Option<String>,
 }
 
 impl Source {
     /// A source named on the command line or in `ONEINIT_CONFIG`.
     pub fn parse(spec: &str) -> Result<Source, String> {
         if is_url(spec) {
-            return Err(format!(
-                "remote configuration sources are not supported yet; download \"{spec}\" \
-                 and pass the local file"
-            ));
+            return parse_url(spec, None);
+        }
+        if let Some(path) = file_url(spec) {
+            return Ok(Source::File(path?));
         }
         Ok(Source::File(PathBuf::from(spec)))
     }
@@ -27,65 +45,168 @@ impl Source {
     pub fn name(&self) -> String {
         match self {
             Source::File(p) => p.display().to_string(),
+            Source::Url { url, .. } => url.to_string(),
         }
     }
 
-    /// A stable identity for cycle detection (the canonical path).
+    /// A stable identity for cycle detection: the canonical path, or the
+    /// normalised URL without its fragment.
     pub fn identity(&self) -> String {
         match self {
             Source::File(p) => std::fs::canonicalize(p)
                 .unwrap_or_else(|_| p.clone())
                 .display()
                 .to_string(),
+            Source::Url { url, .. } => {
+                let mut url = url.clone();
+                url.set_fragment(None);
+                url.to_string()
+            }
         }
     }
 
-    pub fn format(&self) -> Format {
-        Format::from_name(&self.name())
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Source::Url { .. })
     }
 
-    /// The whole text of the source.
-    pub async fn read(&self) -> Result<String, String> {
+    /// The whole text of the source. Remote fetches use `settings` and push
+    /// cache fallbacks to `warnings`.
+    pub async fn read(
+        &self,
+        settings: &RemoteConfig,
+        warnings: &mut Vec<String>,
+    ) -> Result<Text, String> {
         match self {
-            Source::File(p) => tokio::fs::read_to_string(p).await.map_err(|e| {
-                format!(
-                    "cannot read the configuration file: {e}; check the path and its permissions"
-                )
-            }),
+            Source::File(p) => {
+                let text = tokio::fs::read_to_string(p).await.map_err(|e| {
+                    format!(
+                        "cannot read the configuration file: {e}; check the path and its permissions"
+                    )
+                })?;
+                Ok(Text {
+                    text,
+                    format: Format::from_name(&self.name()),
+                    remote_sha256: None,
+                })
+            }
+            Source::Url { url, sha256 } => {
+                let fetched = remote::fetch(url, settings, sha256.as_deref(), warnings).await?;
+                Ok(Text {
+                    text: fetched.text,
+                    format: fetched.format,
+                    remote_sha256: Some(fetched.sha256),
+                })
+            }
         }
     }
 
-    /// The sources an `include` entry of this source names: a path relative
-    /// to this file's folder, or a glob (matches in lexical order, none is
-    /// fine).
-    pub fn resolve_include(&self, entry: &str) -> Result<Vec<Source>, String> {
+    /// The sources an `include` entry of this source names: a URL; a path
+    /// relative to this file's folder, or a glob (matches in lexical order,
+    /// none is fine); in a remote file, a reference relative to its URL.
+    /// `sha256` pins the content of a URL entry.
+    pub fn resolve_include(
+        &self,
+        entry: &str,
+        sha256: Option<String>,
+    ) -> Result<Vec<Source>, String> {
         if is_url(entry) {
+            return Ok(vec![parse_url(entry, sha256)?]);
+        }
+        if let Some(path) = file_url(entry) {
+            no_pin(entry, &sha256)?;
+            return local_include(Path::new(""), &path?.display().to_string());
+        }
+        match self {
+            Source::File(me) => {
+                no_pin(entry, &sha256)?;
+                local_include(me.parent().unwrap_or(Path::new("")), entry)
+            }
+            Source::Url { .. } if entry.starts_with('/') => {
+                no_pin(entry, &sha256)?;
+                local_include(Path::new(""), entry)
+            }
+            Source::Url { url, .. } => {
+                if entry.contains(['*', '?', '[']) {
+                    return Err(format!(
+                        "\"{entry}\" is a glob relative to the remote file {url}; a server cannot \
+                         be listed, name each file"
+                    ));
+                }
+                let joined = url
+                    .join(entry)
+                    .map_err(|e| format!("cannot resolve \"{entry}\" against {url}: {e}"))?;
+                if !matches!(joined.scheme(), "http" | "https") {
+                    return Err(format!(
+                        "\"{entry}\" resolves to {joined}; only http and https URLs are supported"
+                    ));
+                }
+                Ok(vec![Source::Url {
+                    url: joined,
+                    sha256,
+                }])
+            }
+        }
+    }
+}
+
+/// A path or glob relative to `base` (a local folder).
+fn local_include(base: &Path, entry: &str) -> Result<Vec<Source>, String> {
+    let joined = normalize(&base.join(entry));
+    if !entry.contains(['*', '?', '[']) {
+        return Ok(vec![Source::File(joined)]);
+    }
+    // The folder part is literal even when it holds `[` or `*`.
+    let base_text = base.display().to_string();
+    let pattern = if base_text.is_empty() || Path::new(entry).is_absolute() {
+        joined.display().to_string()
+    } else {
+        format!("{}/{entry}", glob::Pattern::escape(&base_text))
+    };
+    let paths =
+        glob::glob(&pattern).map_err(|e| format!("invalid include pattern \"{entry}\": {e}"))?;
+    let mut files: Vec<PathBuf> = paths
+        .filter_map(Result::ok)
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    Ok(files.into_iter().map(Source::File).collect())
+}
+
+fn no_pin(entry: &str, sha256: &Option<String>) -> Result<(), String> {
+    match sha256 {
+        Some(_) => Err(format!(
+            "\"{entry}\" is a local file: `sha256` pins only http(s) URLs; remove it"
+        )),
+        None => Ok(()),
+    }
+}
+
+fn parse_url(spec: &str, sha256: Option<String>) -> Result<Source, String> {
+    let url = Url::parse(spec).map_err(|e| format!("invalid URL \"{spec}\": {e}"))?;
+    if matches!(url.host_str(), None | Some("")) {
+        return Err(format!("invalid URL \"{spec}\": no host"));
+    }
+    if let Some(pin) = &sha256 {
+        if pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(format!(
-                "remote include \"{entry}\" is not supported yet; use a local path"
+                "the sha256 pin of {url} must be 64 hex digits, got \"{pin}\""
             ));
         }
-        let Source::File(me) = self;
-        let base = me.parent().unwrap_or(Path::new(""));
-        let joined = normalize(&base.join(entry));
-        if !entry.contains(['*', '?', '[']) {
-            return Ok(vec![Source::File(joined)]);
-        }
-        // The folder part is literal even when it holds `[` or `*`.
-        let base_text = base.display().to_string();
-        let pattern = if base_text.is_empty() || Path::new(entry).is_absolute() {
-            joined.display().to_string()
-        } else {
-            format!("{}/{entry}", glob::Pattern::escape(&base_text))
-        };
-        let paths = glob::glob(&pattern)
-            .map_err(|e| format!("invalid include pattern \"{entry}\": {e}"))?;
-        let mut files: Vec<PathBuf> = paths
-            .filter_map(Result::ok)
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
-        Ok(files.into_iter().map(Source::File).collect())
     }
+    Ok(Source::Url { url, sha256 })
+}
+
+/// `file:///abs/path` as a path; None for anything else.
+fn file_url(spec: &str) -> Option<Result<PathBuf, String>> {
+    if !spec.get(..7)?.eq_ignore_ascii_case("file://") {
+        return None;
+    }
+    Some(
+        Url::parse(spec)
+            .ok()
+            .and_then(|u| u.to_file_path().ok())
+            .ok_or_else(|| format!("invalid file URL \"{spec}\"; use file:///absolute/path")),
+    )
 }
 
 fn is_url(s: &str) -> bool {
@@ -113,6 +234,10 @@ fn normalize(path: &Path) -> PathBuf {
 /// The names of `paths` without the folder they all share, for short
 /// messages such as an include cycle (`a.yaml -> b.yaml -> a.yaml`).
 pub fn short_names(paths: &[String]) -> Vec<String> {
+    if paths.iter().any(|p| p.contains("://")) {
+        // Mixed local and remote: full names say where each one is.
+        return paths.to_vec();
+    }
     let dirs: Vec<Vec<_>> = paths
         .iter()
         .map(|p| {

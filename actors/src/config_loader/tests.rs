@@ -290,8 +290,11 @@ async fn missing_file_and_url_are_clear_errors() {
         e[0].starts_with("/nonexistent/oneinit.yaml: cannot read the configuration file"),
         "{e:?}"
     );
-    let e = load_err(&["https://example.com/c.yaml".to_string()]).await;
-    assert!(e[0].contains("not supported yet"), "{e:?}");
+    let e = load_err(&["https://exa mple.com/c.yaml".to_string()]).await;
+    assert!(
+        e[0].starts_with("https://exa mple.com/c.yaml: invalid URL"),
+        "{e:?}"
+    );
 }
 
 #[test]

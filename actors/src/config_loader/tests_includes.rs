@@ -89,7 +89,9 @@ async fn include_depth_is_limited_to_16() {
     let e = load_err(&[top]).await;
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(
-        e[0].contains("f16.yaml:1:11: include depth limit exceeded") && e[0].contains("depth 17"),
+        e[0].contains("f16.yaml:1:11: f0.yaml -> f1.yaml -> ")
+            && e[0].contains("f16.yaml -> f17.yaml: include depth limit exceeded")
+            && e[0].contains("depth 17"),
         "{e:?}"
     );
 }
@@ -252,4 +254,21 @@ async fn glob_in_a_folder_with_special_characters() {
     d.write("we[ir]d/conf.d/a.yaml", "services:\n  a: {command: a}\n");
     let loaded = load_ok(&[top]).await;
     assert!(loaded.config.services.contains_key("a"));
+}
+
+#[actix_rt::test]
+async fn a_cycle_below_the_top_names_how_it_was_reached() {
+    let d = Dir::new();
+    d.write("top.yaml", "include: [a.yaml]\n");
+    d.write("a.yaml", "include: [b.yaml]\n");
+    d.write("b.yaml", "include: [a.yaml]\n");
+    let top = d.0.path().join("top.yaml").display().to_string();
+    let e = load_err(&[top]).await;
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].ends_with(
+            "b.yaml:1:11: include cycle: a.yaml -> b.yaml -> a.yaml (included from top.yaml)"
+        ),
+        "{e:?}"
+    );
 }

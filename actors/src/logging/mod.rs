@@ -1,6 +1,8 @@
 //! oneinit's own log (slog, JSON or text, SPEC 6) and captured child output.
 //! Both go through one `LogSink`, so they share stdout and its ordering.
-//! Own records are filtered by level; captured lines never are.
+//! Own records are filtered by level; captured lines never are. The level
+//! lives in a `LevelHandle` (an atomic) so a reload can change it without
+//! rebuilding the logger every actor holds a child of.
 
 pub mod capture;
 pub mod rotate;
@@ -13,7 +15,8 @@ use chrono::{SecondsFormat, Utc};
 use sink::{LogSink, SinkWriter};
 use slog::{o, Drain, Key, Level, OwnedKVList, Record, KV};
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// `ts` of every record: RFC 3339, UTC, milliseconds.
 pub fn now_ts() -> String {
@@ -41,8 +44,71 @@ fn slog_level(l: LogLevel) -> Level {
     }
 }
 
-/// Builds the root logger writing to `sink`.
+/// The run-time level of oneinit's own log (shared by the logger's drain
+/// and whoever may change it: the ServiceManager on reload).
+#[derive(Clone, Debug)]
+pub struct LevelHandle(Arc<AtomicUsize>);
+
+impl LevelHandle {
+    pub fn new(level: LogLevel) -> LevelHandle {
+        LevelHandle(Arc::new(AtomicUsize::new(slog_level(level).as_usize())))
+    }
+
+    pub fn set(&self, level: LogLevel) {
+        self.0
+            .store(slog_level(level).as_usize(), Ordering::Relaxed);
+    }
+
+    /// The current level, as configured.
+    pub fn get(&self) -> LogLevel {
+        match Level::from_usize(self.0.load(Ordering::Relaxed)) {
+            Some(Level::Trace) => LogLevel::Trace,
+            Some(Level::Debug) => LogLevel::Debug,
+            Some(Level::Warning) => LogLevel::Warn,
+            Some(Level::Error | Level::Critical) => LogLevel::Error,
+            _ => LogLevel::Info,
+        }
+    }
+
+    fn allows(&self, level: Level) -> bool {
+        level.as_usize() <= self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A level filter reading its level from a `LevelHandle` on every record.
+struct DynLevel<D> {
+    drain: D,
+    level: LevelHandle,
+}
+
+impl<D: Drain> Drain for DynLevel<D> {
+    type Ok = Option<D::Ok>;
+    type Err = D::Err;
+
+    fn log(&self, record: &Record, values: &OwnedKVList) -> Result<Self::Ok, D::Err> {
+        if self.level.allows(record.level()) {
+            self.drain.log(record, values).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn is_enabled(&self, level: Level) -> bool {
+        self.level.allows(level) && self.drain.is_enabled(level)
+    }
+}
+
+/// Builds the root logger writing to `sink`, at a fixed level.
 pub fn root_logger(sink: &LogSink, format: LogFormat, level: LogLevel) -> slog::Logger {
+    root_logger_with_level(sink, format, LevelHandle::new(level))
+}
+
+/// Builds the root logger writing to `sink`; `level` can be changed later.
+pub fn root_logger_with_level(
+    sink: &LogSink,
+    format: LogFormat,
+    level: LevelHandle,
+) -> slog::Logger {
     match format {
         LogFormat::Json => {
             let json = slog_json::Json::new(SinkWriter::new(sink.clone()))
@@ -56,12 +122,12 @@ pub fn root_logger(sink: &LogSink, format: LogFormat, level: LogLevel) -> slog::
                 ))
                 .build();
             let drain = Mutex::new(json).map(slog::Fuse);
-            let drain = slog::LevelFilter::new(drain, slog_level(level)).fuse();
+            let drain = DynLevel { drain, level }.fuse();
             slog::Logger::root(drain, o!())
         }
         LogFormat::Text => {
             let drain = TextDrain { sink: sink.clone() };
-            let drain = slog::LevelFilter::new(drain, slog_level(level)).fuse();
+            let drain = DynLevel { drain, level }.fuse();
             slog::Logger::root(drain, o!())
         }
     }
@@ -152,5 +218,48 @@ pub fn format_captured(
             stream.as_str()
         )
         .into_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts the records that reach it.
+    struct Count(Arc<AtomicUsize>);
+
+    impl Drain for Count {
+        type Ok = ();
+        type Err = slog::Never;
+        fn log(&self, _: &Record, _: &OwnedKVList) -> Result<(), slog::Never> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn level_changes_apply_to_existing_loggers() {
+        let seen = Arc::new(AtomicUsize::new(0));
+        let level = LevelHandle::new(LogLevel::Info);
+        let root = slog::Logger::root(
+            DynLevel {
+                drain: Count(seen.clone()),
+                level: level.clone(),
+            }
+            .fuse(),
+            o!(),
+        );
+        let child = root.new(o!("service" => "x"));
+        slog::debug!(child, "hidden");
+        slog::info!(child, "shown");
+        assert_eq!(seen.load(Ordering::Relaxed), 1);
+        level.set(LogLevel::Debug);
+        assert_eq!(level.get(), LogLevel::Debug);
+        slog::debug!(child, "now shown");
+        assert_eq!(seen.load(Ordering::Relaxed), 2);
+        level.set(LogLevel::Error);
+        slog::warn!(child, "hidden again");
+        slog::error!(child, "shown");
+        assert_eq!(seen.load(Ordering::Relaxed), 3);
     }
 }

@@ -260,11 +260,10 @@ impl Instance {
                 fx.push(Effect::Arm(Timer::StopTimeout, p.stop_timeout));
             }
             (Input::Stop(target), S::Stopping) => {
-                // A later request wins, except that a failed start stays one
-                // unless somebody asked for a stop.
-                if target != StopTarget::Restart {
-                    self.stop_target = Some(target);
-                }
+                // The latest request decides what happens after the exit:
+                // a restart asked for while stopping restarts, a shutdown's
+                // stop after a restart request stops.
+                self.stop_target = Some(target);
             }
             (Input::Stop(target), S::Starting | S::Backoff | S::Waiting) if self.pid.is_none() => {
                 for t in ALL_TIMERS {
@@ -605,6 +604,18 @@ mod tests {
         assert_eq!(j.state, S::Stopping);
         j.step(Input::Exited(Ended::Code(0)), now, &p);
         assert_eq!(j.state, S::Backoff, "a readiness timeout is a failed start");
+    }
+
+    #[test]
+    fn restart_requested_while_stopping_restarts() {
+        let p = policy(ServiceType::Ongoing, RestartPolicy::Never);
+        let now = Instant::now();
+        let mut i = Instance::new();
+        run(&mut i, &p, now);
+        i.step(Input::Stop(StopTarget::Stopped), now, &p);
+        i.step(Input::Stop(StopTarget::Restart), now, &p);
+        let fx = i.step(Input::Exited(Ended::Signal(15)), now, &p);
+        assert!(fx.contains(&Effect::Spawn));
     }
 
     #[test]

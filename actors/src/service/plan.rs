@@ -108,6 +108,13 @@ pub fn spawn_spec(name: &str, cfg: &ServiceConfig, instance: u64) -> Result<Spaw
     }
     env.insert("ONEINIT_SERVICE".into(), name.to_string());
     env.insert("ONEINIT_INSTANCE".into(), instance.to_string());
+    if cfg.readiness.notify {
+        // The HealthChecker bound this socket at start (same rule, same dir).
+        let dir = crate::sys::runtime_dir::ensure_runtime_dir()
+            .map_err(|e| format!("readiness.notify needs the runtime directory: {e}"))?;
+        let path = crate::sys::notify_socket::socket_path(&dir, name);
+        env.insert("NOTIFY_SOCKET".into(), path.to_string_lossy().into_owned());
+    }
 
     let umask = cfg
         .umask

@@ -5,13 +5,16 @@
 //! ServiceActors'.
 //!
 //! Files: `mod.rs` set-up and facts from peers, `queries.rs` API messages,
-//! `lifecycle.rs` signals, reaping and shutdown.
+//! `lifecycle.rs` signals, reaping and shutdown, `reload.rs` hot reload,
+//! `watch.rs` `remote.watch` and the live log level.
 
+pub mod health;
 pub mod lifecycle;
 pub mod messages;
 pub mod process_table;
 pub mod queries;
 pub mod reload;
+pub mod watch;
 
 use crate::dependency_resolver::messages::{DependencyChanged, DependencyDecision, SetGraph};
 use crate::dependency_resolver::DependencyResolver;
@@ -94,7 +97,11 @@ pub struct ServiceManager {
     /// The host's cgroups, detected once; parents removed at exit.
     pub(crate) cgroups: Arc<CgroupHost>,
     pub(crate) sources: Vec<String>,
+    /// Peers told of every applied configuration (see `health.rs`).
+    pub(crate) config_observers: Vec<Recipient<health::ConfigApplied>>,
     pub(crate) next_generation: u64,
+    /// `remote.watch` and the live log level (see `watch.rs`).
+    pub(crate) watch: watch::WatchState,
 }
 
 impl ServiceManager {
@@ -118,7 +125,9 @@ impl ServiceManager {
             shutdown: None,
             cgroups: Arc::new(CgroupHost::detect()),
             sources: setup.sources,
+            config_observers: Vec::new(),
             next_generation: 1,
+            watch: watch::WatchState::default(),
         }
     }
 
@@ -267,6 +276,7 @@ impl Actor for ServiceManager {
         }
         // Children may have exited before the SIGCHLD handler existed.
         self.reap();
+        self.arm_watch(ctx);
     }
 }
 

@@ -7,7 +7,7 @@
 use super::lifecycle::settled;
 use super::messages::Reload;
 use super::ServiceManager;
-use crate::config_loader;
+use crate::config_loader::{self, LoadedConfig};
 use crate::dependency_resolver::messages::ForgetService;
 use crate::metrics_exporter::messages::ServiceRemoved;
 use crate::model::config::Config;
@@ -16,9 +16,31 @@ use crate::model::view::ReloadReport;
 use crate::service::messages::Stop;
 use crate::service::plan;
 use actix::prelude::*;
-use slog::{error, info, o};
+use slog::{error, info, o, warn};
 
 impl ServiceManager {
+    /// Applies a freshly loaded configuration (reload or `remote.watch`):
+    /// its warnings are logged, services diffed, top-level settings
+    /// (log level, watch timer) updated.
+    pub(crate) fn apply_loaded(
+        &mut self,
+        loaded: LoadedConfig,
+        ctx: &mut Context<Self>,
+    ) -> Result<ReloadReport, Vec<String>> {
+        for w in &loaded.warnings {
+            warn!(self.log, "{w}");
+        }
+        let report = self.apply(loaded.config, ctx).inspect_err(|errors| {
+            for e in errors {
+                error!(self.log, "reload refused, nothing changed: {e}");
+            }
+        })?;
+        self.watch.digests = loaded.remote_digests;
+        self.apply_log_level();
+        self.arm_watch(ctx);
+        Ok(report)
+    }
+
     /// Applies a validated configuration; returns what changed.
     fn apply(
         &mut self,
@@ -56,6 +78,7 @@ impl ServiceManager {
             }
         }
         self.config = new;
+        self.tell_config_observers();
         self.install_graph();
         for name in &report.removed {
             self.retire(name, None);
@@ -168,11 +191,7 @@ impl Handler<Reload> for ServiceManager {
             async move { config_loader::load(&sources).await }
                 .into_actor(self)
                 .map(|loaded, act, ctx| match loaded {
-                    Ok(loaded) => act.apply(loaded.config, ctx).inspect_err(|errors| {
-                        for e in errors {
-                            error!(act.log, "reload refused, nothing changed: {e}");
-                        }
-                    }),
+                    Ok(loaded) => act.apply_loaded(loaded, ctx),
                     Err(errors) => {
                         let errors: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
                         for e in &errors {

@@ -6,6 +6,7 @@
 pub mod cgroup;
 pub mod identity;
 pub mod memory;
+pub mod notify_socket;
 pub mod pid1;
 pub mod reap;
 pub mod runtime_dir;

@@ -32,6 +32,9 @@ pub struct SpawnSpec {
     pub capture: bool,
     /// Inetd-style: this fd becomes stdin and stdout.
     pub connection: Option<OwnedFd>,
+    /// Give the child a pipe as stdin; its write end is `Spawned::stdin`
+    /// (a command notifier reads the event JSON from it).
+    pub stdin_pipe: bool,
     /// Sockets passed with the systemd protocol as fds 3.. (LISTEN_FDS).
     pub listen_fds: Vec<RawFd>,
     pub listen_names: Vec<String>,
@@ -46,6 +49,8 @@ pub struct SpawnSpec {
 #[derive(Debug)]
 pub struct Spawned {
     pub pid: Pid,
+    /// The write end of the stdin pipe (`SpawnSpec::stdin_pipe`).
+    pub stdin: Option<OwnedFd>,
     pub stdout: Option<OwnedFd>,
     pub stderr: Option<OwnedFd>,
 }
@@ -195,6 +200,12 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     } else {
         (None, None)
     };
+    let (in_r, in_w) = if spec.stdin_pipe {
+        let (r, w) = pipe().map_err(|e| io_err("cannot create a pipe", e))?;
+        (Some(r), Some(w))
+    } else {
+        (None, None)
+    };
     let (status_r, status_w) = pipe().map_err(|e| io_err("cannot create a pipe", e))?;
 
     let child = ChildPlan {
@@ -204,7 +215,10 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
         listen_pid: listen_pid_ptr,
         workdir: prepared.workdir.as_ref().map(|w| w.as_ptr()),
         cgroup_procs: prepared.cgroup_procs.iter().map(|c| c.as_ptr()).collect(),
-        stdin: spec.connection.as_ref().map(|c| c.as_raw_fd()),
+        stdin: in_r
+            .as_ref()
+            .or(spec.connection.as_ref())
+            .map(|c| c.as_raw_fd()),
         stdout: out_w
             .as_ref()
             .map(|w| w.as_raw_fd())
@@ -224,6 +238,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     drop(status_w);
     drop(out_w);
     drop(err_w);
+    drop(in_r);
     // Read the exec status: EOF = exec succeeded (CLOEXEC closed it).
     let mut buf = [0u8; 8];
     let n = loop {
@@ -248,6 +263,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     }
     Ok(Spawned {
         pid: Pid::from_raw(pid),
+        stdin: in_w,
         stdout: out_r,
         stderr: err_r,
     })

@@ -1,0 +1,368 @@
+//! Remote configuration sources (SPEC 2.2): one bounded https (or, when
+//! allowed, http) GET per source with `remote.timeout` per request,
+//! `remote.retries` with exponential backoff, redirects followed up to
+//! `MAX_REDIRECTS` (a loop is an error), the body read incrementally up to
+//! `MAX_BODY` bytes, `sha256` pinning, TLS verification always on (plus an
+//! optional `remote.ca_file` bundle), and the last-good cache of `cache.rs`
+//! used with a warning when a fetch fails.
+//!
+//! Called by `includes::Reader` through `Source::read`.
+
+use super::cache;
+use super::formats::Format;
+use crate::model::config::RemoteConfig;
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use url::Url;
+
+/// Redirects followed for one request before giving up.
+pub const MAX_REDIRECTS: usize = 10;
+/// The largest configuration document accepted (10 MiB).
+pub const MAX_BODY: u64 = 10 * 1024 * 1024;
+/// First retry delay; doubled per attempt, capped at `MAX_BACKOFF`.
+const BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// A fetched (or cached) remote document.
+#[derive(Debug)]
+pub struct Fetched {
+    pub text: String,
+    pub format: Format,
+    /// Hex sha256 of the bytes, for change detection (`remote.watch`).
+    pub sha256: String,
+}
+
+/// Why one attempt failed: retrying helps (`Transient`) or not.
+enum Failure {
+    Transient(String),
+    Permanent(String),
+}
+
+/// Fetches `url` under `settings`; falls back to the cached copy (with a
+/// warning pushed to `warnings`) when the server cannot deliver it.
+/// `pin` is the expected hex sha256 of the body, if the include pinned one.
+pub async fn fetch(
+    url: &Url,
+    settings: &RemoteConfig,
+    pin: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<Fetched, String> {
+    if url.scheme() == "http" && !settings.allow_http {
+        return Err(format!(
+            "plain http is refused for \"{url}\"; use https, or set `remote.allow_http: true` \
+             in the top configuration file"
+        ));
+    }
+    let client = client(settings)?;
+    let error = match fetch_with_retries(&client, url, settings).await {
+        Ok((bytes, content_type)) => {
+            let fetched = decode(url, &bytes, content_type.as_deref(), pin)?;
+            let (s, u) = (settings.clone(), url.clone());
+            // Disk writes (with fsync) stay off the actor thread.
+            let stored = tokio::task::spawn_blocking(move || {
+                cache::store(&s, &u, content_type.as_deref(), &bytes)
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("the cache writer failed: {e}")));
+            if let Err(e) = stored {
+                warnings.push(format!("{url}: {e}"));
+            }
+            return Ok(fetched);
+        }
+        Err(e) => e,
+    };
+    let (s, u) = (settings.clone(), url.clone());
+    let hit = tokio::task::spawn_blocking(move || cache::load(&s, &u))
+        .await
+        .ok()
+        .flatten();
+    match hit {
+        Some(hit) => {
+            let fetched =
+                decode(url, &hit.bytes, hit.content_type.as_deref(), pin).map_err(|e| {
+                    format!(
+                        "{error}; the cached copy {} is unusable: {e}",
+                        hit.path.display()
+                    )
+                })?;
+            warnings.push(format!(
+                "{url}: {error}; using the cached copy {} (last fetched {})",
+                hit.path.display(),
+                hit.fetched_at
+            ));
+            Ok(fetched)
+        }
+        None => Err(format!(
+            "{error}; no cached copy in {} either: make the server reachable or remove the include",
+            settings.cache_dir
+        )),
+    }
+}
+
+/// The client for one load: per-request timeout, bounded redirects (a loop
+/// is an error), https only unless `allow_http`, extra trusted CAs.
+fn client(settings: &RemoteConfig) -> Result<reqwest::Client, String> {
+    let timeout = settings.timeout.get();
+    let policy = reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().iter().any(|u| u == attempt.url()) {
+            let chain: Vec<String> = attempt.previous().iter().map(Url::to_string).collect();
+            let msg = format!("redirect loop: {} -> {}", chain.join(" -> "), attempt.url());
+            attempt.error(msg)
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else {
+            attempt.follow()
+        }
+    });
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(policy)
+        .https_only(!settings.allow_http)
+        .user_agent(concat!("oneinit/", env!("CARGO_PKG_VERSION")));
+    if let Some(ca) = &settings.ca_file {
+        let pem = std::fs::read(ca).map_err(|e| {
+            format!("cannot read `remote.ca_file` {ca}: {e}; fix the path or remove the key")
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("`remote.ca_file` {ca} is not a PEM certificate bundle: {e}"))?;
+        if certs.is_empty() {
+            return Err(format!(
+                "`remote.ca_file` {ca} holds no PEM certificate; give a CA bundle in PEM format"
+            ));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| format!("cannot set up the https client: {}", chain(&e)))
+}
+
+/// Up to `1 + retries` attempts; transient failures are retried after
+/// 200 ms × 2^n (capped), permanent ones end at once.
+async fn fetch_with_retries(
+    client: &reqwest::Client,
+    url: &Url,
+    settings: &RemoteConfig,
+) -> Result<(Vec<u8>, Option<String>), String> {
+    let mut attempt: u32 = 0;
+    loop {
+        match fetch_once(client, url).await {
+            Ok(ok) => return Ok(ok),
+            Err(Failure::Permanent(e)) => return Err(e),
+            Err(Failure::Transient(e)) if attempt >= settings.retries => {
+                let tries = attempt + 1;
+                return Err(format!(
+                    "{e} (after {tries} attempt{}; see `remote.retries` and `remote.timeout`)",
+                    if tries == 1 { "" } else { "s" }
+                ));
+            }
+            Err(Failure::Transient(_)) => {
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// The delay before retry number `attempt + 1`.
+pub fn backoff(attempt: u32) -> Duration {
+    BACKOFF
+        .checked_mul(1u32 << attempt.min(16))
+        .map_or(MAX_BACKOFF, |d| d.min(MAX_BACKOFF))
+}
+
+async fn fetch_once(
+    client: &reqwest::Client,
+    url: &Url,
+) -> Result<(Vec<u8>, Option<String>), Failure> {
+    let mut resp = client.get(url.clone()).send().await.map_err(classify)?;
+    let status = resp.status();
+    if !status.is_success() {
+        let msg = format!("the server answered HTTP {status}");
+        let retry = status.is_server_error()
+            || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+            || status == reqwest::StatusCode::REQUEST_TIMEOUT;
+        return Err(if retry {
+            Failure::Transient(msg)
+        } else {
+            Failure::Permanent(msg)
+        });
+    }
+    if let Some(len) = resp.content_length() {
+        if len > MAX_BODY {
+            return Err(Failure::Permanent(too_big(Some(len))));
+        }
+    }
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+        if body.len() as u64 + chunk.len() as u64 > MAX_BODY {
+            return Err(Failure::Permanent(too_big(None)));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, content_type))
+}
+
+fn too_big(len: Option<u64>) -> String {
+    let size = len.map_or("more than 10 MiB".to_string(), |l| format!("{l} bytes"));
+    format!("the document is too large ({size}; the limit is {MAX_BODY} bytes)")
+}
+
+fn classify(e: reqwest::Error) -> Failure {
+    // The URL is already at the front of every message.
+    let e = e.without_url();
+    let text = chain(&e);
+    if e.is_redirect() || e.is_builder() || e.is_decode() || tls_failure(&e) {
+        Failure::Permanent(text)
+    } else if e.is_timeout() {
+        Failure::Transient(format!("{text} (no answer within `remote.timeout`)"))
+    } else {
+        Failure::Transient(text)
+    }
+}
+
+/// A failed TLS handshake (untrusted certificate, wrong name, not TLS):
+/// tokio-rustls reports it as an `InvalidData` I/O error. Retrying cannot
+/// help, so it is not retried.
+fn tls_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        // An io::Error's `source()` skips the error it wraps, and the
+        // connector wraps rustls' InvalidData error in another io::Error.
+        let mut io = err.downcast_ref::<std::io::Error>();
+        while let Some(e) = io {
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                return true;
+            }
+            io = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<std::io::Error>());
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// An error with all its causes, `outer: inner: innermost`.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cur = s.source();
+    }
+    text
+}
+
+/// Checks the pin and turns the bytes into text of a known format.
+fn decode(
+    url: &Url,
+    bytes: &[u8],
+    content_type: Option<&str>,
+    pin: Option<&str>,
+) -> Result<Fetched, String> {
+    let sha256 = hex::encode(Sha256::digest(bytes));
+    if let Some(want) = pin {
+        if !want.eq_ignore_ascii_case(&sha256) {
+            return Err(format!(
+                "sha256 mismatch: the include pins {want} but the content has {sha256}; \
+                 update the pin if the change is expected"
+            ));
+        }
+    }
+    let text = String::from_utf8(bytes.to_vec())
+        .map_err(|e| format!("the document is not UTF-8 text: {e}"))?;
+    Ok(Fetched {
+        text,
+        format: format_of(url, content_type),
+        sha256,
+    })
+}
+
+/// By the URL path's extension, then the Content-Type, then YAML.
+pub fn format_of(url: &Url, content_type: Option<&str>) -> Format {
+    let path = url.path().to_ascii_lowercase();
+    for (ext, format) in [
+        (".yaml", Format::Yaml),
+        (".yml", Format::Yaml),
+        (".toml", Format::Toml),
+        (".json", Format::Json),
+    ] {
+        if path.ends_with(ext) {
+            return format;
+        }
+    }
+    let mime = content_type
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if mime.ends_with("json") {
+        Format::Json
+    } else if mime.ends_with("toml") {
+        Format::Toml
+    } else {
+        Format::Yaml
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_by_extension_then_content_type_then_yaml() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert_eq!(
+            format_of(&u("https://h/a.toml"), Some("application/json")),
+            Format::Toml
+        );
+        assert_eq!(format_of(&u("https://h/a.JSON?x=1"), None), Format::Json);
+        assert_eq!(
+            format_of(&u("https://h/cfg"), Some("application/json; charset=utf-8")),
+            Format::Json
+        );
+        assert_eq!(
+            format_of(&u("https://h/cfg"), Some("application/toml")),
+            Format::Toml
+        );
+        assert_eq!(
+            format_of(&u("https://h/cfg"), Some("text/yaml")),
+            Format::Yaml
+        );
+        assert_eq!(format_of(&u("https://h/cfg"), None), Format::Yaml);
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(0), Duration::from_millis(200));
+        assert_eq!(backoff(1), Duration::from_millis(400));
+        assert_eq!(backoff(3), Duration::from_millis(1600));
+        assert_eq!(backoff(10), MAX_BACKOFF);
+        assert_eq!(backoff(40), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn pin_mismatch_shows_both_hashes() {
+        let url = Url::parse("https://h/a.yaml").unwrap();
+        let good = hex::encode(Sha256::digest(b"x: 1\n"));
+        assert!(decode(&url, b"x: 1\n", None, Some(&good.to_uppercase())).is_ok());
+        let err = decode(&url, b"x: 2\n", None, Some(&good)).unwrap_err();
+        assert!(err.contains(&good), "{err}");
+        assert!(
+            err.contains(&hex::encode(Sha256::digest(b"x: 2\n"))),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! Facts about a connection, read once in actix-web's `on_connect` and kept
+//! in the request's connection data: the unix peer's uid (SO_PEERCRED) or
+//! the TLS client certificate's subject CN. `auth` decides from them.
+
+use actix_web::dev::Extensions;
+use actix_web::rt::net::{TcpStream, UnixStream};
+use std::any::Any;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConnInfo {
+    /// A unix-socket peer; `uid` is None when SO_PEERCRED failed.
+    Unix { uid: Option<u32> },
+    /// TCP, with TLS or not; `client_cn` from a verified client certificate.
+    Tcp { client_cn: Option<String> },
+}
+
+/// The `on_connect` hook: store a `ConnInfo` for every connection.
+pub fn on_connect(conn: &dyn Any, ext: &mut Extensions) {
+    if let Some(unix) = conn.downcast_ref::<UnixStream>() {
+        let uid = unix.peer_cred().ok().map(|c| c.uid());
+        ext.insert(ConnInfo::Unix { uid });
+    } else if let Some(tls) =
+        conn.downcast_ref::<actix_tls::accept::rustls_0_23::TlsStream<TcpStream>>()
+    {
+        let (_, session) = tls.get_ref();
+        let client_cn = session
+            .peer_certificates()
+            .and_then(|certs| certs.first())
+            .and_then(|leaf| subject_cn(leaf.as_ref()));
+        ext.insert(ConnInfo::Tcp { client_cn });
+    } else {
+        ext.insert(ConnInfo::Tcp { client_cn: None });
+    }
+}
+
+/// One DER element: (tag, content, rest).
+fn der_next(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, mut rest) = rest.split_first()?;
+    let len = if first < 0x80 {
+        first as usize
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let mut len = 0usize;
+        for &b in &rest[..n] {
+            len = (len << 8) | b as usize;
+        }
+        rest = &rest[n..];
+        len
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
+}
+
+const SEQUENCE: u8 = 0x30;
+const SET: u8 = 0x31;
+const OID: u8 = 0x06;
+/// 2.5.4.3, commonName.
+const OID_CN: [u8; 3] = [0x55, 0x04, 0x03];
+
+/// The subject's commonName of an X.509 certificate (DER), if any. The
+/// certificate was already verified by rustls; this only reads it.
+pub fn subject_cn(cert: &[u8]) -> Option<String> {
+    let (tag, cert_body, _) = der_next(cert)?;
+    if tag != SEQUENCE {
+        return None;
+    }
+    let (tag, tbs, _) = der_next(cert_body)?;
+    if tag != SEQUENCE {
+        return None;
+    }
+    let mut rest = tbs;
+    // [0] EXPLICIT version, optional.
+    if rest.first() == Some(&0xa0) {
+        rest = der_next(rest)?.2;
+    }
+    // serialNumber, signature, issuer, validity, then subject.
+    for _ in 0..4 {
+        rest = der_next(rest)?.2;
+    }
+    let (tag, subject, _) = der_next(rest)?;
+    if tag != SEQUENCE {
+        return None;
+    }
+    let mut rdns = subject;
+    while !rdns.is_empty() {
+        let (tag, set, next) = der_next(rdns)?;
+        rdns = next;
+        if tag != SET {
+            continue;
+        }
+        let mut atvs = set;
+        while !atvs.is_empty() {
+            let (_, atv, next) = der_next(atvs)?;
+            atvs = next;
+            let (tag, oid, value) = der_next(atv)?;
+            if tag == OID && oid == OID_CN {
+                let (_, text, _) = der_next(value)?;
+                return String::from_utf8(text.to_vec()).ok();
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_cn_of_generated_cert() {
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "oneinit tests");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "admin.example.com");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        assert_eq!(subject_cn(cert.der()).as_deref(), Some("admin.example.com"));
+    }
+
+    #[test]
+    fn garbage_is_none() {
+        assert_eq!(subject_cn(&[]), None);
+        assert_eq!(subject_cn(&[0x30, 0x82, 0xff]), None);
+        assert_eq!(subject_cn(&[0x30, 0x00]), None);
+    }
+}

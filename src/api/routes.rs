@@ -1,0 +1,395 @@
+//! The route table of SPEC 4 and its handlers. Each handler authenticates,
+//! checks role and service scope, sends one typed message and shapes the
+//! answer. The table (`endpoints`) is also what the OpenAPI test walks.
+
+use super::auth::Principal;
+use super::error::{self, HttpError};
+use super::{control, openapi, sse, AppState, BODY_LIMIT};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use oneinit_actors::model::config::{MetricsConfig, Role};
+use oneinit_actors::model::signal::{parse_signal, signal_short_name};
+use oneinit_actors::model::view::{ServiceView, Stream};
+use oneinit_actors::service_manager::messages::{
+    Action, GetGraph, GetLogs, GetReadiness, GetService, ListServices, Ping, Reload, SignalService,
+    SubscribeEvents, SubscribeLogs, TriggerService,
+};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// How long a backend message may take before the API answers 503.
+const ASK_TIMEOUT: Duration = Duration::from_secs(10);
+/// `/healthz`: the supervisor must answer `Ping` within this.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// Upper bound for `?tail=` (documented as the schema's maximum).
+const MAX_TAIL: usize = 1_000_000_000;
+
+/// What an endpoint does; `configure` maps each to its handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    ListServices,
+    GetService,
+    Start,
+    Stop,
+    Restart,
+    Signal,
+    Trigger,
+    Logs,
+    Graph,
+    Reload,
+    Events,
+    OpenApi,
+    Metrics,
+    Healthz,
+    Readyz,
+}
+
+/// One row of the route table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Endpoint {
+    pub method: Method,
+    pub path: String,
+    pub op: Op,
+}
+
+/// Every route the API serves (the metrics path comes from the config).
+pub fn endpoints(metrics: &MetricsConfig) -> Vec<Endpoint> {
+    let mut rows = vec![
+        (Method::GET, "/v1/services", Op::ListServices),
+        (Method::GET, "/v1/services/{name}", Op::GetService),
+        (Method::POST, "/v1/services/{name}/start", Op::Start),
+        (Method::POST, "/v1/services/{name}/stop", Op::Stop),
+        (Method::POST, "/v1/services/{name}/restart", Op::Restart),
+        (Method::POST, "/v1/services/{name}/signal", Op::Signal),
+        (Method::POST, "/v1/services/{name}/trigger", Op::Trigger),
+        (Method::GET, "/v1/services/{name}/logs", Op::Logs),
+        (Method::GET, "/v1/graph", Op::Graph),
+        (Method::POST, "/v1/reload", Op::Reload),
+        (Method::GET, "/v1/events", Op::Events),
+        (Method::GET, "/v1/openapi.json", Op::OpenApi),
+        (Method::GET, "/healthz", Op::Healthz),
+        (Method::GET, "/readyz", Op::Readyz),
+    ]
+    .into_iter()
+    .map(|(method, path, op)| Endpoint {
+        method,
+        path: path.to_string(),
+        op,
+    })
+    .collect::<Vec<_>>();
+    if metrics.enabled {
+        rows.push(Endpoint {
+            method: Method::GET,
+            path: metrics.path.clone(),
+            op: Op::Metrics,
+        });
+    }
+    rows
+}
+
+fn route_for(op: Op, method: Method) -> actix_web::Route {
+    let r = web::method(method);
+    match op {
+        Op::ListServices => r.to(list_services),
+        Op::GetService => r.to(get_service),
+        Op::Start => r.to(|req, st, p, q| control::control(req, st, p, q, Action::Start)),
+        Op::Stop => r.to(|req, st, p, q| control::control(req, st, p, q, Action::Stop)),
+        Op::Restart => r.to(|req, st, p, q| control::control(req, st, p, q, Action::Restart)),
+        Op::Signal => r.to(signal),
+        Op::Trigger => r.to(trigger),
+        Op::Logs => r.to(logs),
+        Op::Graph => r.to(graph),
+        Op::Reload => r.to(reload),
+        Op::Events => r.to(events),
+        Op::OpenApi => r.to(openapi_doc),
+        Op::Metrics => r.to(metrics),
+        Op::Healthz => r.to(healthz),
+        Op::Readyz => r.to(readyz),
+    }
+}
+
+/// Registers the table: one resource per path (so another method is a JSON
+/// 405), JSON errors for extractors, and a JSON 404 for unknown paths.
+pub fn configure(cfg: &mut web::ServiceConfig, metrics: &MetricsConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(BODY_LIMIT)
+            .content_type_required(false)
+            .error_handler(error::json_error),
+    )
+    .app_data(web::PayloadConfig::default().limit(BODY_LIMIT))
+    .app_data(web::QueryConfig::default().error_handler(error::query_error))
+    .app_data(web::PathConfig::default().error_handler(error::path_error));
+    let rows = endpoints(metrics);
+    let mut paths: Vec<&str> = Vec::new();
+    for e in &rows {
+        if !paths.contains(&e.path.as_str()) {
+            paths.push(&e.path);
+        }
+    }
+    for path in paths {
+        let mut res = web::resource(path);
+        let mut allow: Vec<&str> = Vec::new();
+        for e in rows.iter().filter(|e| e.path == path) {
+            res = res.route(route_for(e.op, e.method.clone()));
+            allow.push(e.method.as_str());
+        }
+        let allow = allow.join(", ");
+        cfg.service(res.default_service(web::to(move |req: HttpRequest| {
+            let allow = allow.clone();
+            async move { error::wrong_method(req, &allow) }
+        })));
+    }
+    cfg.default_service(web::to(error::unknown_path));
+}
+
+/// Sends `msg` with a bound; no answer in time is 503.
+pub(super) async fn ask<M>(to: &actix::Recipient<M>, msg: M) -> Result<M::Result, HttpError>
+where
+    M: actix::Message + Send + 'static,
+    M::Result: Send,
+{
+    match tokio::time::timeout(ASK_TIMEOUT, to.send(msg)).await {
+        Ok(Ok(v)) => Ok(v),
+        _ => Err(HttpError::unavailable("within 10s")),
+    }
+}
+
+fn who(req: &HttpRequest, st: &AppState, role: Role) -> Result<Principal, HttpError> {
+    let p = st.auth.authenticate(req)?;
+    p.require(role)?;
+    Ok(p)
+}
+
+pub(super) fn scoped(
+    req: &HttpRequest,
+    st: &AppState,
+    role: Role,
+    name: &str,
+) -> Result<Principal, HttpError> {
+    let p = who(req, st, role)?;
+    p.require_service(name)?;
+    Ok(p)
+}
+
+async fn list_services(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
+    let p = who(&req, &st, Role::Viewer)?;
+    let services: Vec<ServiceView> = ask(&st.backend.list_services, ListServices)
+        .await?
+        .into_iter()
+        .filter(|s| p.can_see(&s.name))
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "services": services })))
+}
+
+pub(super) async fn fetch_service(st: &AppState, name: &str) -> Result<ServiceView, HttpError> {
+    ask(&st.backend.get_service, GetService { name: name.into() })
+        .await?
+        .ok_or_else(|| HttpError::no_such_service(name))
+}
+
+async fn get_service(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    scoped(&req, &st, Role::Viewer, &name)?;
+    Ok(HttpResponse::Ok().json(fetch_service(&st, &name).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct SignalBody {
+    signal: serde_json::Value,
+}
+
+async fn signal(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    name: web::Path<String>,
+    body: web::Json<SignalBody>,
+) -> Result<HttpResponse, HttpError> {
+    scoped(&req, &st, Role::Operator, &name)?;
+    let text = match &body.signal {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => {
+            return Err(HttpError::bad_request(
+                "\"signal\" must be a name such as \"HUP\" or a number",
+            ))
+        }
+    };
+    let sig = parse_signal(&text).map_err(HttpError::bad_request)?;
+    let name = name.into_inner();
+    ask(
+        &st.backend.signal,
+        SignalService {
+            name: name.clone(),
+            signal: sig,
+        },
+    )
+    .await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "service": name, "signal": signal_short_name(sig)
+    })))
+}
+
+async fn trigger(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    scoped(&req, &st, Role::Operator, &name)?;
+    let id = ask(
+        &st.backend.trigger,
+        TriggerService {
+            name: name.into_inner(),
+        },
+    )
+    .await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "instance": id })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogsQuery {
+    #[serde(default)]
+    tail: Option<usize>,
+    #[serde(default)]
+    stream: Option<String>,
+    #[serde(default)]
+    follow: Option<bool>,
+}
+
+async fn logs(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    name: web::Path<String>,
+    q: web::Query<LogsQuery>,
+) -> Result<HttpResponse, HttpError> {
+    scoped(&req, &st, Role::Viewer, &name)?;
+    let name = name.into_inner();
+    let stream = match q.stream.as_deref() {
+        None => None,
+        Some("stdout") => Some(Stream::Stdout),
+        Some("stderr") => Some(Stream::Stderr),
+        Some(other) => {
+            return Err(HttpError::bad_request(format!(
+                "stream={other}: use stdout or stderr"
+            )))
+        }
+    };
+    if q.tail.is_some_and(|t| t > MAX_TAIL) {
+        return Err(HttpError::bad_request(format!(
+            "tail must be at most {MAX_TAIL} (the ring buffer is never larger)"
+        )));
+    }
+    // Follow: subscribe first, then read the tail, so nothing falls between.
+    let live = if q.follow.unwrap_or(false) {
+        Some(
+            ask(
+                &st.backend.subscribe_logs,
+                SubscribeLogs { name: name.clone() },
+            )
+            .await??,
+        )
+    } else {
+        None
+    };
+    let lines = ask(
+        &st.backend.get_logs,
+        GetLogs {
+            name: name.clone(),
+            tail: q.tail,
+            stream,
+        },
+    )
+    .await??;
+    match live {
+        None => Ok(HttpResponse::Ok().json(serde_json::json!({ "lines": lines }))),
+        Some(rx) => Ok(sse::response(sse::log_stream(lines, rx, stream))),
+    }
+}
+
+async fn graph(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+    let p = who(&req, &st, Role::Viewer)?;
+    let mut g = ask(&st.backend.get_graph, GetGraph).await?;
+    g.nodes.retain(|n| p.can_see(&n.name));
+    g.edges.retain(|e| p.can_see(&e.from) && p.can_see(&e.to));
+    Ok(HttpResponse::Ok().json(g))
+}
+
+async fn reload(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+    let p = who(&req, &st, Role::Admin)?;
+    slog::info!(st.log, "reload requested"; "by" => &p.name);
+    match ask(&st.backend.reload, Reload).await? {
+        Ok(report) => Ok(HttpResponse::Ok().json(report)),
+        Err(errors) => {
+            let mut e = HttpError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_config",
+                format!(
+                    "the new configuration has {} error(s); nothing was changed: {}",
+                    errors.len(),
+                    errors.join("; ")
+                ),
+            );
+            e.details = errors;
+            Err(e)
+        }
+    }
+}
+
+async fn events(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+    let p = who(&req, &st, Role::Viewer)?;
+    let rx = ask(&st.backend.subscribe_events, SubscribeEvents).await?;
+    Ok(sse::response(sse::event_stream(rx, p)))
+}
+
+async fn openapi_doc(st: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(openapi::document_for(&st.metrics, st.auth.enabled()))
+}
+
+async fn metrics(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+    if st.metrics.auth {
+        who(&req, &st, Role::Viewer)?;
+    }
+    let Some(exporter) = &st.backend.gather_metrics else {
+        return Err(HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "metrics are not collected: no metrics exporter is running in this build",
+        ));
+    };
+    let text = ask(
+        exporter,
+        oneinit_actors::metrics_exporter::messages::GatherMetrics,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text))
+}
+
+async fn healthz(st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+    match tokio::time::timeout(PING_TIMEOUT, st.backend.ping.send(Ping)).await {
+        Ok(Ok(())) => Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))),
+        _ => Err(HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unhealthy",
+            "the supervisor did not answer within 2s",
+        )),
+    }
+}
+
+async fn readyz(st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+    let view = ask(&st.backend.get_readiness, GetReadiness).await?;
+    let status = if view.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok(HttpResponse::build(status).json(view))
+}
