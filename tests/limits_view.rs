@@ -89,6 +89,8 @@ services:
                 tini: false,
                 sources: Vec::new(),
                 sockets: Default::default(),
+                registrations: Vec::new(),
+                removals: Vec::new(),
             })
             .start();
             // Usage of a running service: 40 MiB touched, CPU burnt.

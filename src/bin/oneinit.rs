@@ -1,11 +1,14 @@
 //! `oneinit`: flags, logging, PID-1 setup, actors, HTTP server, exit code.
 
-use actix::{AsyncContext, Context};
+use actix::{Actor, Addr, AsyncContext, Context};
 use clap::{Parser, Subcommand};
 use nix::sys::signal::Signal;
+use oneinit::metrics_listener;
 use oneinit_actors::config_loader;
 use oneinit_actors::health_checker::{HealthChecker, HealthSetup};
+use oneinit_actors::logging::rotate::{report_to, RotatingFile, RotationPolicy};
 use oneinit_actors::logging::{root_logger_with_level, sink::LogSink, LevelHandle};
+use oneinit_actors::metrics_exporter::MetricsExporter;
 use oneinit_actors::model::activation;
 use oneinit_actors::model::config::{
     Command, Config, LogFormat, LogLevel, RestartPolicy, ServiceConfig, ServiceType,
@@ -16,7 +19,7 @@ use oneinit_actors::notifier::{Notifier, NotifierSetup};
 use oneinit_actors::service::plan;
 use oneinit_actors::service_manager::{ManagerSetup, ServiceManager};
 use oneinit_actors::sys::{pid1, signals, socket};
-use slog::warn;
+use slog::{info, warn};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -213,10 +216,40 @@ fn run(cli: Cli) -> i32 {
     let sink = LogSink::start(Box::new(std::io::stdout()));
     let level_handle = LevelHandle::new(level);
     let log = root_logger_with_level(&sink, format, level_handle.clone());
+    if let Some(file) = &config.logging.file {
+        let policy = RotationPolicy::for_oneinit(file);
+        sink.add_output(Box::new(RotatingFile::open(policy, report_to(log.clone()))));
+    }
 
     if !pid1::is_pid1() {
         if let Err(e) = pid1::become_subreaper() {
             warn!(log, "cannot become a child subreaper; orphans of services will not be reaped"; "error" => %e);
+        }
+    }
+    let exporter = match start_metrics_exporter(&config) {
+        Ok(addr) => addr,
+        Err(e) => {
+            eprintln!("oneinit: cannot set up the metrics: {e}");
+            return 1;
+        }
+    };
+    if config.metrics.enabled {
+        if let Some(listen) = config.metrics.listen.clone() {
+            let path = config.metrics.path.clone();
+            let exporter = exporter.clone();
+            match system.block_on(async move { metrics_listener::serve(&listen, &path, exporter) })
+            {
+                Ok(bound) => {
+                    info!(log, "serving metrics"; "listen" => bound.to_string(), "path" => &config.metrics.path)
+                }
+                Err(e) => {
+                    eprintln!(
+                        "oneinit: metrics.listen {}: cannot listen: {e}; choose a free host:port",
+                        config.metrics.listen.as_deref().unwrap_or_default()
+                    );
+                    return 2;
+                }
+            }
         }
     }
     let setup = ManagerSetup {
@@ -224,8 +257,10 @@ fn run(cli: Cli) -> i32 {
         log: log.clone(),
         sink: sink.clone(),
         format,
-        facts: Vec::new(),
+        facts: vec![exporter.clone().recipient()],
         tini,
+        registrations: vec![exporter.clone().recipient()],
+        removals: vec![exporter.clone().recipient()],
         sources: if use_config {
             sources.clone()
         } else {
@@ -236,7 +271,8 @@ fn run(cli: Cli) -> i32 {
     let api_log = log.clone();
     let fixed_level = cli.log_level.is_some();
     let api = system.block_on(async move {
-        let manager = start_actors(setup, move |manager| {
+        let gather = exporter.clone().recipient();
+        let manager = start_actors(setup, &exporter, move |manager| {
             let manager = manager.with_remote_digests(remote_digests);
             if fixed_level {
                 manager
@@ -244,7 +280,7 @@ fn run(cli: Cli) -> i32 {
                 manager.with_log_level(level_handle, default_level)
             }
         });
-        let backend = oneinit::api::ApiBackend::new(&manager, None);
+        let backend = oneinit::api::ApiBackend::new(&manager, Some(gather));
         bound_api.serve(backend, api_log)
     });
     let api = match api {
@@ -270,6 +306,7 @@ fn run(cli: Cli) -> i32 {
 /// Answers the manager's address (for the API).
 fn start_actors(
     mut setup: ManagerSetup,
+    exporter: &Addr<MetricsExporter>,
     configure: impl FnOnce(ServiceManager) -> ServiceManager,
 ) -> actix::Addr<ServiceManager> {
     let manager_ctx = Context::<ServiceManager>::new();
@@ -291,14 +328,14 @@ fn start_actors(
         ready: manager_addr.clone().recipient(),
         status: manager_addr.clone().recipient(),
         health: vec![manager_addr.recipient(), notifier_ctx.address().recipient()],
-        checks: Vec::new(),
+        checks: vec![exporter.clone().recipient()],
         log: log.clone(),
     });
     let notifier = Notifier::new(NotifierSetup {
         notifiers,
         services,
         procs,
-        delivered: Vec::new(),
+        delivered: vec![exporter.clone().recipient()],
         retry: RetryPolicy::default(),
         log,
     });
@@ -328,6 +365,15 @@ fn bind_activation_sockets(
         return Err(prefix(errors));
     }
     socket::bind_all(&config.services).map_err(prefix)
+}
+
+/// Starts the MetricsExporter on an arbiter of its own, so a scrape's
+/// /proc walk never delays the ServiceManager. Call inside the actix system.
+fn start_metrics_exporter(config: &Config) -> Result<Addr<MetricsExporter>, prometheus::Error> {
+    let exporter = MetricsExporter::new(config.notifiers.keys().cloned())?;
+    let arbiter = actix::Arbiter::new();
+    let addr = MetricsExporter::start_in_arbiter(&arbiter.handle(), |_| exporter);
+    Ok(addr)
 }
 
 /// Tini mode: the command after `--` as the critical service `main`.

@@ -326,6 +326,82 @@ pub fn lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// A free TCP port on 127.0.0.1 (bound, then released for the caller).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// A plain HTTP/1.1 GET (`Connection: close`); (status, body), None on any
+/// error or when `timeout` passes.
+pub fn http_get(addr: &str, path: &str, timeout: Duration) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let sock: std::net::SocketAddr = addr.parse().ok()?;
+    let mut s = std::net::TcpStream::connect_timeout(&sock, timeout).ok()?;
+    s.set_read_timeout(Some(timeout)).ok()?;
+    s.set_write_timeout(Some(timeout)).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Some((status, body))
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+impl Daemon {
+    /// The address the metrics listener bound (from its "serving metrics" record).
+    pub fn metrics_addr(&self, timeout: Duration) -> Option<String> {
+        let mut found = None;
+        wait_until(timeout, || {
+            found = self
+                .records()
+                .into_iter()
+                .find(|r| r["msg"] == "serving metrics")
+                .and_then(|r| r["listen"].as_str().map(str::to_string));
+            found.is_some()
+        });
+        found
+    }
+
+    /// One scrape of the metrics listener (body of a 200 answer).
+    pub fn scrape(&self, addr: &str) -> Option<String> {
+        match http_get(addr, "/metrics", secs(5)) {
+            Some((200, body)) => Some(body),
+            _ => None,
+        }
+    }
+}
+
 // ------------------------------------------------------------ HTTP stub server
 
 /// What an `HttpStub` answers.
@@ -445,6 +521,14 @@ impl Drop for HttpStub {
     }
 }
 
+/// The value of the sample `series` (name with its labels, as exposed:
+/// labels sorted by name) in a Prometheus text exposition.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 fn serve(mut conn: std::net::TcpStream, s: &StubShared) {
     use std::io::{Read, Write};
     let _ = conn.set_nonblocking(false);
@@ -558,6 +642,12 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Whether a program is on PATH.
+pub fn have(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
 }
 
 /// What a finished run of the binary produced.

@@ -5,6 +5,7 @@
 //! rebuilding the logger every actor holds a child of.
 
 pub mod capture;
+pub mod rotate;
 pub mod service_logs;
 pub mod sink;
 
@@ -171,6 +172,19 @@ impl slog::Serializer for TextSer {
     }
 }
 
+/// A captured line as a JSON record (SPEC 6 fields, `ts` first). A struct
+/// rather than a `json!` map: no map allocation per line, stable key order.
+#[derive(serde::Serialize)]
+struct CapturedRecord<'a> {
+    ts: String,
+    level: &'static str,
+    msg: &'a str,
+    service: &'a str,
+    instance: u64,
+    pid: i32,
+    stream: &'static str,
+}
+
 /// One captured output line as a record of the configured format.
 pub fn format_captured(
     format: LogFormat,
@@ -182,16 +196,19 @@ pub fn format_captured(
 ) -> Vec<u8> {
     match format {
         LogFormat::Json => {
-            let mut v = serde_json::to_vec(&serde_json::json!({
-                "ts": now_ts(),
-                "level": "info",
-                "msg": line,
-                "service": service,
-                "instance": instance,
-                "pid": pid,
-                "stream": stream.as_str(),
-            }))
-            .unwrap_or_default();
+            let record = CapturedRecord {
+                ts: now_ts(),
+                level: "info",
+                msg: line,
+                service,
+                instance,
+                pid,
+                stream: stream.as_str(),
+            };
+            let mut v = Vec::with_capacity(line.len() + 128);
+            if serde_json::to_writer(&mut v, &record).is_err() {
+                v.clear();
+            }
             v.push(b'\n');
             v
         }

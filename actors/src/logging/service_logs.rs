@@ -10,7 +10,7 @@ use crate::model::config::LogFormat;
 use crate::model::view::{LogLine, Stream};
 use chrono::Utc;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use tokio::sync::broadcast;
 
@@ -19,6 +19,11 @@ use tokio::sync::broadcast;
 pub trait LineFile: Send + Sync {
     /// Appends one formatted line; false when it could not be written.
     fn append(&self, line: &[u8]) -> bool;
+    /// Closes and reopens the file at its path (SIGUSR1).
+    fn reopen(&self);
+    /// Writes out what `append` buffered (called once per pipe read, so a
+    /// burst of lines costs one write, and nothing waits in a buffer).
+    fn flush(&self);
 }
 
 pub struct ServiceLogs {
@@ -35,6 +40,8 @@ pub struct ServiceLogs {
     pub dropped: AtomicU64,
     /// Lines captured in total.
     pub lines: AtomicU64,
+    /// Pipe readers still reading (so shutdown can wait for the last lines).
+    readers: AtomicUsize,
 }
 
 impl ServiceLogs {
@@ -50,6 +57,7 @@ impl ServiceLogs {
             file: Mutex::new(None),
             dropped: AtomicU64::new(0),
             lines: AtomicU64::new(0),
+            readers: AtomicUsize::new(0),
         }
     }
 
@@ -57,6 +65,37 @@ impl ServiceLogs {
     pub fn set_file(&self, file: Option<Box<dyn LineFile>>) {
         if let Ok(mut f) = self.file.lock() {
             *f = file;
+        }
+    }
+
+    /// Pipe readers of this service that have not reached EOF yet.
+    pub fn open_readers(&self) -> usize {
+        self.readers.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn reader_opened(&self) {
+        self.readers.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn reader_closed(&self) {
+        self.readers.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Flushes the persisted copy, if any.
+    pub fn flush_file(&self) {
+        if let Ok(f) = self.file.lock() {
+            if let Some(file) = f.as_ref() {
+                file.flush();
+            }
+        }
+    }
+
+    /// Reopens the persisted copy, if any (SIGUSR1, external rotation).
+    pub fn reopen_file(&self) {
+        if let Ok(f) = self.file.lock() {
+            if let Some(file) = f.as_ref() {
+                file.reopen();
+            }
         }
     }
 

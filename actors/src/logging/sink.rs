@@ -12,6 +12,12 @@ use std::time::Duration;
 /// Records the queue holds before producers start dropping.
 const QUEUE: usize = 64 * 1024;
 
+/// A batch this large means output is flooding (see `writer`).
+const FLOOD_BATCH: usize = 64;
+/// How long the writer lets records pile up during a flood; the queue
+/// (QUEUE records) absorbs far more than producers write in this time.
+const FLOOD_PAUSE: Duration = Duration::from_millis(1);
+
 /// Extra destinations the writer thread copies every record to (the
 /// oneinit log file); reopened on SIGUSR1.
 pub trait Output: Send {
@@ -63,8 +69,16 @@ impl LogSink {
     }
 
     /// Asks every file output to reopen its file (SIGUSR1).
+    /// Never lost to a full queue (a flood is exactly when files rotate
+    /// externally), never blocking the caller: when the queue is full, a
+    /// short-lived thread waits for room.
     pub fn reopen(&self) {
-        let _ = self.tx.try_send(Msg::Reopen);
+        if let Err(TrySendError::Full(msg)) = self.tx.try_send(Msg::Reopen) {
+            let tx = self.tx.clone();
+            let _ = std::thread::Builder::new()
+                .name("oneinit-log-reopen".into())
+                .spawn(move || tx.send(msg));
+        }
     }
 
     /// Waits (bounded) until everything queued so far is written.
@@ -81,10 +95,12 @@ fn writer(rx: Receiver<Msg>, mut out: Box<dyn Write + Send>) {
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
+        let mut records = 0usize;
         // Batch whatever is queued into one write.
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Record(r) => {
+                    records += 1;
                     for o in outputs.iter_mut() {
                         o.write_record(&r);
                     }
@@ -104,6 +120,12 @@ fn writer(rx: Receiver<Msg>, mut out: Box<dyn Write + Send>) {
         }
         write_out(&mut out, &mut buf);
         outputs.iter_mut().for_each(|o| o.flush());
+        if records >= FLOOD_BATCH {
+            // A flood: let producers fill the queue for a moment instead of
+            // waking this thread for every record (a futex wake and a context
+            // switch per line otherwise dominate the cost of a line).
+            std::thread::sleep(FLOOD_PAUSE);
+        }
     }
 }
 

@@ -1,12 +1,35 @@
-//! Messages the MetricsExporter answers.
+//! Messages the MetricsExporter answers: the scrape query, and the facts it
+//! turns into metrics (from the ServiceManager, the health checker and the
+//! notifiers). Service facts (`ServiceFact`) are defined by the ServiceActor.
 
+use crate::logging::service_logs::ServiceLogs;
+use crate::model::config::ServiceConfig;
 use actix::Message;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Render every metric in the Prometheus text format.
 #[derive(Message)]
 #[rtype(result = "String")]
 pub struct GatherMetrics;
+
+/// Fact: the ServiceManager added a service (at start or by a reload).
+/// Its label sets are created at once, so it shows in every family.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct ServiceRegistered {
+    pub service: String,
+    pub cfg: Arc<ServiceConfig>,
+    /// Read at scrape time for `oneinit_log_lines_dropped_total`.
+    pub logs: Arc<ServiceLogs>,
+}
+
+/// Fact: a reload removed a service; its label sets go away.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct ServiceRemoved {
+    pub service: String,
+}
 
 /// Fact: one health check ran (sent by the health checker).
 #[derive(Message, Clone, Debug)]

@@ -322,7 +322,7 @@ impl ServiceActor {
                 stream,
                 ready_when,
             };
-            self.s.log_arbiter.spawn(reader.run());
+            reader.spawn_on(&self.s.log_arbiter);
         }
     }
 

@@ -18,6 +18,12 @@ use slog::{debug, error, info, warn};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+/// Exit waits for pipe readers to read the last lines while lines keep
+/// coming, at most this long...
+const DRAIN_MAX: Duration = Duration::from_secs(10);
+/// ...and gives up when none has come for this long.
+const DRAIN_STALL: Duration = Duration::from_millis(500);
+
 pub struct ShutdownState {
     /// Layers still to stop, dependents first.
     layers: VecDeque<Vec<String>>,
@@ -206,7 +212,40 @@ impl ServiceManager {
         });
     }
 
-    fn exit(&mut self, _: &mut Context<Self>) {
+    fn exit(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        self.drain_then_exit(now + DRAIN_MAX, now, u64::MAX, ctx);
+    }
+
+    /// Waits until every pipe reader has read its pipe to EOF, so the last
+    /// lines of services that just ended are not lost at exit. Bounded: it
+    /// gives up once no line has arrived for DRAIN_STALL (a leftover process
+    /// holds a pipe open but writes nothing), and after DRAIN_MAX in any case.
+    fn drain_then_exit(
+        &mut self,
+        deadline: Instant,
+        progress_at: Instant,
+        lines_seen: u64,
+        ctx: &mut Context<Self>,
+    ) {
+        let open: usize = self.services.values().map(|e| e.logs.open_readers()).sum();
+        let lines: u64 = self
+            .services
+            .values()
+            .map(|e| e.logs.lines.load(std::sync::atomic::Ordering::Relaxed))
+            .sum();
+        let now = Instant::now();
+        let progress_at = if lines != lines_seen {
+            now
+        } else {
+            progress_at
+        };
+        if open > 0 && now < deadline && now.duration_since(progress_at) < DRAIN_STALL {
+            ctx.run_later(Duration::from_millis(10), move |act, ctx| {
+                act.drain_then_exit(deadline, progress_at, lines, ctx)
+            });
+            return;
+        }
         let code = self.exit_code();
         for left in self.cgroups.remove_parents() {
             warn!(self.log, "cannot remove a cgroup of oneinit"; "error" => left);
@@ -271,6 +310,9 @@ impl StreamHandler<Signal> for ServiceManager {
             Signal::SIGUSR1 => {
                 info!(self.log, "reopening log files");
                 self.sink.reopen();
+                for e in self.services.values() {
+                    e.logs.reopen_file();
+                }
             }
             other => self.forward(other),
         }

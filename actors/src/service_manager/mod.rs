@@ -19,8 +19,10 @@ pub mod watch;
 
 use crate::dependency_resolver::messages::{DependencyChanged, DependencyDecision, SetGraph};
 use crate::dependency_resolver::DependencyResolver;
+use crate::logging::rotate::{report_to, RotatingFile, RotationPolicy, SharedRotatingFile};
 use crate::logging::service_logs::ServiceLogs;
 use crate::logging::sink::LogSink;
+use crate::metrics_exporter::messages::{ServiceRegistered, ServiceRemoved};
 use crate::model::config::{Config, LogFormat, ServiceConfig};
 use crate::model::graph::DepGraph;
 use crate::model::machine::StopTarget;
@@ -48,6 +50,10 @@ pub struct ManagerSetup {
     pub facts: Vec<Recipient<ServiceFact>>,
     /// Tini mode: oneinit exits with `main`'s status.
     pub tini: bool,
+    /// Told of every service added (the metrics exporter).
+    pub registrations: Vec<Recipient<ServiceRegistered>>,
+    /// Told of every service a reload removed (the metrics exporter).
+    pub removals: Vec<Recipient<ServiceRemoved>>,
     /// Where the configuration came from (re-read on reload); empty when
     /// there is no config file (tini mode without one).
     pub sources: Vec<String>,
@@ -83,6 +89,8 @@ pub struct ServiceManager {
     pub(crate) format: LogFormat,
     pub(crate) facts: Vec<Recipient<ServiceFact>>,
     pub(crate) tini: bool,
+    pub(crate) registrations: Vec<Recipient<ServiceRegistered>>,
+    pub(crate) removals: Vec<Recipient<ServiceRemoved>>,
     pub(crate) services: BTreeMap<String, Entry>,
     pub(crate) edges: Vec<GraphEdge>,
     pub(crate) resolver: Option<Addr<DependencyResolver>>,
@@ -113,6 +121,8 @@ impl ServiceManager {
             format: setup.format,
             facts: setup.facts,
             tini: setup.tini,
+            registrations: setup.registrations,
+            removals: setup.removals,
             services: BTreeMap::new(),
             edges: Vec::new(),
             resolver: None,
@@ -146,6 +156,18 @@ impl ServiceManager {
             Some(a) => a.handle(),
             None => return,
         };
+        if let Some(policy) = RotationPolicy::for_service(&cfg.logs) {
+            let file_log = self.log.new(o!("service" => name.to_string()));
+            let file = RotatingFile::open(policy, report_to(file_log));
+            logs.set_file(Some(Box::new(SharedRotatingFile::new(file))));
+        }
+        for r in &self.registrations {
+            r.do_send(ServiceRegistered {
+                service: name.to_string(),
+                cfg: cfg.clone(),
+                logs: logs.clone(),
+            });
+        }
         let limits = Arc::new(ServiceLimits::new(name, &cfg, self.cgroups.clone()));
         let generation = self.next_generation;
         self.next_generation += 1;

@@ -9,6 +9,7 @@ use super::messages::Reload;
 use super::ServiceManager;
 use crate::config_loader::{self, LoadedConfig};
 use crate::dependency_resolver::messages::ForgetService;
+use crate::metrics_exporter::messages::ServiceRemoved;
 use crate::model::config::Config;
 use crate::model::machine::StopTarget;
 use crate::model::view::ReloadReport;
@@ -151,6 +152,11 @@ impl ServiceManager {
             None => {
                 if let Some(r) = &self.resolver {
                     r.do_send(ForgetService {
+                        service: name.to_string(),
+                    });
+                }
+                for r in &self.removals {
+                    r.do_send(ServiceRemoved {
                         service: name.to_string(),
                     });
                 }
