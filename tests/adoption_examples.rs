@@ -205,15 +205,15 @@ fn dockerfiles_are_multi_stage_with_oneinit_as_entrypoint() {
     }
 }
 
-/// The README quick start (in docs/README-sections.md) works as written:
+/// The README quick start works as written:
 /// its config passes `check`, and oneinit runs it (the oneshot, then the web
 /// server) and stops cleanly on SIGTERM.
 #[test]
 fn readme_quick_start_config_runs() {
     let doc = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/README-sections.md"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"),
     )
-    .expect("docs/README-sections.md");
+    .expect("README.md");
     let yaml: String = doc
         .lines()
         .skip_while(|l| !l.ends_with("<<'YAML'"))

@@ -71,6 +71,8 @@ async fn per_demand_triggers_ids_queue_and_limits() {
         tini: false,
         sources: Vec::new(),
         sockets: Default::default(),
+        registrations: Vec::new(),
+        removals: Vec::new(),
     })
     .start();
     let trigger = |name: &str| {
