@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
-cargo test --workspace --all-targets 2>&1
+cargo test --workspace --all-targets --no-fail-fast 2>&1

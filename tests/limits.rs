@@ -279,13 +279,15 @@ fn fork_bomb_stops_at_the_pids_limit_and_the_rest_keeps_running() {
         r#"
 services:
   bomb:
-    command: ["sh", "-c", "for i in $(seq 200); do sleep 30 & done; wait"]
+    command: ["sh", "-c", "sleep 1; for i in $(seq 200); do sleep 30 & done; wait"]
     restart: {policy: never}
     limits: {pids: 20}
   steady:
     command: ["sh", "-c", "while :; do echo tick >> {dir}/ticks; sleep 0.05; done"]
 "#,
     );
+    // The bomb waits a second before forking, so its cgroup can be read
+    // while its shell is alive (it exits when fork fails).
     let pid = spawned_pid(&d, "bomb");
     let dir = proc_cgroup_dir(pid, "pids").expect("the bomb's pids cgroup");
     assert!(
