@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Records the queue holds before producers start dropping.
-const QUEUE: usize = 64 * 1024;
+const QUEUE: usize = 16 * 1024;
 
 /// A batch this large means output is flooding (see `writer`).
 const FLOOD_BATCH: usize = 64;
