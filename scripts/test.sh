@@ -3,11 +3,19 @@
 # real binary, PID-1 under unshare, headless-Chromium dashboard), then the
 # schemathesis run of the API against its own OpenAPI document. Installs what
 # the tests need when it is missing, so it works on a fresh machine.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-scripts/install-test-deps.sh
-status=0
-cargo test --workspace --all-targets --no-fail-fast 2>&1 || status=$?
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 2
+scripts/install-test-deps.sh || exit 2
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
 echo "== schemathesis against /v1/openapi.json"
-timeout 600 bash scripts/schemathesis.sh 2>&1 || status=$?
+timeout 600 bash scripts/schemathesis.sh 2>&1
+st=$?
+[ $st -eq 0 ] || status=$st
+passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+[ $st -eq 0 ] && passed=$((passed + 1)) || failed=$((failed + 1))
+echo "tests: $passed passed, $failed failed"
 exit $status
