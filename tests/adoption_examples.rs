@@ -210,10 +210,8 @@ fn dockerfiles_are_multi_stage_with_oneinit_as_entrypoint() {
 /// server) and stops cleanly on SIGTERM.
 #[test]
 fn readme_quick_start_config_runs() {
-    let doc = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"),
-    )
-    .expect("README.md");
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
     let yaml: String = doc
         .lines()
         .skip_while(|l| !l.ends_with("<<'YAML'"))
