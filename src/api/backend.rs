@@ -76,38 +76,4 @@ impl ApiBackend {
             gather_metrics,
         }
     }
-
-    /// One actor that answers every message, metrics included (tests).
-    pub fn from_addr<A>(addr: &Addr<A>) -> Self
-    where
-        A: Actor
-            + Handler<ListServices>
-            + Handler<GetService>
-            + Handler<ControlService>
-            + Handler<SignalService>
-            + Handler<TriggerService>
-            + Handler<GetLogs>
-            + Handler<SubscribeLogs>
-            + Handler<GetGraph>
-            + Handler<SubscribeEvents>
-            + Handler<GetReadiness>
-            + Handler<Reload>
-            + Handler<Ping>
-            + Handler<GatherMetrics>,
-        A::Context: ToEnvelope<A, ListServices>
-            + ToEnvelope<A, GetService>
-            + ToEnvelope<A, ControlService>
-            + ToEnvelope<A, SignalService>
-            + ToEnvelope<A, TriggerService>
-            + ToEnvelope<A, GetLogs>
-            + ToEnvelope<A, SubscribeLogs>
-            + ToEnvelope<A, GetGraph>
-            + ToEnvelope<A, SubscribeEvents>
-            + ToEnvelope<A, GetReadiness>
-            + ToEnvelope<A, Reload>
-            + ToEnvelope<A, Ping>
-            + ToEnvelope<A, GatherMetrics>,
-    {
-        Self::new(addr, Some(addr.clone().recipient()))
-    }
 }

@@ -45,9 +45,13 @@ impl FakeApi {
         }
         let fake = fake.start();
         let settings = ApiSettings::new(api, metrics, vec!["127.0.0.1:0".into()]);
-        let handle = api::start(settings, ApiBackend::from_addr(&fake), quiet_log())
-            .await
-            .expect("API starts");
+        let handle = api::start(
+            settings,
+            ApiBackend::new(&fake, Some(fake.clone().recipient())),
+            quiet_log(),
+        )
+        .await
+        .expect("API starts");
         let base = handle
             .addresses
             .iter()
