@@ -171,7 +171,7 @@ fn full_config() -> Config {
         },
         defaults: Some(serde_json::json!({"restart": {"delay": "1s"}})),
         shutdown: ShutdownConfig::default(),
-        services: BTreeMap::from([("<name>".into(), service)]),
+        services: BTreeMap::from([("<name>".into(), std::sync::Arc::new(service))]),
     }
 }
 

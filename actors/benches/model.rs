@@ -4,13 +4,14 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use oneinit_actors::config_loader;
-use oneinit_actors::model::config::ServiceConfig;
+use oneinit_actors::model::config::{ServiceConfig, Services};
 use oneinit_actors::model::graph::DepGraph;
 use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::sync::Arc;
 
 /// `n` services, each `after` up to 3 random earlier ones (acyclic).
-fn random_dag(n: usize) -> BTreeMap<String, ServiceConfig> {
+fn random_dag(n: usize) -> Services {
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut services = BTreeMap::new();
     for i in 0..n {
@@ -29,7 +30,7 @@ fn random_dag(n: usize) -> BTreeMap<String, ServiceConfig> {
                 }
             }
         }
-        services.insert(format!("s{i:05}"), s);
+        services.insert(format!("s{i:05}"), Arc::new(s));
     }
     services
 }

@@ -21,6 +21,7 @@
 
 pub mod config_loader;
 pub mod dependency_resolver;
+pub mod feed;
 pub mod health_checker;
 pub mod logging;
 pub mod metrics_exporter;

@@ -15,6 +15,7 @@ use oneinit_actors::service_manager::messages::{
     Action, ControlError, ControlService, GetService, TriggerService,
 };
 use oneinit_actors::service_manager::{ManagerSetup, ServiceManager};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn per_demand(cmd: &str, max: u32) -> ServiceConfig {
@@ -44,21 +45,21 @@ async fn per_demand_triggers_ids_queue_and_limits() {
     let mut config = Config::default();
     config.services.insert(
         "job".into(),
-        per_demand(
+        Arc::new(per_demand(
             &format!("echo $ONEINIT_INSTANCE >> {}; sleep 0.2", runs.display()),
             2,
-        ),
+        )),
     );
     config
         .services
-        .insert("slow".into(), per_demand("exec sleep 30", 1));
+        .insert("slow".into(), Arc::new(per_demand("exec sleep 30", 1)));
     config.services.insert(
         "always".into(),
-        ServiceConfig {
+        Arc::new(ServiceConfig {
             kind: ServiceType::Ongoing,
             command: Command::List(vec!["sleep".into(), "30".into()]),
             ..ServiceConfig::default()
-        },
+        }),
     );
     let sink = LogSink::start(Box::new(std::io::sink()));
     let log = root_logger(&sink, LogFormat::Json, LogLevel::Info);

@@ -150,7 +150,9 @@ fn run(cli: Cli) -> i32 {
             return 2;
         }
         let main = tini_main(&config, cli.command.clone());
-        config.services.insert("main".into(), main);
+        config
+            .services
+            .insert("main".into(), std::sync::Arc::new(main));
     }
     let identity_errors: Vec<String> = config
         .services

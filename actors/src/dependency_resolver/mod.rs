@@ -170,6 +170,7 @@ mod tests {
     use super::*;
     use crate::model::config::ServiceConfig;
     use std::collections::BTreeMap;
+    use std::sync::Arc;
     use ServiceState as S;
 
     fn graph() -> DepGraph {
@@ -179,10 +180,10 @@ mod tests {
         web.wants = vec!["cache".into()];
         let mut worker = ServiceConfig::default();
         worker.requires = vec!["web".into()];
-        t.insert("web".to_string(), web);
-        t.insert("worker".to_string(), worker);
-        t.insert("db".to_string(), ServiceConfig::default());
-        t.insert("cache".to_string(), ServiceConfig::default());
+        t.insert("web".to_string(), Arc::new(web));
+        t.insert("worker".to_string(), Arc::new(worker));
+        t.insert("db".to_string(), Arc::default());
+        t.insert("cache".to_string(), Arc::default());
         DepGraph::build(&t)
     }
 

@@ -39,7 +39,7 @@ const READINESS_POLL: Duration = Duration::from_secs(1);
 
 /// Everything the HealthChecker is started with.
 pub struct HealthSetup {
-    pub services: BTreeMap<String, ServiceConfig>,
+    pub services: crate::model::config::Services,
     pub procs: ProcessTable,
     pub ready: Recipient<MarkReady>,
     pub status: Recipient<SetServiceStatus>,
@@ -75,10 +75,10 @@ struct Watched {
 }
 
 impl Watched {
-    fn new(cfg: ServiceConfig) -> Watched {
+    fn new(cfg: Arc<ServiceConfig>) -> Watched {
         let n = cfg.health.len();
         Watched {
-            cfg: Arc::new(cfg),
+            cfg,
             state: ServiceState::Inactive,
             instances: BTreeMap::new(),
             tallies: vec![Tally::default(); n],
@@ -535,7 +535,7 @@ impl Handler<ConfigApplied> for HealthChecker {
         let names: Vec<String> = self.watched.keys().cloned().collect();
         for name in names {
             let same = match (services.get(&name), self.watched.get(&name)) {
-                (Some(new), Some(w)) => new == w.cfg.as_ref(),
+                (Some(new), Some(w)) => **new == *w.cfg,
                 _ => false,
             };
             if !same {

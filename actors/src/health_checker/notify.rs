@@ -27,7 +27,7 @@ impl Sockets {
     /// Binds a socket for every service with `readiness.notify: true`.
     /// A socket that cannot be bound is logged; that service then never
     /// gets ready by notify and its `readiness.timeout` applies.
-    pub fn bind(services: &BTreeMap<String, ServiceConfig>, log: &Logger) -> Sockets {
+    pub fn bind(services: &crate::model::config::Services, log: &Logger) -> Sockets {
         let mut s = Sockets::default();
         for (name, cfg) in services.iter().filter(|(_, c)| c.readiness.notify) {
             if let Some(sock) = bind_one(name, cfg, log) {

@@ -9,7 +9,6 @@ use crate::model::view::Stream;
 use regex::Regex;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
-use tokio::io::AsyncReadExt;
 
 /// Longest line kept whole; longer ones are split into pieces of this size.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -50,6 +49,8 @@ impl Reader {
     }
 
     /// Reads until EOF (all writers closed). Run it on the log arbiter.
+    /// A waiting reader holds no buffer: bytes are read into the log
+    /// thread's one scratch buffer, and only an unfinished line is kept.
     pub async fn run(self) {
         let Reader {
             fd,
@@ -59,49 +60,103 @@ impl Reader {
             stream,
             mut ready_when,
         } = self;
-        let mut pipe = match tokio::net::unix::pipe::Receiver::from_owned_fd(fd) {
-            Ok(p) => p,
-            Err(_) => return,
+        let Ok(pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
+            return;
         };
-        // Small to start with: most services print little; `buf` grows for
-        // long lines only.
-        let mut buf: Vec<u8> = Vec::new();
-        let mut chunk = vec![0u8; 4 * 1024];
+        // The start of a line whose newline has not come yet.
+        let mut partial: Vec<u8> = Vec::new();
         loop {
-            let n = match pipe.read(&mut chunk).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            buf.extend_from_slice(&chunk[..n]);
-            let mut start = 0;
-            while let Some(pos) = buf[start..].iter().position(|&b| b == b'\n') {
-                let end = start + pos;
-                emit(
-                    &logs,
-                    instance,
-                    pid,
-                    stream,
-                    &buf[start..end],
-                    &mut ready_when,
-                );
-                start = end + 1;
+            if pipe.readable().await.is_err() {
+                break;
             }
-            buf.drain(..start);
-            if buf.is_empty() && buf.capacity() > 64 * 1024 {
-                buf = Vec::new();
+            let read = SCRATCH.with_borrow_mut(|chunk| match pipe.try_read(chunk) {
+                Ok(0) => Read::Eof,
+                Ok(n) => {
+                    let mut lines = Lines {
+                        logs: &logs,
+                        instance,
+                        pid,
+                        stream,
+                        ready_when: &mut ready_when,
+                    };
+                    lines.feed(&mut partial, &chunk[..n]);
+                    Read::Data
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Read::Spurious,
+                Err(_) => Read::Eof,
+            });
+            match read {
+                Read::Eof => break,
+                Read::Data => logs.flush_file(),
+                Read::Spurious => {}
             }
-            // No newline yet in 64 KiB: pass the full pieces on now.
-            while buf.len() >= MAX_LINE {
-                let rest = buf.split_off(cut_point(&buf));
-                emit(&logs, instance, pid, stream, &buf, &mut ready_when);
-                buf = rest;
-            }
-            logs.flush_file();
         }
-        if !buf.is_empty() {
-            emit(&logs, instance, pid, stream, &buf, &mut ready_when);
+        if !partial.is_empty() {
+            emit(&logs, instance, pid, stream, &partial, &mut ready_when);
         }
         logs.flush_file();
+    }
+}
+
+thread_local! {
+    /// One read buffer for all the pipe readers of a thread (they run on
+    /// the log arbiter, one at a time).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 16 * 1024]);
+}
+
+enum Read {
+    Data,
+    Eof,
+    Spurious,
+}
+
+/// Where the lines of one read go.
+struct Lines<'a> {
+    logs: &'a ServiceLogs,
+    instance: u64,
+    pid: i32,
+    stream: Stream,
+    ready_when: &'a mut Option<(Regex, OnMatch)>,
+}
+
+impl Lines<'_> {
+    /// Emits every complete line of `partial` + `data`; keeps the rest in
+    /// `partial` (passing on full MAX_LINE pieces of a line with no newline
+    /// yet).
+    fn feed(&mut self, partial: &mut Vec<u8>, data: &[u8]) {
+        let mut rest = data;
+        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
+            if partial.is_empty() {
+                self.emit(&rest[..pos]);
+            } else {
+                partial.extend_from_slice(&rest[..pos]);
+                self.emit(partial);
+                partial.clear();
+            }
+            rest = &rest[pos + 1..];
+        }
+        partial.extend_from_slice(rest);
+        // No newline yet in 64 KiB: pass the full pieces on now.
+        while partial.len() >= MAX_LINE {
+            let cut = cut_point(partial);
+            self.emit(&partial[..cut]);
+            partial.drain(..cut);
+        }
+        if partial.is_empty() && partial.capacity() > 0 {
+            // Do not keep a long line's buffer while the service is quiet.
+            *partial = Vec::new();
+        }
+    }
+
+    fn emit(&mut self, raw: &[u8]) {
+        emit(
+            self.logs,
+            self.instance,
+            self.pid,
+            self.stream,
+            raw,
+            self.ready_when,
+        );
     }
 }
 
@@ -180,6 +235,35 @@ mod tests {
         emit(&l, 0, 1, Stream::Stdout, &raw, &mut None);
         let lens: Vec<usize> = l.tail(None, None).iter().map(|x| x.line.len()).collect();
         assert_eq!(lens, [MAX_LINE, MAX_LINE, 150_000 - 2 * MAX_LINE]);
+    }
+
+    #[test]
+    fn lines_split_across_reads_are_joined_and_only_the_unfinished_rest_is_kept() {
+        let l = logs();
+        let mut ready = None;
+        let mut lines = Lines {
+            logs: &l,
+            instance: 0,
+            pid: 1,
+            stream: Stream::Stdout,
+            ready_when: &mut ready,
+        };
+        let mut partial = Vec::new();
+        lines.feed(&mut partial, b"ab");
+        lines.feed(&mut partial, b"c\nd\r\ne");
+        assert_eq!(partial, b"e");
+        lines.feed(&mut partial, b"\n");
+        assert_eq!(partial.capacity(), 0, "a finished line's buffer is freed");
+        // 100 KiB without a newline, in 16 KiB reads: one full piece is
+        // passed on as soon as 64 KiB are there.
+        for _ in 0..7 {
+            lines.feed(&mut partial, &[b'x'; 16 * 1024]);
+        }
+        assert_eq!(partial.len(), 7 * 16 * 1024 - MAX_LINE);
+        let got: Vec<String> = l.tail(None, None).into_iter().map(|x| x.line).collect();
+        assert_eq!(got[..3], ["abc", "d", "e"]);
+        assert_eq!(got[3].len(), MAX_LINE);
+        assert_eq!(got.len(), 4);
     }
 
     #[test]

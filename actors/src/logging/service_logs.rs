@@ -6,6 +6,7 @@
 
 use super::format_captured;
 use super::sink::LogSink;
+use crate::feed::Feed;
 use crate::model::config::LogFormat;
 use crate::model::view::{LogLine, Stream};
 use chrono::Utc;
@@ -31,9 +32,8 @@ pub struct ServiceLogs {
     format: LogFormat,
     ring: Mutex<VecDeque<LogLine>>,
     capacity: usize,
-    /// Created on the first `subscribe` (a channel costs ~70 KiB): most
-    /// services are never followed.
-    live: Mutex<Option<broadcast::Sender<LogLine>>>,
+    /// `follow=true` readers; most services are never followed.
+    live: Mutex<Feed<LogLine>>,
     sink: LogSink,
     file: Mutex<Option<Box<dyn LineFile>>>,
     /// Lines that could not reach the output stream (queue full).
@@ -52,7 +52,7 @@ impl ServiceLogs {
             // Grows as lines come; a quiet service costs nothing.
             ring: Mutex::new(VecDeque::new()),
             capacity,
-            live: Mutex::new(None),
+            live: Mutex::new(Feed::new(1024)),
             sink,
             file: Mutex::new(None),
             dropped: AtomicU64::new(0),
@@ -118,14 +118,7 @@ impl ServiceLogs {
             line,
         };
         if let Ok(mut live) = self.live.lock() {
-            if let Some(tx) = live.as_ref() {
-                if tx.receiver_count() > 0 {
-                    let _ = tx.send(entry.clone());
-                } else {
-                    // Nobody follows any more: free the channel.
-                    *live = None;
-                }
-            }
+            live.send(|| entry.clone());
         }
         if self.capacity > 0 {
             if let Ok(mut ring) = self.ring.lock() {
@@ -152,9 +145,7 @@ impl ServiceLogs {
 
     pub fn subscribe(&self) -> broadcast::Receiver<LogLine> {
         match self.live.lock() {
-            Ok(mut live) => live
-                .get_or_insert_with(|| broadcast::channel(1024).0)
-                .subscribe(),
+            Ok(mut live) => live.subscribe(),
             // A poisoned lock only means a reader panicked; give a live but
             // silent feed rather than fail the request.
             Err(_) => broadcast::channel(1).1,

@@ -2,10 +2,15 @@
 //! drained by a dedicated writer thread. Producers never block: when the
 //! queue is full a record is dropped and counted, so a slow log reader can
 //! never stall supervision, and no line is lost silently.
+//!
+//! The queue is an unbounded channel (its blocks are allocated as records
+//! come and freed as they go) bounded by a depth counter: a quiet
+//! supervisor holds no queue memory, where a preallocated ring of QUEUE
+//! slots would cost 512 KiB for good.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +22,8 @@ const FLOOD_BATCH: usize = 64;
 /// How long the writer lets records pile up during a flood; the queue
 /// (QUEUE records) absorbs far more than producers write in this time.
 const FLOOD_PAUSE: Duration = Duration::from_millis(1);
+/// Batch buffer capacity kept between batches.
+const KEEP_BUF: usize = 16 * 1024;
 
 /// Extra destinations the writer thread copies every record to (the
 /// oneinit log file); reopened on SIGUSR1.
@@ -36,7 +43,9 @@ enum Msg {
 /// A cheap, cloneable handle to the writer thread.
 #[derive(Clone)]
 pub struct LogSink {
-    tx: SyncSender<Msg>,
+    tx: Sender<Msg>,
+    /// Records queued and not yet taken by the writer (at most QUEUE).
+    depth: Arc<AtomicUsize>,
     /// Records of oneinit's own log dropped because the queue was full.
     pub own_dropped: Arc<AtomicU64>,
 }
@@ -44,23 +53,32 @@ pub struct LogSink {
 impl LogSink {
     /// Starts the writer thread on `out` (stdout in production).
     pub fn start(out: Box<dyn Write + Send>) -> LogSink {
-        let (tx, rx) = sync_channel(QUEUE);
+        let (tx, rx) = channel();
+        let depth = Arc::new(AtomicUsize::new(0));
+        let taken = depth.clone();
         std::thread::Builder::new()
             .name("oneinit-log".into())
-            .spawn(move || writer(rx, out))
+            .spawn(move || writer(rx, &taken, out))
             .expect("cannot start the log writer thread");
         LogSink {
             tx,
+            depth,
             own_dropped: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// Queues one record (one line, newline included). False when dropped.
+    /// Queues one record (one line, newline included). False when dropped
+    /// (QUEUE records wait already, or the writer is gone).
     pub fn try_write(&self, record: Vec<u8>) -> bool {
-        match self.tx.try_send(Msg::Record(record)) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => false,
+        if self.depth.fetch_add(1, Ordering::AcqRel) >= QUEUE {
+            self.depth.fetch_sub(1, Ordering::AcqRel);
+            return false;
         }
+        if self.tx.send(Msg::Record(record)).is_err() {
+            self.depth.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        true
     }
 
     /// Copies every later record to `output` too.
@@ -68,17 +86,11 @@ impl LogSink {
         let _ = self.tx.send(Msg::AddOutput(output));
     }
 
-    /// Asks every file output to reopen its file (SIGUSR1).
-    /// Never lost to a full queue (a flood is exactly when files rotate
-    /// externally), never blocking the caller: when the queue is full, a
-    /// short-lived thread waits for room.
+    /// Asks every file output to reopen its file (SIGUSR1). Control
+    /// messages do not count against the bound, so a flood (exactly when
+    /// files rotate externally) cannot make it lost.
     pub fn reopen(&self) {
-        if let Err(TrySendError::Full(msg)) = self.tx.try_send(Msg::Reopen) {
-            let tx = self.tx.clone();
-            let _ = std::thread::Builder::new()
-                .name("oneinit-log-reopen".into())
-                .spawn(move || tx.send(msg));
-        }
+        let _ = self.tx.send(Msg::Reopen);
     }
 
     /// Waits (bounded) until everything queued so far is written.
@@ -90,9 +102,10 @@ impl LogSink {
     }
 }
 
-fn writer(rx: Receiver<Msg>, mut out: Box<dyn Write + Send>) {
+fn writer(rx: Receiver<Msg>, depth: &AtomicUsize, mut out: Box<dyn Write + Send>) {
     let mut outputs: Vec<Box<dyn Output>> = Vec::new();
-    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    // Grows to the largest batch written (at most ~256 KiB, see below).
+    let mut buf: Vec<u8> = Vec::new();
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
         let mut records = 0usize;
@@ -100,6 +113,7 @@ fn writer(rx: Receiver<Msg>, mut out: Box<dyn Write + Send>) {
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Record(r) => {
+                    depth.fetch_sub(1, Ordering::AcqRel);
                     records += 1;
                     for o in outputs.iter_mut() {
                         o.write_record(&r);
@@ -120,6 +134,8 @@ fn writer(rx: Receiver<Msg>, mut out: Box<dyn Write + Send>) {
         }
         write_out(&mut out, &mut buf);
         outputs.iter_mut().for_each(|o| o.flush());
+        // A flood's batch buffer is not kept once the flood is written.
+        buf.shrink_to(KEEP_BUF);
         if records >= FLOOD_BATCH {
             // A flood: let producers fill the queue for a moment instead of
             // waking this thread for every record (a futex wake and a context

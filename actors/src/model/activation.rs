@@ -5,7 +5,7 @@
 //! binds what this module parsed; `oneinit` runs `check` before anything
 //! starts so a bad key is a config error (exit 2).
 
-use super::config::{ServiceConfig, ServiceType};
+use super::config::ServiceType;
 use super::schedule::Timetable;
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -57,7 +57,7 @@ pub fn parse_mode(mode: Option<&str>) -> Result<u32, String> {
 /// Every activation problem of every service, each naming the service and
 /// key; empty when the configuration is usable. Duplicate addresses are
 /// checked across services too.
-pub fn check(services: &BTreeMap<String, ServiceConfig>) -> Vec<String> {
+pub fn check(services: &crate::model::config::Services) -> Vec<String> {
     let mut errors = Vec::new();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for (name, cfg) in services {
@@ -116,7 +116,9 @@ pub fn check(services: &BTreeMap<String, ServiceConfig>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::config::ServiceConfig;
     use crate::model::config::{ScheduleConfig, SocketConfig};
+    use std::sync::Arc;
 
     #[test]
     fn listen_addresses() {
@@ -144,15 +146,15 @@ mod tests {
         assert!(parse_mode(Some("rw")).is_err());
     }
 
-    fn svc(kind: ServiceType, listen: &[&str]) -> ServiceConfig {
-        ServiceConfig {
+    fn svc(kind: ServiceType, listen: &[&str]) -> Arc<ServiceConfig> {
+        Arc::new(ServiceConfig {
             kind,
             socket: Some(SocketConfig {
                 listen: listen.iter().map(|s| s.to_string()).collect(),
                 ..SocketConfig::default()
             }),
             ..ServiceConfig::default()
-        }
+        })
     }
 
     #[test]
@@ -175,7 +177,7 @@ mod tests {
             ..ServiceConfig::default()
         };
         c.max_instances = 0;
-        s.insert("c".to_string(), c);
+        s.insert("c".to_string(), Arc::new(c));
         let errors = check(&s);
         assert_eq!(errors.len(), 4, "{errors:?}");
         assert!(errors[0].starts_with("service b: `socket` needs type"));

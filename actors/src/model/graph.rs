@@ -7,9 +7,8 @@
 //! names. A `before: [x]` on `a` is stored as `x after a`, so every edge
 //! reads "from waits for to".
 
-use super::config::ServiceConfig;
 use super::view::GraphEdge;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EdgeKind {
@@ -51,7 +50,7 @@ pub struct DepGraph {
 }
 
 impl DepGraph {
-    pub fn build(services: &BTreeMap<String, ServiceConfig>) -> DepGraph {
+    pub fn build(services: &crate::model::config::Services) -> DepGraph {
         let names: Vec<String> = services.keys().cloned().collect();
         let index: HashMap<String, usize> = names
             .iter()
@@ -270,6 +269,8 @@ impl DepGraph {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::config::{ServiceConfig, Services};
+    use std::collections::BTreeMap;
 
     fn svc(requires: &[&str], wants: &[&str], after: &[&str], before: &[&str]) -> ServiceConfig {
         let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
@@ -282,10 +283,10 @@ mod tests {
         }
     }
 
-    fn table(entries: Vec<(&str, ServiceConfig)>) -> BTreeMap<String, ServiceConfig> {
+    fn table(entries: Vec<(&str, ServiceConfig)>) -> Services {
         entries
             .into_iter()
-            .map(|(n, s)| (n.to_string(), s))
+            .map(|(n, s)| (n.to_string(), std::sync::Arc::new(s)))
             .collect()
     }
 
@@ -366,7 +367,7 @@ mod tests {
                     s.after.push(format!("s{j:05}"));
                 }
             }
-            services.insert(format!("s{i:05}"), s);
+            services.insert(format!("s{i:05}"), std::sync::Arc::new(s));
         }
         let g = DepGraph::build(&services);
         assert!(g.find_cycle().is_none());

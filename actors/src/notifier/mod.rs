@@ -13,7 +13,7 @@ pub mod track;
 use crate::health_checker::helper::{ExitWaiters, HelperRunner};
 use crate::health_checker::messages::HealthChanged;
 use crate::metrics_exporter::messages::NotificationDelivered;
-use crate::model::config::{NotifierConfig, ServiceConfig};
+use crate::model::config::NotifierConfig;
 use crate::service::messages::{InstanceExited, ServiceFact};
 use crate::service_manager::health::ConfigApplied;
 use crate::service_manager::process_table::ProcessTable;
@@ -29,7 +29,7 @@ use track::{Outcome, Tracker};
 /// Everything the Notifier is started with.
 pub struct NotifierSetup {
     pub notifiers: BTreeMap<String, NotifierConfig>,
-    pub services: BTreeMap<String, ServiceConfig>,
+    pub services: crate::model::config::Services,
     pub procs: ProcessTable,
     pub delivered: Vec<Recipient<NotificationDelivered>>,
     pub retry: RetryPolicy,

@@ -10,7 +10,7 @@
 
 use super::event::{Event, EventKind};
 use crate::health_checker::messages::HealthChanged;
-use crate::model::config::{OnUnhealthy, ServiceConfig};
+use crate::model::config::OnUnhealthy;
 use crate::model::signal::signal_short_name;
 use crate::model::view::{Health, ServiceState};
 use crate::service::messages::{FactKind, ServiceFact};
@@ -50,7 +50,7 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn new(services: &BTreeMap<String, ServiceConfig>) -> Tracker {
+    pub fn new(services: &crate::model::config::Services) -> Tracker {
         let services = services
             .iter()
             .filter(|(_, c)| !c.notify.is_empty())
@@ -75,7 +75,7 @@ impl Tracker {
     }
 
     /// A new configuration: keep what is known of services still listed.
-    pub fn update(&mut self, services: &BTreeMap<String, ServiceConfig>) {
+    pub fn update(&mut self, services: &crate::model::config::Services) {
         let mut next = Tracker::new(services);
         for (name, t) in next.services.iter_mut() {
             if let Some(old) = self.services.remove(name) {
@@ -225,7 +225,9 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::config::ServiceConfig;
     use nix::sys::signal::Signal;
+    use std::sync::Arc;
     use std::time::Duration;
 
     fn tracker(health: bool, on_unhealthy: OnUnhealthy) -> Tracker {
@@ -238,8 +240,8 @@ mod tests {
             cfg.health.push(Default::default());
         }
         let mut services = BTreeMap::new();
-        services.insert("web".to_string(), cfg);
-        services.insert("quiet".to_string(), ServiceConfig::default());
+        services.insert("web".to_string(), Arc::new(cfg));
+        services.insert("quiet".to_string(), Arc::default());
         Tracker::new(&services)
     }
 

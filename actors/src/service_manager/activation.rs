@@ -14,12 +14,17 @@ use actix::prelude::*;
 use slog::{debug, error, info, o};
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 impl ServiceManager {
     /// The activation sockets of a service being added: the ones bound at
     /// start (or for an earlier config with the same addresses), else bound
     /// now (a service added or changed by a reload).
-    pub(crate) fn sockets_for(&mut self, name: &str, cfg: &ServiceConfig) -> Vec<Rc<ListenSocket>> {
+    pub(crate) fn sockets_for(
+        &mut self,
+        name: &str,
+        cfg: &Arc<ServiceConfig>,
+    ) -> Vec<Rc<ListenSocket>> {
         let Some(sock) = &cfg.socket else {
             self.sockets.remove(name);
             return Vec::new();

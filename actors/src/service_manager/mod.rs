@@ -15,10 +15,12 @@ pub mod messages;
 pub mod process_table;
 pub mod queries;
 pub mod reload;
+mod trim;
 pub mod watch;
 
 use crate::dependency_resolver::messages::{DependencyChanged, DependencyDecision, SetGraph};
 use crate::dependency_resolver::DependencyResolver;
+use crate::feed::Feed;
 use crate::logging::rotate::{report_to, RotatingFile, RotationPolicy, SharedRotatingFile};
 use crate::logging::service_logs::ServiceLogs;
 use crate::logging::sink::LogSink;
@@ -38,7 +40,6 @@ use process_table::ProcessTable;
 use slog::{info, o, Logger};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tokio::sync::broadcast;
 
 /// What the ServiceManager is started with.
 pub struct ManagerSetup {
@@ -79,7 +80,7 @@ pub struct Entry {
     pub generation: u64,
     /// Reload: removed (None) or changed (Some(new config)); applied once
     /// the current actor has stopped everything.
-    pub retiring: Option<Option<ServiceConfig>>,
+    pub retiring: Option<Option<Arc<ServiceConfig>>>,
 }
 
 pub struct ServiceManager {
@@ -95,7 +96,7 @@ pub struct ServiceManager {
     pub(crate) edges: Vec<GraphEdge>,
     pub(crate) resolver: Option<Addr<DependencyResolver>>,
     pub(crate) procs: ProcessTable,
-    pub(crate) events: broadcast::Sender<StateChanged>,
+    pub(crate) events: Feed<StateChanged>,
     pub(crate) log_arbiter: Option<Arbiter>,
     pub(crate) shutdown: Option<ShutdownState>,
     /// The host's cgroups, detected once; parents removed at exit.
@@ -106,6 +107,8 @@ pub struct ServiceManager {
     pub(crate) next_generation: u64,
     /// `remote.watch` and the live log level (see `watch.rs`).
     pub(crate) watch: watch::WatchState,
+    /// The trim of freed memory after a burst (see `trim.rs`).
+    pub(crate) trim: trim::TrimState,
     /// Bound activation sockets by service; kept here so a reloaded service
     /// with the same addresses gets the same sockets (`activation.rs`).
     pub(crate) sockets: BTreeMap<String, Vec<std::rc::Rc<crate::sys::socket::ListenSocket>>>,
@@ -113,7 +116,6 @@ pub struct ServiceManager {
 
 impl ServiceManager {
     pub fn new(setup: ManagerSetup) -> ServiceManager {
-        let (events, _) = broadcast::channel(4096);
         ServiceManager {
             config: setup.config,
             log: setup.log,
@@ -127,7 +129,7 @@ impl ServiceManager {
             edges: Vec::new(),
             resolver: None,
             procs: ProcessTable::default(),
-            events,
+            events: Feed::new(4096),
             log_arbiter: None,
             shutdown: None,
             cgroups: Arc::new(CgroupHost::detect()),
@@ -135,6 +137,7 @@ impl ServiceManager {
             config_observers: Vec::new(),
             next_generation: 1,
             watch: watch::WatchState::default(),
+            trim: trim::TrimState::default(),
             sockets: setup
                 .sockets
                 .into_iter()
@@ -144,8 +147,12 @@ impl ServiceManager {
     }
 
     /// Starts the actor of one service (not its processes).
-    pub(crate) fn add_service(&mut self, name: &str, cfg: ServiceConfig, ctx: &mut Context<Self>) {
-        let cfg = Arc::new(cfg);
+    pub(crate) fn add_service(
+        &mut self,
+        name: &str,
+        cfg: Arc<ServiceConfig>,
+        ctx: &mut Context<Self>,
+    ) {
         let logs = Arc::new(ServiceLogs::new(
             name,
             cfg.logs.ring,
@@ -273,7 +280,7 @@ impl Actor for ServiceManager {
         self.resolver = Some(DependencyResolver::new(ctx.address().recipient()).start());
         self.install_graph();
         self.start_signal_stream(ctx);
-        let configs: Vec<(String, ServiceConfig)> = self
+        let configs: Vec<(String, Arc<ServiceConfig>)> = self
             .config
             .services
             .iter()
@@ -310,19 +317,23 @@ impl Handler<ServiceUpdated> for ServiceManager {
         e.last_exit_code = msg.last_exit_code;
         let state = e.view.state;
         if previous != state {
-            let _ = self.events.send(StateChanged {
+            let pid = e.view.instances.iter().find_map(|i| i.pid);
+            self.events.send(|| StateChanged {
                 ts: Utc::now(),
                 service: name.clone(),
                 state,
                 previous,
                 health,
-                pid: e.view.instances.iter().find_map(|i| i.pid),
+                pid,
             });
         }
         let ended_for_good = matches!(state, ServiceState::Completed | ServiceState::Failed);
         let critical = e.cfg.critical;
         let code = e.last_exit_code.unwrap_or(0);
         self.tell_resolver(&name);
+        if previous != state {
+            self.note_activity(ctx);
+        }
         if previous != state && ended_for_good && critical && self.shutdown.is_none() {
             info!(self.log, "critical service ended, shutting down"; "service" => &name, "exit_code" => code);
             self.begin_shutdown(Some(code), ctx);

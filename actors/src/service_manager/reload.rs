@@ -10,13 +10,14 @@ use super::ServiceManager;
 use crate::config_loader::{self, LoadedConfig};
 use crate::dependency_resolver::messages::ForgetService;
 use crate::metrics_exporter::messages::ServiceRemoved;
-use crate::model::config::Config;
+use crate::model::config::{Config, ServiceConfig};
 use crate::model::machine::StopTarget;
 use crate::model::view::ReloadReport;
 use crate::service::messages::Stop;
 use crate::service::plan;
 use actix::prelude::*;
 use slog::{error, info, o, warn};
+use std::sync::Arc;
 
 impl ServiceManager {
     /// Applies a freshly loaded configuration (reload or `remote.watch`):
@@ -112,7 +113,7 @@ impl ServiceManager {
     }
 
     /// Stops a removed (`next` None) or changed service's current actor.
-    fn retire(&mut self, name: &str, next: Option<crate::model::config::ServiceConfig>) {
+    fn retire(&mut self, name: &str, next: Option<Arc<ServiceConfig>>) {
         let Some(e) = self.services.get_mut(name) else {
             return;
         };
@@ -147,7 +148,7 @@ impl ServiceManager {
             return;
         };
         // A retired actor and its buffers are gone: give the memory back.
-        crate::sys::memory::trim();
+        self.note_activity(ctx);
         match e.retiring.flatten() {
             None => {
                 if let Some(r) = &self.resolver {

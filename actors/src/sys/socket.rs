@@ -7,7 +7,6 @@
 //! per-demand services.
 
 use crate::model::activation::{parse_listen, parse_mode, ListenAddr};
-use crate::model::config::ServiceConfig;
 use nix::errno::Errno;
 use nix::sys::socket::{
     self, setsockopt, sockopt, AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, SockaddrIn6,
@@ -102,7 +101,7 @@ fn remove_stale(path: &Path) -> Result<(), String> {
 /// Binds every listen address of every service. Errors (all of them) name
 /// the service and the address.
 pub fn bind_all(
-    services: &BTreeMap<String, ServiceConfig>,
+    services: &crate::model::config::Services,
 ) -> Result<BTreeMap<String, Vec<ListenSocket>>, Vec<String>> {
     let mut out = BTreeMap::new();
     let mut errors = Vec::new();
@@ -188,7 +187,9 @@ pub fn accept(fd: &impl AsRawFd) -> std::io::Result<Option<OwnedFd>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::config::ServiceConfig;
     use std::io::{Read, Write};
+    use std::sync::Arc;
 
     #[test]
     fn tcp_bind_pending_and_accept() {
@@ -241,13 +242,13 @@ mod tests {
         let mut s = BTreeMap::new();
         s.insert(
             "web".to_string(),
-            ServiceConfig {
+            Arc::new(ServiceConfig {
                 socket: Some(crate::model::config::SocketConfig {
                     listen: vec![format!("tcp://127.0.0.1:{port}")],
                     ..Default::default()
                 }),
                 ..ServiceConfig::default()
-            },
+            }),
         );
         let errors = bind_all(&s).unwrap_err();
         assert_eq!(errors.len(), 1);
