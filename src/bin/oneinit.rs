@@ -228,13 +228,7 @@ fn run(cli: Cli) -> i32 {
             warn!(log, "cannot become a child subreaper; orphans of services will not be reaped"; "error" => %e);
         }
     }
-    let exporter = match start_metrics_exporter(&config) {
-        Ok(addr) => addr,
-        Err(e) => {
-            eprintln!("oneinit: cannot set up the metrics: {e}");
-            return 1;
-        }
-    };
+    let exporter = start_metrics_exporter(&config);
     if config.metrics.enabled {
         if let Some(listen) = config.metrics.listen.clone() {
             let path = config.metrics.path.clone();
@@ -371,11 +365,10 @@ fn bind_activation_sockets(
 
 /// Starts the MetricsExporter on an arbiter of its own, so a scrape's
 /// /proc walk never delays the ServiceManager. Call inside the actix system.
-fn start_metrics_exporter(config: &Config) -> Result<Addr<MetricsExporter>, prometheus::Error> {
-    let exporter = MetricsExporter::new(config.notifiers.keys().cloned())?;
+fn start_metrics_exporter(config: &Config) -> Addr<MetricsExporter> {
+    let exporter = MetricsExporter::new(config.notifiers.keys().cloned());
     let arbiter = actix::Arbiter::new();
-    let addr = MetricsExporter::start_in_arbiter(&arbiter.handle(), |_| exporter);
-    Ok(addr)
+    MetricsExporter::start_in_arbiter(&arbiter.handle(), |_| exporter)
 }
 
 /// Tini mode: the command after `--` as the critical service `main`.

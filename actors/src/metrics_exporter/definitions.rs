@@ -1,299 +1,364 @@
 //! Every Prometheus metric of SPEC 7, defined in one place: names, help
-//! texts, types, labels and buckets, and the text rendering.
+//! texts, types, labels and buckets, how each family's series are drawn
+//! from the exporter's figures (`figures.rs`), and the text rendering.
 //!
-//! Families with no label set yet (no health check or notifier configured)
-//! are still rendered as `# HELP`/`# TYPE` lines, so every name of SPEC 7 is
-//! always present in the exposition.
+//! Families are built at scrape time as `prometheus::proto::MetricFamily`
+//! values and encoded one at a time by the crate's `TextEncoder`, so the
+//! text is the crate's own and nothing of it outlives the scrape. As the
+//! crate's registry did, families come sorted by name and the series of a
+//! family by their label values. Families with no series (no health check
+//! or notifier configured) are still rendered as `# HELP`/`# TYPE` lines,
+//! after the others, so every name of SPEC 7 is always present in the
+//! exposition.
 
-use prometheus::{
-    CounterVec, Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
-};
-
-/// (name, help, type) of every family, in exposition order.
-pub const FAMILIES: &[(&str, &str, &str)] = &[
-    (
-        "oneinit_build_info",
-        "oneinit build information (always 1).",
-        "gauge",
-    ),
-    (
-        "oneinit_services",
-        "Number of services in each state.",
-        "gauge",
-    ),
-    (
-        "oneinit_service_up",
-        "1 while the service is ready or running, else 0.",
-        "gauge",
-    ),
-    (
-        "oneinit_service_state",
-        "1 for the current state of the service, 0 for the others.",
-        "gauge",
-    ),
-    (
-        "oneinit_service_uptime_seconds",
-        "Seconds since the oldest running instance was spawned (0 when none runs).",
-        "gauge",
-    ),
-    (
-        "oneinit_service_restarts_total",
-        "Automatic restarts of the service.",
-        "counter",
-    ),
-    (
-        "oneinit_service_exits_total",
-        "Process exits by outcome (success, failure, signal).",
-        "counter",
-    ),
-    (
-        "oneinit_service_start_duration_seconds",
-        "Time from spawn to ready.",
-        "histogram",
-    ),
-    (
-        "oneinit_service_run_duration_seconds",
-        "Time from spawn to exit (a oneshot's execution time).",
-        "histogram",
-    ),
-    (
-        "oneinit_health_checks_total",
-        "Health check results by outcome (success, failure).",
-        "counter",
-    ),
-    (
-        "oneinit_health_check_duration_seconds",
-        "Duration of health checks.",
-        "histogram",
-    ),
-    (
-        "oneinit_service_cpu_seconds_total",
-        "CPU time (user + system) of the service's processes, from /proc.",
-        "counter",
-    ),
-    (
-        "oneinit_service_memory_bytes",
-        "Resident memory (RSS) of the service's processes, from /proc.",
-        "gauge",
-    ),
-    (
-        "oneinit_log_lines_dropped_total",
-        "Captured output lines that could not be written to the output stream.",
-        "counter",
-    ),
-    (
-        "oneinit_notifications_total",
-        "Notification deliveries by notifier and result (success, failure).",
-        "counter",
-    ),
-];
+use super::figures::{Histogram, Outcome, Results, ServiceFigures};
+use crate::model::view::ServiceState;
+use prometheus::proto::{self, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::TextEncoder;
+use std::collections::BTreeMap;
+use MetricType::{COUNTER, GAUGE, HISTOGRAM};
 
 /// Buckets for spawn-to-ready times: readiness takes milliseconds to minutes.
-const START_BUCKETS: &[f64] = &[
+pub const START_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 ];
 /// Buckets for run times: oneshot jobs and crash loops, up to hours.
-const RUN_BUCKETS: &[f64] = &[
+pub const RUN_BUCKETS: &[f64] = &[
     0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 21600.0,
     86400.0,
 ];
 /// Buckets for health checks: bounded by their timeout (2s default).
-const CHECK_BUCKETS: &[f64] = &[
+pub const CHECK_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-pub struct Metrics {
-    registry: Registry,
-    pub build_info: IntGaugeVec,
-    pub services: IntGaugeVec,
-    pub up: IntGaugeVec,
-    pub state: IntGaugeVec,
-    pub uptime: GaugeVec,
-    pub restarts: IntCounterVec,
-    pub exits: IntCounterVec,
-    pub start_duration: HistogramVec,
-    pub run_duration: HistogramVec,
-    pub health_checks: IntCounterVec,
-    pub health_check_duration: HistogramVec,
-    pub cpu: CounterVec,
-    pub memory: IntGaugeVec,
-    pub log_dropped: IntCounterVec,
-    pub notifications: IntCounterVec,
+/// What one scrape renders.
+pub struct Scrape<'a> {
+    /// Every service's figures, by name.
+    pub services: Vec<(&'a str, &'a ServiceFigures)>,
+    /// Deliveries, by notifier name.
+    pub notifications: &'a BTreeMap<String, Results>,
 }
 
-fn help(name: &str) -> &'static str {
-    FAMILIES
-        .iter()
-        .find(|f| f.0 == name)
-        .map(|f| f.1)
-        .unwrap_or("")
+/// One metric family of SPEC 7.
+pub struct Family {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub kind: MetricType,
+    /// Adds the family's series (labels and value) at a scrape.
+    series: fn(&Scrape, &mut Series),
 }
 
-fn opts(name: &str) -> Opts {
-    Opts::new(name, help(name))
-}
-
-fn hopts(name: &str, buckets: &[f64]) -> HistogramOpts {
-    HistogramOpts::new(name, help(name)).buckets(buckets.to_vec())
-}
-
-impl Metrics {
-    /// Creates and registers every family on a registry of its own (so
-    /// several exporters, as in tests, never collide).
-    pub fn new() -> Result<Metrics, prometheus::Error> {
-        let registry = Registry::new();
-        let m = Metrics {
-            build_info: IntGaugeVec::new(opts("oneinit_build_info"), &["version"])?,
-            services: IntGaugeVec::new(opts("oneinit_services"), &["state"])?,
-            up: IntGaugeVec::new(opts("oneinit_service_up"), &["service"])?,
-            state: IntGaugeVec::new(opts("oneinit_service_state"), &["service", "state"])?,
-            uptime: GaugeVec::new(opts("oneinit_service_uptime_seconds"), &["service"])?,
-            restarts: IntCounterVec::new(opts("oneinit_service_restarts_total"), &["service"])?,
-            exits: IntCounterVec::new(
-                opts("oneinit_service_exits_total"),
-                &["service", "outcome"],
-            )?,
-            start_duration: HistogramVec::new(
-                hopts("oneinit_service_start_duration_seconds", START_BUCKETS),
-                &["service"],
-            )?,
-            run_duration: HistogramVec::new(
-                hopts("oneinit_service_run_duration_seconds", RUN_BUCKETS),
-                &["service"],
-            )?,
-            health_checks: IntCounterVec::new(
-                opts("oneinit_health_checks_total"),
-                &["service", "check", "result"],
-            )?,
-            health_check_duration: HistogramVec::new(
-                hopts("oneinit_health_check_duration_seconds", CHECK_BUCKETS),
-                &["service", "check"],
-            )?,
-            cpu: CounterVec::new(opts("oneinit_service_cpu_seconds_total"), &["service"])?,
-            memory: IntGaugeVec::new(opts("oneinit_service_memory_bytes"), &["service"])?,
-            log_dropped: IntCounterVec::new(opts("oneinit_log_lines_dropped_total"), &["service"])?,
-            notifications: IntCounterVec::new(
-                opts("oneinit_notifications_total"),
-                &["notifier", "result"],
-            )?,
-            registry,
-        };
-        let r = &m.registry;
-        r.register(Box::new(m.build_info.clone()))?;
-        r.register(Box::new(m.services.clone()))?;
-        r.register(Box::new(m.up.clone()))?;
-        r.register(Box::new(m.state.clone()))?;
-        r.register(Box::new(m.uptime.clone()))?;
-        r.register(Box::new(m.restarts.clone()))?;
-        r.register(Box::new(m.exits.clone()))?;
-        r.register(Box::new(m.start_duration.clone()))?;
-        r.register(Box::new(m.run_duration.clone()))?;
-        r.register(Box::new(m.health_checks.clone()))?;
-        r.register(Box::new(m.health_check_duration.clone()))?;
-        r.register(Box::new(m.cpu.clone()))?;
-        r.register(Box::new(m.memory.clone()))?;
-        r.register(Box::new(m.log_dropped.clone()))?;
-        r.register(Box::new(m.notifications.clone()))?;
-        m.build_info
-            .with_label_values(&[env!("CARGO_PKG_VERSION")])
-            .set(1);
-        Ok(m)
-    }
-
-    /// Creates every per-service label set at its zero value, so a service
-    /// shows in every family from the first scrape on.
-    pub fn init_service(&self, service: &str, checks: &[String]) {
-        self.up.with_label_values(&[service]);
-        self.uptime.with_label_values(&[service]);
-        self.restarts.with_label_values(&[service]);
-        for outcome in ["success", "failure", "signal"] {
-            self.exits.with_label_values(&[service, outcome]);
-        }
-        self.start_duration.with_label_values(&[service]);
-        self.run_duration.with_label_values(&[service]);
-        self.cpu.with_label_values(&[service]);
-        self.memory.with_label_values(&[service]);
-        self.log_dropped.with_label_values(&[service]);
-        for check in checks {
-            self.init_check(service, check);
-        }
-    }
-
-    pub fn init_check(&self, service: &str, check: &str) {
-        for result in ["success", "failure"] {
-            self.health_checks
-                .with_label_values(&[service, check, result]);
-        }
-        self.health_check_duration
-            .with_label_values(&[service, check]);
-    }
-
-    pub fn init_notifier(&self, notifier: &str) {
-        for result in ["success", "failure"] {
-            self.notifications.with_label_values(&[notifier, result]);
-        }
-    }
-
-    /// Forgets every label set of a service (removed by a reload).
-    pub fn remove_service(&self, service: &str, states: &[&str], checks: &[String]) {
-        let _ = self.up.remove_label_values(&[service]);
-        let _ = self.uptime.remove_label_values(&[service]);
-        let _ = self.restarts.remove_label_values(&[service]);
-        for outcome in ["success", "failure", "signal"] {
-            let _ = self.exits.remove_label_values(&[service, outcome]);
-        }
-        for state in states {
-            let _ = self.state.remove_label_values(&[service, state]);
-        }
-        let _ = self.start_duration.remove_label_values(&[service]);
-        let _ = self.run_duration.remove_label_values(&[service]);
-        let _ = self.cpu.remove_label_values(&[service]);
-        let _ = self.memory.remove_label_values(&[service]);
-        let _ = self.log_dropped.remove_label_values(&[service]);
-        for check in checks {
-            for result in ["success", "failure"] {
-                let _ = self
-                    .health_checks
-                    .remove_label_values(&[service, check, result]);
+/// Every family, in SPEC 7 order (the exposition sorts them by name).
+pub const FAMILIES: &[Family] = &[
+    Family {
+        name: "oneinit_build_info",
+        help: "oneinit build information (always 1).",
+        kind: GAUGE,
+        series: |_, out| out.number(&[("version", env!("CARGO_PKG_VERSION"))], 1.0),
+    },
+    Family {
+        name: "oneinit_services",
+        help: "Number of services in each state.",
+        kind: GAUGE,
+        series: |scrape, out| {
+            for state in ServiceState::ALL {
+                let n = scrape.services.iter().filter(|(_, f)| f.state == state);
+                out.number(&[("state", state.as_str())], n.count() as f64);
             }
-            let _ = self
-                .health_check_duration
-                .remove_label_values(&[service, check]);
+        },
+    },
+    Family {
+        name: "oneinit_service_up",
+        help: "1 while the service is ready or running, else 0.",
+        kind: GAUGE,
+        series: |scrape, out| {
+            out.per_service(scrape, |f| {
+                one_if(matches!(
+                    f.state,
+                    ServiceState::Ready | ServiceState::Running
+                ))
+            })
+        },
+    },
+    Family {
+        name: "oneinit_service_state",
+        help: "1 for the current state of the service, 0 for the others.",
+        kind: GAUGE,
+        series: |scrape, out| {
+            for (service, f) in &scrape.services {
+                for state in ServiceState::ALL {
+                    let labels = [("service", *service), ("state", state.as_str())];
+                    out.number(&labels, one_if(f.state == state));
+                }
+            }
+        },
+    },
+    Family {
+        name: "oneinit_service_uptime_seconds",
+        help: "Seconds since the oldest running instance was spawned (0 when none runs).",
+        kind: GAUGE,
+        series: |scrape, out| out.per_service(scrape, |f| f.uptime_seconds),
+    },
+    Family {
+        name: "oneinit_service_restarts_total",
+        help: "Automatic restarts of the service.",
+        kind: COUNTER,
+        series: |scrape, out| out.per_service(scrape, |f| f.restarts as f64),
+    },
+    Family {
+        name: "oneinit_service_exits_total",
+        help: "Process exits by outcome (success, failure, signal).",
+        kind: COUNTER,
+        series: |scrape, out| {
+            for (service, f) in &scrape.services {
+                for outcome in Outcome::ALL {
+                    let labels = [("service", *service), ("outcome", outcome.as_str())];
+                    out.number(&labels, f.exits.get(outcome) as f64);
+                }
+            }
+        },
+    },
+    Family {
+        name: "oneinit_service_start_duration_seconds",
+        help: "Time from spawn to ready.",
+        kind: HISTOGRAM,
+        series: |scrape, out| {
+            for (service, f) in &scrape.services {
+                out.histogram(&[("service", service)], &f.start_duration);
+            }
+        },
+    },
+    Family {
+        name: "oneinit_service_run_duration_seconds",
+        help: "Time from spawn to exit (a oneshot's execution time).",
+        kind: HISTOGRAM,
+        series: |scrape, out| {
+            for (service, f) in &scrape.services {
+                out.histogram(&[("service", service)], &f.run_duration);
+            }
+        },
+    },
+    Family {
+        name: "oneinit_health_checks_total",
+        help: "Health check results by outcome (success, failure).",
+        kind: COUNTER,
+        series: |scrape, out| {
+            for (service, f) in &scrape.services {
+                for (check, c) in &f.checks {
+                    for (result, n) in c.results.by_result() {
+                        let labels = [("service", *service), ("check", check), ("result", result)];
+                        out.number(&labels, n as f64);
+                    }
+                }
+            }
+        },
+    },
+    Family {
+        name: "oneinit_health_check_duration_seconds",
+        help: "Duration of health checks.",
+        kind: HISTOGRAM,
+        series: |scrape, out| {
+            for (service, f) in &scrape.services {
+                for (check, c) in &f.checks {
+                    out.histogram(&[("service", service), ("check", check)], &c.duration);
+                }
+            }
+        },
+    },
+    Family {
+        name: "oneinit_service_cpu_seconds_total",
+        help: "CPU time (user + system) of the service's processes, from /proc.",
+        kind: COUNTER,
+        series: |scrape, out| out.per_service(scrape, |f| f.cpu_seconds),
+    },
+    Family {
+        name: "oneinit_service_memory_bytes",
+        help: "Resident memory (RSS) of the service's processes, from /proc.",
+        kind: GAUGE,
+        series: |scrape, out| out.per_service(scrape, |f| f.memory_bytes as f64),
+    },
+    Family {
+        name: "oneinit_log_lines_dropped_total",
+        help: "Captured output lines that could not be written to the output stream.",
+        kind: COUNTER,
+        series: |scrape, out| out.per_service(scrape, |f| f.log_lines_dropped as f64),
+    },
+    Family {
+        name: "oneinit_notifications_total",
+        help: "Notification deliveries by notifier and result (success, failure).",
+        kind: COUNTER,
+        series: |scrape, out| {
+            for (notifier, r) in scrape.notifications {
+                for (result, n) in r.by_result() {
+                    out.number(&[("notifier", notifier), ("result", result)], n as f64);
+                }
+            }
+        },
+    },
+];
+
+fn one_if(yes: bool) -> f64 {
+    if yes {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// The series of one family, as a scrape collects them.
+struct Series {
+    kind: MetricType,
+    metrics: Vec<Metric>,
+}
+
+impl Series {
+    /// A gauge or counter sample (as the family's type says).
+    fn number(&mut self, labels: &[(&str, &str)], value: f64) {
+        let mut m = labelled(labels);
+        if self.kind == COUNTER {
+            let mut c = proto::Counter::default();
+            c.set_value(value);
+            m.set_counter(c);
+        } else {
+            let mut g = proto::Gauge::default();
+            g.set_value(value);
+            m.set_gauge(g);
+        }
+        self.metrics.push(m);
+    }
+
+    /// One sample per service, labelled `service`.
+    fn per_service(&mut self, scrape: &Scrape, value: impl Fn(&ServiceFigures) -> f64) {
+        for (service, f) in &scrape.services {
+            self.number(&[("service", service)], value(f));
         }
     }
 
-    /// The Prometheus text exposition (format 0.0.4).
-    pub fn render(&self) -> String {
-        let families = self.registry.gather();
-        let mut buf = Vec::with_capacity(16 * 1024);
-        if let Err(e) = TextEncoder::new().encode(&families, &mut buf) {
+    /// A histogram sample; the encoder adds the `+Inf` bucket (the count).
+    fn histogram(&mut self, labels: &[(&str, &str)], h: &Histogram) {
+        let mut p = proto::Histogram::default();
+        p.set_sample_count(h.count());
+        p.set_sample_sum(h.sum());
+        p.set_bucket(
+            h.cumulative()
+                .map(|(bound, below)| {
+                    let mut b = proto::Bucket::default();
+                    b.set_upper_bound(bound);
+                    b.set_cumulative_count(below);
+                    b
+                })
+                .collect(),
+        );
+        let mut m = labelled(labels);
+        m.set_histogram(p);
+        self.metrics.push(m);
+    }
+}
+
+/// A sample with these labels, sorted by name as the crate's vecs sort them.
+fn labelled(labels: &[(&str, &str)]) -> Metric {
+    let mut pairs: Vec<LabelPair> = labels
+        .iter()
+        .map(|(name, value)| {
+            let mut p = LabelPair::default();
+            p.set_name(name.to_string());
+            p.set_value(value.to_string());
+            p
+        })
+        .collect();
+    pairs.sort_by(|a, b| a.get_name().cmp(b.get_name()));
+    let mut m = Metric::default();
+    m.set_label(pairs);
+    m
+}
+
+fn label_values(m: &Metric) -> impl Iterator<Item = &str> {
+    m.get_label().iter().map(LabelPair::get_value)
+}
+
+impl Family {
+    /// The family with its series at this scrape, sorted as the crate's
+    /// registry sorts them: by label values, labels in name order.
+    fn collect(&self, scrape: &Scrape) -> MetricFamily {
+        let mut series = Series {
+            kind: self.kind,
+            metrics: Vec::new(),
+        };
+        (self.series)(scrape, &mut series);
+        series
+            .metrics
+            .sort_by(|a, b| label_values(a).cmp(label_values(b)));
+        let mut mf = MetricFamily::default();
+        mf.set_name(self.name.to_string());
+        mf.set_help(self.help.to_string());
+        mf.set_field_type(self.kind);
+        mf.set_metric(series.metrics);
+        mf
+    }
+
+    /// The `# TYPE` word.
+    pub fn type_name(&self) -> &'static str {
+        match self.kind {
+            COUNTER => "counter",
+            GAUGE => "gauge",
+            HISTOGRAM => "histogram",
+            MetricType::SUMMARY => "summary",
+            MetricType::UNTYPED => "untyped",
+        }
+    }
+}
+
+/// The Prometheus text exposition (format 0.0.4) of a scrape.
+pub fn render(scrape: &Scrape) -> String {
+    let mut by_name: Vec<&Family> = FAMILIES.iter().collect();
+    by_name.sort_by_key(|f| f.name);
+    let mut text = String::new();
+    let mut empty = Vec::new();
+    for family in by_name {
+        // One family at a time: a scrape never holds more than one
+        // family's worth of proto values.
+        let mf = family.collect(scrape);
+        if mf.get_metric().is_empty() {
+            empty.push(family.name);
+        } else if let Err(e) = TextEncoder::new().encode_utf8(&[mf], &mut text) {
             // Only a bug in a family definition can get here; say so in
             // the exposition rather than panicking in PID 1.
-            return format!("# oneinit: cannot encode the metrics: {e}\n");
+            text.push_str(&format!("# oneinit: cannot encode {}: {e}\n", family.name));
         }
-        let mut text = String::from_utf8_lossy(&buf).into_owned();
-        for (name, help, kind) in FAMILIES {
-            if !families.iter().any(|f| f.get_name() == *name) {
-                text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-            }
-        }
-        text
     }
+    // The encoder refuses a family without series: those get their two
+    // header lines here, after the others.
+    for f in FAMILIES.iter().filter(|f| empty.contains(&f.name)) {
+        let (name, help, kind) = (f.name, f.help, f.type_name());
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+    }
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn render_of(services: &[(&str, &ServiceFigures)], notifiers: &[&str]) -> String {
+        let notifications = notifiers
+            .iter()
+            .map(|n| (n.to_string(), Results::default()))
+            .collect();
+        render(&Scrape {
+            services: services.to_vec(),
+            notifications: &notifications,
+        })
+    }
+
     #[test]
     fn every_family_of_spec_7_is_rendered_even_without_label_sets() {
-        let m = Metrics::new().unwrap();
-        let text = m.render();
-        for (name, _, kind) in FAMILIES {
+        let text = render_of(&[], &[]);
+        for f in FAMILIES {
             assert!(
-                text.contains(&format!("# TYPE {name} {kind}\n")),
-                "{name} missing in\n{text}"
+                text.contains(&format!("# TYPE {} {}\n", f.name, f.type_name())),
+                "{} missing in\n{text}",
+                f.name
             );
         }
         assert!(text.contains(&format!(
@@ -304,12 +369,13 @@ mod tests {
 
     #[test]
     fn a_service_appears_in_every_per_service_family() {
-        let m = Metrics::new().unwrap();
-        m.init_service("web", &["http".to_string()]);
-        m.init_notifier("ops");
-        let text = m.render();
+        let mut web = ServiceFigures::new();
+        web.set_checks(["http".to_string()]);
+        let text = render_of(&[("web", &web)], &["ops"]);
         for needle in [
             "oneinit_service_up{service=\"web\"} 0",
+            "oneinit_service_state{service=\"web\",state=\"inactive\"} 1",
+            "oneinit_service_state{service=\"web\",state=\"ready\"} 0",
             "oneinit_service_uptime_seconds{service=\"web\"} 0",
             "oneinit_service_restarts_total{service=\"web\"} 0",
             "oneinit_service_exits_total{outcome=\"signal\",service=\"web\"} 0",
@@ -324,7 +390,47 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle} missing in\n{text}");
         }
-        m.remove_service("web", &[], &["http".to_string()]);
-        assert!(!m.render().contains("service=\"web\""));
+        // Every family has series now: none is left as a bare header.
+        assert_eq!(text.matches("# TYPE ").count(), FAMILIES.len());
+        assert!(!text.contains("# oneinit:"), "{text}");
+    }
+
+    #[test]
+    fn families_come_by_name_and_series_by_label_values() {
+        let (a, b) = (ServiceFigures::new(), ServiceFigures::new());
+        let text = render_of(&[("b", &b), ("a", &a)], &[]);
+        let names: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split(' ').next())
+            .collect();
+        // Those without series (no check, no notifier) close, in SPEC order.
+        let (with_series, without) = names.split_at(names.len() - 3);
+        let mut sorted = with_series.to_vec();
+        sorted.sort();
+        assert_eq!(with_series, sorted);
+        assert_eq!(
+            without,
+            [
+                "oneinit_health_checks_total",
+                "oneinit_health_check_duration_seconds",
+                "oneinit_notifications_total"
+            ]
+        );
+        let exits: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("oneinit_service_exits_total{"))
+            .collect();
+        assert_eq!(
+            exits,
+            [
+                "oneinit_service_exits_total{outcome=\"failure\",service=\"a\"} 0",
+                "oneinit_service_exits_total{outcome=\"failure\",service=\"b\"} 0",
+                "oneinit_service_exits_total{outcome=\"signal\",service=\"a\"} 0",
+                "oneinit_service_exits_total{outcome=\"signal\",service=\"b\"} 0",
+                "oneinit_service_exits_total{outcome=\"success\",service=\"a\"} 0",
+                "oneinit_service_exits_total{outcome=\"success\",service=\"b\"} 0",
+            ]
+        );
     }
 }

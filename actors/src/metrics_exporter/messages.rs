@@ -14,7 +14,9 @@ use std::time::Duration;
 pub struct GatherMetrics;
 
 /// Fact: the ServiceManager added a service (at start or by a reload).
-/// Its label sets are created at once, so it shows in every family.
+/// Its label sets are created at once, so it shows in every family; a
+/// reload that replaced it keeps its counts, but not those of the checks
+/// it no longer has.
 #[derive(Message, Clone)]
 #[rtype(result = "()")]
 pub struct ServiceRegistered {
@@ -24,14 +26,15 @@ pub struct ServiceRegistered {
     pub logs: Arc<ServiceLogs>,
 }
 
-/// Fact: a reload removed a service; its label sets go away.
+/// Fact: a reload removed a service; its label sets (all its series) go away.
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]
 pub struct ServiceRemoved {
     pub service: String,
 }
 
-/// Fact: one health check ran (sent by the health checker).
+/// Fact: one health check ran (sent by the health checker). Counted for a
+/// check of a registered service only (`ServiceRegistered.cfg.health`).
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]
 pub struct HealthCheckObserved {

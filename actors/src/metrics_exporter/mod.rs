@@ -8,18 +8,24 @@
 //! counters of the services' logs. Run it on an arbiter of its own so a
 //! scrape's /proc walk never delays the supervisor.
 //!
-//! Files: `definitions.rs` the metric families, `procfs.rs` /proc reading,
-//! `messages.rs` what it answers.
+//! Between scrapes it keeps plain numbers (`figures.rs`), a few hundred
+//! bytes per service; the Prometheus families exist only while a scrape
+//! renders them.
+//!
+//! Files: `definitions.rs` the metric families and their rendering,
+//! `figures.rs` what is counted, `procfs.rs` /proc reading, `messages.rs`
+//! what it answers.
 
 pub mod definitions;
+pub mod figures;
 pub mod messages;
 pub mod procfs;
 
 use crate::logging::service_logs::ServiceLogs;
-use crate::model::view::ServiceState;
 use crate::service::messages::{FactKind, ServiceFact};
 use actix::prelude::*;
-use definitions::Metrics;
+use definitions::Scrape;
+use figures::{Outcome, Results, ServiceFigures};
 use messages::{
     GatherMetrics, HealthCheckObserved, NotificationDelivered, ServiceRegistered, ServiceRemoved,
 };
@@ -31,34 +37,32 @@ use std::time::Instant;
 
 /// What the exporter remembers of one service.
 struct Tracked {
-    state: ServiceState,
+    /// What the exposition says of it.
+    figures: ServiceFigures,
     logs: Option<Arc<ServiceLogs>>,
-    checks: Vec<String>,
     /// Live instances: id -> (pid, spawned at).
     instances: BTreeMap<u64, (i32, Instant)>,
     /// `ServiceLogs.dropped` as last exported.
     dropped_seen: u64,
     cpu: CpuAccount,
-    cpu_reported: f64,
 }
 
 impl Tracked {
     fn new() -> Tracked {
         Tracked {
-            state: ServiceState::Inactive,
+            figures: ServiceFigures::new(),
             logs: None,
-            checks: Vec::new(),
             instances: BTreeMap::new(),
             dropped_seen: 0,
             cpu: CpuAccount::default(),
-            cpu_reported: 0.0,
         }
     }
 }
 
 pub struct MetricsExporter {
-    m: Metrics,
     services: BTreeMap<String, Tracked>,
+    /// Deliveries by notifier; the configured ones from the start.
+    notifications: BTreeMap<String, Results>,
     /// Kernel clock ticks per second (utime/stime unit).
     clk_tck: f64,
     page_size: i64,
@@ -67,14 +71,8 @@ pub struct MetricsExporter {
 impl MetricsExporter {
     /// `notifiers`: the configured notifier names, whose label sets exist
     /// from the start.
-    pub fn new(
-        notifiers: impl IntoIterator<Item = String>,
-    ) -> Result<MetricsExporter, prometheus::Error> {
+    pub fn new(notifiers: impl IntoIterator<Item = String>) -> MetricsExporter {
         use nix::unistd::{sysconf, SysconfVar};
-        let m = Metrics::new()?;
-        for n in notifiers {
-            m.init_notifier(&n);
-        }
         let clk_tck = match sysconf(SysconfVar::CLK_TCK) {
             Ok(Some(t)) if t > 0 => t as f64,
             _ => 100.0,
@@ -83,67 +81,34 @@ impl MetricsExporter {
             Ok(Some(p)) if p > 0 => i64::from(p),
             _ => 4096,
         };
-        let exporter = MetricsExporter {
-            m,
+        MetricsExporter {
             services: BTreeMap::new(),
+            notifications: notifiers
+                .into_iter()
+                .map(|n| (n, Results::default()))
+                .collect(),
             clk_tck,
             page_size,
-        };
-        exporter.count_states();
-        Ok(exporter)
+        }
     }
 
-    fn tracked(&mut self, service: &str) -> &mut Tracked {
-        if !self.services.contains_key(service) {
-            self.m.init_service(service, &[]);
-            self.set_state_gauges(service, ServiceState::Inactive);
-            self.services.insert(service.to_string(), Tracked::new());
-        }
-        // Inserted just above when missing.
-        self.services
-            .entry(service.to_string())
-            .or_insert_with(Tracked::new)
-    }
-
-    fn set_state_gauges(&self, service: &str, state: ServiceState) {
-        for s in ServiceState::ALL {
-            self.m
-                .state
-                .with_label_values(&[service, s.as_str()])
-                .set(i64::from(s == state));
-        }
-        let up = matches!(state, ServiceState::Ready | ServiceState::Running);
-        self.m.up.with_label_values(&[service]).set(i64::from(up));
-    }
-
-    /// `oneinit_services{state}` from the states last seen.
-    fn count_states(&self) {
-        for s in ServiceState::ALL {
-            let n = self.services.values().filter(|t| t.state == s).count();
-            self.m
-                .services
-                .with_label_values(&[s.as_str()])
-                .set(n as i64);
-        }
+    /// A service is tracked, at zero in every family, from the first word
+    /// about it.
+    fn tracked(&mut self, service: String) -> &mut Tracked {
+        self.services.entry(service).or_insert_with(Tracked::new)
     }
 
     fn on_fact(&mut self, f: ServiceFact) {
         let now = Instant::now();
-        let service = f.service.as_str();
+        let t = self.tracked(f.service);
         match f.kind {
             FactKind::Spawned => {
                 if let Some(pid) = f.pid {
-                    self.tracked(service)
-                        .instances
-                        .insert(f.instance, (pid, now));
+                    t.instances.insert(f.instance, (pid, now));
                 }
             }
             FactKind::Ready { since_spawn } => {
-                self.tracked(service);
-                self.m
-                    .start_duration
-                    .with_label_values(&[service])
-                    .observe(since_spawn.as_secs_f64());
+                t.figures.start_duration.observe(since_spawn.as_secs_f64());
             }
             FactKind::Exited {
                 signal,
@@ -151,57 +116,40 @@ impl MetricsExporter {
                 success,
                 ..
             } => {
-                let t = self.tracked(service);
                 let spawned = t.instances.remove(&f.instance).is_some() || f.pid.is_some();
                 let outcome = if signal.is_some() {
-                    "signal"
+                    Outcome::Signal
                 } else if success {
-                    "success"
+                    Outcome::Success
                 } else {
-                    "failure"
+                    Outcome::Failure
                 };
-                self.m.exits.with_label_values(&[service, outcome]).inc();
+                t.figures.exits.record(outcome);
                 // A spawn that failed never ran: no run time to observe.
                 if spawned {
-                    self.m
-                        .run_duration
-                        .with_label_values(&[service])
-                        .observe(ran.as_secs_f64());
+                    t.figures.run_duration.observe(ran.as_secs_f64());
                 }
             }
-            FactKind::Restarting { .. } => {
-                self.tracked(service);
-                self.m.restarts.with_label_values(&[service]).inc();
-            }
+            FactKind::Restarting { .. } => t.figures.restarts += 1,
             // Counted as its exit (by signal) already; SPEC 7 has no OOM metric.
-            FactKind::GaveUp | FactKind::OomKilled => {
-                self.tracked(service);
-            }
-            FactKind::StateChanged { to, .. } => {
-                self.tracked(service).state = to;
-                self.set_state_gauges(service, to);
-                self.count_states();
-            }
+            FactKind::GaveUp | FactKind::OomKilled => {}
+            FactKind::StateChanged { to, .. } => t.figures.state = to,
         }
     }
 
-    /// Reads /proc and the drop counters into the gauges and counters.
+    /// Reads /proc and the drop counters into the figures.
     fn refresh_at_scrape(&mut self) {
         let now = Instant::now();
-        for (name, t) in &mut self.services {
-            let uptime = t
+        for t in self.services.values_mut() {
+            t.figures.uptime_seconds = t
                 .instances
                 .values()
                 .map(|(_, at)| now.duration_since(*at).as_secs_f64())
                 .fold(0.0, f64::max);
-            self.m.uptime.with_label_values(&[name]).set(uptime);
             if let Some(logs) = &t.logs {
                 let dropped = logs.dropped.load(Ordering::Relaxed);
                 if dropped > t.dropped_seen {
-                    self.m
-                        .log_dropped
-                        .with_label_values(&[name])
-                        .inc_by(dropped - t.dropped_seen);
+                    t.figures.log_lines_dropped += dropped - t.dropped_seen;
                     t.dropped_seen = dropped;
                 }
             }
@@ -231,19 +179,23 @@ impl MetricsExporter {
                 .map(|p| (p.pid, p.cpu_ticks as f64 / self.clk_tck))
                 .collect();
             let total = t.cpu.update(&readings);
-            if total > t.cpu_reported {
-                self.m
-                    .cpu
-                    .with_label_values(&[name])
-                    .inc_by(total - t.cpu_reported);
-                t.cpu_reported = total;
-            }
+            // A counter: never below what a scrape has already seen.
+            t.figures.cpu_seconds = t.figures.cpu_seconds.max(total);
             let rss: i64 = mine.iter().map(|p| p.rss_pages.max(0)).sum();
-            self.m
-                .memory
-                .with_label_values(&[name])
-                .set(rss * self.page_size);
+            t.figures.memory_bytes = rss * self.page_size;
         }
+    }
+
+    /// The exposition of the figures as they are now.
+    fn render(&self) -> String {
+        definitions::render(&Scrape {
+            services: self
+                .services
+                .iter()
+                .map(|(name, t)| (name.as_str(), &t.figures))
+                .collect(),
+            notifications: &self.notifications,
+        })
     }
 }
 
@@ -261,56 +213,49 @@ impl Handler<ServiceFact> for MetricsExporter {
 impl Handler<ServiceRegistered> for MetricsExporter {
     type Result = ();
     fn handle(&mut self, msg: ServiceRegistered, _: &mut Context<Self>) {
-        let checks: Vec<String> = msg.cfg.health.iter().map(|c| c.display_name()).collect();
-        for check in &checks {
-            self.m.init_check(&msg.service, check);
-        }
-        let t = self.tracked(&msg.service);
+        let t = self.tracked(msg.service);
         // A reload replaced the service: its new logs count from zero.
         if !t.logs.as_ref().is_some_and(|l| Arc::ptr_eq(l, &msg.logs)) {
             t.dropped_seen = 0;
         }
         t.logs = Some(msg.logs);
-        t.checks = checks;
-        self.count_states();
+        t.figures
+            .set_checks(msg.cfg.health.iter().map(|c| c.display_name()));
     }
 }
 
 impl Handler<ServiceRemoved> for MetricsExporter {
     type Result = ();
     fn handle(&mut self, msg: ServiceRemoved, _: &mut Context<Self>) {
-        if let Some(t) = self.services.remove(&msg.service) {
-            let states: Vec<&str> = ServiceState::ALL.iter().map(|s| s.as_str()).collect();
-            self.m.remove_service(&msg.service, &states, &t.checks);
-            self.count_states();
-        }
+        // Its figures were its series: all gone with it.
+        self.services.remove(&msg.service);
     }
 }
 
 impl Handler<HealthCheckObserved> for MetricsExporter {
     type Result = ();
     fn handle(&mut self, msg: HealthCheckObserved, _: &mut Context<Self>) {
-        let result = if msg.success { "success" } else { "failure" };
-        self.m
-            .health_checks
-            .with_label_values(&[&msg.service, &msg.check, result])
-            .inc();
-        self.m
-            .health_check_duration
-            .with_label_values(&[&msg.service, &msg.check])
-            .observe(msg.duration.as_secs_f64());
+        // Only registered checks count: a result arriving after a reload
+        // removed its service (or the check) must not bring series back.
+        let Some(check) = self
+            .services
+            .get_mut(&msg.service)
+            .and_then(|t| t.figures.checks.get_mut(&msg.check))
+        else {
+            return;
+        };
+        check.results.record(msg.success);
+        check.duration.observe(msg.duration.as_secs_f64());
     }
 }
 
 impl Handler<NotificationDelivered> for MetricsExporter {
     type Result = ();
     fn handle(&mut self, msg: NotificationDelivered, _: &mut Context<Self>) {
-        self.m.init_notifier(&msg.notifier);
-        let result = if msg.success { "success" } else { "failure" };
-        self.m
-            .notifications
-            .with_label_values(&[&msg.notifier, result])
-            .inc();
+        self.notifications
+            .entry(msg.notifier)
+            .or_default()
+            .record(msg.success);
     }
 }
 
@@ -318,7 +263,7 @@ impl Handler<GatherMetrics> for MetricsExporter {
     type Result = String;
     fn handle(&mut self, _: GatherMetrics, _: &mut Context<Self>) -> String {
         self.refresh_at_scrape();
-        self.m.render()
+        self.render()
     }
 }
 
