@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: every Rust test (unit, integration against the
 # real binary, PID-1 under unshare, headless-Chromium dashboard), then the
-# schemathesis run of the API against its own OpenAPI document. Installs what
-# the tests need when it is missing, so it works on a fresh machine.
+# schemathesis run of the API against its own OpenAPI document, then the
+# stress test in its reduced size (scripts/stress.py --small: crash loops,
+# API hammering and reloads; nothing lost, no zombie, no fd or memory kept).
+# Installs what the tests need when it is missing, so it works on a fresh
+# machine.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 scripts/install-test-deps.sh || exit 2
@@ -17,5 +20,9 @@ st=$?
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 [ $st -eq 0 ] && passed=$((passed + 1)) || failed=$((failed + 1))
+echo "== stress test, reduced size (scripts/stress.py --small)"
+timeout 300 python3 scripts/stress.py --small --oneinit "${CARGO_TARGET_DIR:-target}/debug/oneinit" 2>&1
+st=$?
+if [ $st -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=$st; fi
 echo "tests: $passed passed, $failed failed"
 exit $status

@@ -141,9 +141,10 @@ class Supervisor:
 
 def _sample(pids):
     ticks = sum(proctree.cpu_ticks(p) for p in pids)
-    ctx = sum(proctree.ctx_switches(p) for p in pids)
-    ns = sum(proctree.sched_runtime_ns(p) for p in pids)
-    return ticks, ctx, ns
+    threads = {}
+    for p in pids:
+        threads.update(proctree.thread_counters(p))
+    return ticks, threads
 
 
 def run_services(driver, n, idle_secs, tmproot, startup_timeout=180, stop_timeout=90):
@@ -167,9 +168,11 @@ def run_services(driver, n, idle_secs, tmproot, startup_timeout=180, stop_timeou
             sup_after, _ = sup.split()
             b = _sample(sup_after)
             res["idle_window_s"] = idle_secs
+            ctx, ns, gone = proctree.thread_deltas(a[1], b[1])
             res["idle_cpu_ms"] = (b[0] - a[0]) * 1000.0 / proctree.CLK_TCK
-            res["idle_ctx_switches"] = b[1] - a[1]
-            res["idle_sched_cpu_ms"] = (b[2] - a[2]) / 1e6
+            res["idle_ctx_switches"] = ctx
+            res["idle_sched_cpu_ms"] = ns / 1e6
+            res["idle_threads_exited"] = gone
             res["idle_pids_changed"] = sup_after != sup_pids
             sup_pids = sup_after
         rss = pss = 0

@@ -161,6 +161,25 @@ def smaps_rollup(pid):
     return rss, pss
 
 
+def rss_by_mapping(pid):
+    """{mapping: rss_kib} of pid from /proc/PID/smaps (a mapping is its
+    path, or [heap]/[stack]/anon, with its permissions), or {}."""
+    out = {}
+    name = None
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                first = line.split(None, 5)
+                if len(first) >= 5 and "-" in first[0] and not first[0].endswith(":"):
+                    path = first[5].strip() if len(first) > 5 else "anon"
+                    name = f"{path} {first[1]}"
+                elif line.startswith("Rss:") and name:
+                    out[name] = out.get(name, 0) + int(line.split()[1])
+    except OSError:
+        return {}
+    return out
+
+
 def status_rss_kib(pid):
     """VmRSS of pid in KiB from /proc/PID/status, or None."""
     try:
@@ -173,38 +192,44 @@ def status_rss_kib(pid):
     return None
 
 
-def ctx_switches(pid):
-    """Voluntary + non-voluntary context switches summed over every thread of pid."""
-    total = 0
+def thread_counters(pid):
+    """{(pid, tid): (context switches, ns on CPU)} for every thread of pid:
+    voluntary + non-voluntary switches from status, the first field of
+    schedstat. Keyed by thread so a delta can follow threads that come and
+    go (a thread that exits takes its counts with it)."""
+    out = {}
     try:
         tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        return 0
+        return out
     for tid in tids:
         try:
+            ctx = 0
             with open(f"/proc/{pid}/task/{tid}/status") as f:
                 for line in f:
                     if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                        total += int(line.split()[1])
-        except OSError:
-            continue
-    return total
-
-
-def sched_runtime_ns(pid):
-    """Nanoseconds on CPU summed over every thread (first field of schedstat)."""
-    total = 0
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return 0
-    for tid in tids:
-        try:
+                        ctx += int(line.split()[1])
             with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[0])
+                ns = int(f.read().split()[0])
         except (OSError, ValueError, IndexError):
             continue
-    return total
+        out[(pid, tid)] = (ctx, ns)
+    return out
+
+
+def thread_deltas(before, after):
+    """(context switches, ns on CPU, threads gone) between two
+    thread_counters snapshots. Threads alive in both count their increase,
+    new threads all of theirs, and a thread that exited counts as one
+    switch (its own counts are gone; its CPU time is in the process's
+    utime+stime)."""
+    ctx = ns = 0
+    for key, (c, n) in after.items():
+        c0, n0 = before.get(key, (0, 0))
+        ctx += c - c0
+        ns += n - n0
+    gone = len(set(before) - set(after))
+    return ctx + gone, ns, gone
 
 
 def cpu_ticks(pid):
