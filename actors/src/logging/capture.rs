@@ -58,13 +58,12 @@ impl Reader {
             instance,
             pid,
             stream,
-            mut ready_when,
+            ready_when,
         } = self;
         let Ok(pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
             return;
         };
-        // The start of a line whose newline has not come yet.
-        let mut partial: Vec<u8> = Vec::new();
+        let mut lines = Lines::new(logs, instance, pid, stream, ready_when);
         loop {
             if pipe.readable().await.is_err() {
                 break;
@@ -72,14 +71,7 @@ impl Reader {
             let read = SCRATCH.with_borrow_mut(|chunk| match pipe.try_read(chunk) {
                 Ok(0) => Read::Eof,
                 Ok(n) => {
-                    let mut lines = Lines {
-                        logs: &logs,
-                        instance,
-                        pid,
-                        stream,
-                        ready_when: &mut ready_when,
-                    };
-                    lines.feed(&mut partial, &chunk[..n]);
+                    lines.feed(&chunk[..n]);
                     Read::Data
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Read::Spurious,
@@ -87,14 +79,12 @@ impl Reader {
             });
             match read {
                 Read::Eof => break,
-                Read::Data => logs.flush_file(),
+                Read::Data => lines.logs.flush_file(),
                 Read::Spurious => {}
             }
         }
-        if !partial.is_empty() {
-            emit(&logs, instance, pid, stream, &partial, &mut ready_when);
-        }
-        logs.flush_file();
+        lines.finish();
+        lines.logs.flush_file();
     }
 }
 
@@ -110,27 +100,46 @@ enum Read {
     Spurious,
 }
 
-/// Where the lines of one read go.
-struct Lines<'a> {
-    logs: &'a ServiceLogs,
+/// Cuts one stream's bytes into lines and hands them to `ServiceLogs`.
+struct Lines {
+    logs: Arc<ServiceLogs>,
     instance: u64,
     pid: i32,
     stream: Stream,
-    ready_when: &'a mut Option<(Regex, OnMatch)>,
+    ready_when: Option<(Regex, OnMatch)>,
+    /// The start of a line whose newline has not come yet.
+    partial: Vec<u8>,
 }
 
-impl Lines<'_> {
-    /// Emits every complete line of `partial` + `data`; keeps the rest in
-    /// `partial` (passing on full MAX_LINE pieces of a line with no newline
-    /// yet).
-    fn feed(&mut self, partial: &mut Vec<u8>, data: &[u8]) {
+impl Lines {
+    fn new(
+        logs: Arc<ServiceLogs>,
+        instance: u64,
+        pid: i32,
+        stream: Stream,
+        ready_when: Option<(Regex, OnMatch)>,
+    ) -> Lines {
+        Lines {
+            logs,
+            instance,
+            pid,
+            stream,
+            ready_when,
+            partial: Vec::new(),
+        }
+    }
+
+    /// Emits every complete line of what was kept + `data`; keeps the
+    /// rest (passing on full MAX_LINE pieces of a line with no newline yet).
+    fn feed(&mut self, data: &[u8]) {
+        let mut partial = std::mem::take(&mut self.partial);
         let mut rest = data;
         while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
             if partial.is_empty() {
                 self.emit(&rest[..pos]);
             } else {
                 partial.extend_from_slice(&rest[..pos]);
-                self.emit(partial);
+                self.emit(&partial);
                 partial.clear();
             }
             rest = &rest[pos + 1..];
@@ -138,25 +147,53 @@ impl Lines<'_> {
         partial.extend_from_slice(rest);
         // No newline yet in 64 KiB: pass the full pieces on now.
         while partial.len() >= MAX_LINE {
-            let cut = cut_point(partial);
+            let cut = cut_point(&partial);
             self.emit(&partial[..cut]);
             partial.drain(..cut);
         }
-        if partial.is_empty() && partial.capacity() > 0 {
-            // Do not keep a long line's buffer while the service is quiet.
-            *partial = Vec::new();
+        // A quiet service keeps no buffer (not even a long line's).
+        self.partial = if partial.is_empty() {
+            Vec::new()
+        } else {
+            partial
+        };
+    }
+
+    /// EOF: the last line, even without its newline.
+    fn finish(&mut self) {
+        let partial = std::mem::take(&mut self.partial);
+        if !partial.is_empty() {
+            self.emit(&partial);
         }
     }
 
+    /// One line of output: pieces of at most MAX_LINE bytes (a line that
+    /// ends in the same read as its first 64 KiB never went through the
+    /// split in `feed`).
     fn emit(&mut self, raw: &[u8]) {
-        emit(
-            self.logs,
-            self.instance,
-            self.pid,
-            self.stream,
-            raw,
-            self.ready_when,
-        );
+        let mut rest = raw.strip_suffix(b"\r").unwrap_or(raw);
+        loop {
+            let cut = cut_point(rest);
+            self.emit_piece(&rest[..cut]);
+            rest = &rest[cut..];
+            if rest.is_empty() {
+                break;
+            }
+        }
+    }
+
+    fn emit_piece(&mut self, raw: &[u8]) {
+        let line = String::from_utf8_lossy(raw).into_owned();
+        if self
+            .ready_when
+            .as_ref()
+            .is_some_and(|(re, _)| re.is_match(&line))
+        {
+            if let Some((_, on_match)) = self.ready_when.take() {
+                on_match();
+            }
+        }
+        self.logs.push(self.instance, self.pid, self.stream, line);
     }
 }
 
@@ -174,112 +211,88 @@ fn cut_point(raw: &[u8]) -> usize {
     cut
 }
 
-/// One line of output: pieces of at most MAX_LINE bytes (a line that ends
-/// in the same read as its first 64 KiB never went through the split above).
-fn emit(
-    logs: &ServiceLogs,
-    instance: u64,
-    pid: i32,
-    stream: Stream,
-    raw: &[u8],
-    ready_when: &mut Option<(Regex, OnMatch)>,
-) {
-    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-    let mut rest = raw;
-    loop {
-        let cut = cut_point(rest);
-        emit_piece(logs, instance, pid, stream, &rest[..cut], ready_when);
-        rest = &rest[cut..];
-        if rest.is_empty() {
-            break;
-        }
-    }
-}
-
-fn emit_piece(
-    logs: &ServiceLogs,
-    instance: u64,
-    pid: i32,
-    stream: Stream,
-    raw: &[u8],
-    ready_when: &mut Option<(Regex, OnMatch)>,
-) {
-    let line = String::from_utf8_lossy(raw).into_owned();
-    if ready_when
-        .as_ref()
-        .is_some_and(|(re, _)| re.is_match(&line))
-    {
-        if let Some((_, on_match)) = ready_when.take() {
-            on_match();
-        }
-    }
-    logs.push(instance, pid, stream, line);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::logging::sink::LogSink;
     use crate::model::config::LogFormat;
 
-    fn logs() -> ServiceLogs {
+    fn lines() -> Lines {
         let sink = LogSink::start(Box::new(std::io::sink()));
-        ServiceLogs::new("t", 100, LogFormat::Json, sink)
+        let logs = Arc::new(ServiceLogs::new("t", 100, LogFormat::Json, sink));
+        Lines::new(logs, 0, 1, Stream::Stdout, None)
+    }
+
+    fn kept(l: &Lines) -> Vec<String> {
+        l.logs
+            .tail(None, None)
+            .into_iter()
+            .map(|x| x.line)
+            .collect()
     }
 
     #[test]
     fn a_long_line_that_ends_in_one_read_is_still_split() {
-        let l = logs();
+        let mut l = lines();
         let mut raw = vec![b'a'; 150_000];
-        raw.push(b'\r');
-        emit(&l, 0, 1, Stream::Stdout, &raw, &mut None);
-        let lens: Vec<usize> = l.tail(None, None).iter().map(|x| x.line.len()).collect();
+        raw.extend_from_slice(b"\r\n");
+        l.feed(&raw);
+        let lens: Vec<usize> = kept(&l).iter().map(String::len).collect();
         assert_eq!(lens, [MAX_LINE, MAX_LINE, 150_000 - 2 * MAX_LINE]);
     }
 
     #[test]
     fn lines_split_across_reads_are_joined_and_only_the_unfinished_rest_is_kept() {
-        let l = logs();
-        let mut ready = None;
-        let mut lines = Lines {
-            logs: &l,
-            instance: 0,
-            pid: 1,
-            stream: Stream::Stdout,
-            ready_when: &mut ready,
-        };
-        let mut partial = Vec::new();
-        lines.feed(&mut partial, b"ab");
-        lines.feed(&mut partial, b"c\nd\r\ne");
-        assert_eq!(partial, b"e");
-        lines.feed(&mut partial, b"\n");
-        assert_eq!(partial.capacity(), 0, "a finished line's buffer is freed");
-        // 100 KiB without a newline, in 16 KiB reads: one full piece is
+        let mut l = lines();
+        l.feed(b"ab");
+        l.feed(b"c\nd\r\ne");
+        assert_eq!(l.partial, b"e");
+        l.feed(b"\n");
+        assert_eq!(l.partial.capacity(), 0, "a finished line's buffer is freed");
+        // 112 KiB without a newline, in 16 KiB reads: one full piece is
         // passed on as soon as 64 KiB are there.
         for _ in 0..7 {
-            lines.feed(&mut partial, &[b'x'; 16 * 1024]);
+            l.feed(&[b'x'; 16 * 1024]);
         }
-        assert_eq!(partial.len(), 7 * 16 * 1024 - MAX_LINE);
-        let got: Vec<String> = l.tail(None, None).into_iter().map(|x| x.line).collect();
+        assert_eq!(l.partial.len(), 7 * 16 * 1024 - MAX_LINE);
+        let got = kept(&l);
         assert_eq!(got[..3], ["abc", "d", "e"]);
         assert_eq!(got[3].len(), MAX_LINE);
         assert_eq!(got.len(), 4);
+        // EOF passes on the rest, newline or not.
+        l.finish();
+        assert_eq!(kept(&l)[4].len(), 7 * 16 * 1024 - MAX_LINE);
     }
 
     #[test]
     fn cuts_fall_on_character_boundaries() {
         // 'é' is two bytes: a cut at MAX_LINE would land inside one.
         let mut raw = vec![b'a'; MAX_LINE - 1];
-        raw.extend_from_slice("éé".as_bytes());
+        raw.extend_from_slice("éé\n".as_bytes());
         assert_eq!(cut_point(&raw), MAX_LINE - 1);
-        let l = logs();
-        emit(&l, 0, 1, Stream::Stdout, &raw, &mut None);
-        let lines = l.tail(None, None);
-        assert_eq!(lines.len(), 2);
-        assert_eq!(lines[1].line, "éé");
-        assert!(!lines[0].line.contains('\u{FFFD}'));
+        let mut l = lines();
+        l.feed(&raw);
+        let got = kept(&l);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1], "éé");
+        assert!(!got[0].contains('\u{FFFD}'));
         // An empty line is one empty record.
-        emit(&l, 0, 1, Stream::Stdout, b"", &mut None);
-        assert_eq!(l.tail(Some(1), None)[0].line, "");
+        l.feed(b"\n");
+        assert_eq!(l.logs.tail(Some(1), None)[0].line, "");
+    }
+
+    #[test]
+    fn the_readiness_pattern_fires_once() {
+        let mut l = lines();
+        let fired = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let f = fired.clone();
+        l.ready_when = Some((
+            Regex::new("listening").unwrap(),
+            Box::new(move || {
+                f.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }),
+        ));
+        l.feed(b"starting\nlistening on :80\nlistening again\n");
+        assert_eq!(fired.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }

@@ -185,3 +185,49 @@ impl Write for SinkWriter {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::Receiver as Gate;
+
+    /// An output that waits for the test before every write.
+    struct Gated(Gate<()>, std::sync::mpsc::Sender<usize>);
+
+    impl Write for Gated {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            let _ = self.0.recv();
+            let _ = self.1.send(data.len());
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stuck_writer_makes_producers_drop_at_the_bound_then_recover() {
+        let (open, gate) = channel();
+        let (wrote, written) = channel();
+        let sink = LogSink::start(Box::new(Gated(gate, wrote)));
+        // The writer takes the first record and waits in `write`.
+        assert!(sink.try_write(b"first\n".to_vec()));
+        while sink.depth.load(Ordering::Acquire) > 0 {
+            std::thread::yield_now();
+        }
+        let accepted = (0..QUEUE + 100)
+            .filter(|_| sink.try_write(b"x\n".to_vec()))
+            .count();
+        assert_eq!(accepted, QUEUE, "the queue holds QUEUE records, no more");
+        // Unblocked, the writer drains everything and room comes back.
+        let mut bytes = 0;
+        while bytes < 6 + 2 * QUEUE {
+            let _ = open.send(());
+            bytes += written
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the writer wrote");
+        }
+        assert_eq!(sink.depth.load(Ordering::Acquire), 0);
+        assert!(sink.try_write(b"again\n".to_vec()));
+    }
+}

@@ -316,7 +316,8 @@ impl Handler<ServiceUpdated> for ServiceManager {
         e.killed |= msg.killed;
         e.last_exit_code = msg.last_exit_code;
         let state = e.view.state;
-        if previous != state {
+        let changed = previous != state;
+        if changed {
             let pid = e.view.instances.iter().find_map(|i| i.pid);
             self.events.send(|| StateChanged {
                 ts: Utc::now(),
@@ -331,10 +332,10 @@ impl Handler<ServiceUpdated> for ServiceManager {
         let critical = e.cfg.critical;
         let code = e.last_exit_code.unwrap_or(0);
         self.tell_resolver(&name);
-        if previous != state {
+        if changed {
             self.note_activity(ctx);
         }
-        if previous != state && ended_for_good && critical && self.shutdown.is_none() {
+        if changed && ended_for_good && critical && self.shutdown.is_none() {
             info!(self.log, "critical service ended, shutting down"; "service" => &name, "exit_code" => code);
             self.begin_shutdown(Some(code), ctx);
         }
