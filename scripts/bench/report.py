@@ -165,7 +165,7 @@ def verdicts(meta, summary):
 def markdown(meta, summary, names):
     m = meta["machine"]
     out = [
-        "# oneinit benchmark: oneinit vs supervisord vs s6 vs runit",
+        "# oneinit benchmark: " + " vs ".join(names),
         "",
         f"- date: {meta['date']} (took {meta.get('duration_s', '?')} s)"
         + (" — INTERRUPTED, partial results" if meta.get("interrupted") else ""),
