@@ -10,7 +10,7 @@
 //!
 //! `ONEINIT_PIE=1 cargo build ...` links a PIE instead, with packed
 //! relative relocations (DT_RELR, glibc ≥ 2.36), which keeps ASLR for the
-//! executable at about 1.2 MiB more RSS.
+//! executable at about 0.8 MiB more RSS (measured with 100 services).
 
 fn main() {
     println!("cargo:rerun-if-env-changed=ONEINIT_PIE");
