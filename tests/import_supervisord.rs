@@ -7,14 +7,22 @@ mod util;
 use serde_yaml::Value;
 use std::path::Path;
 use tempfile::TempDir;
-use util::{check_config, oneinit, write_file};
+use util::{check_config, run_oneinit, secs, write_file};
+
+/// `oneinit import-supervisord CONF`.
+fn import_run(conf: &Path) -> util::Output {
+    run_oneinit(
+        &["import-supervisord", &conf.to_string_lossy()],
+        &[],
+        secs(30),
+    )
+}
 
 /// Imports `conf`, asserts exit 0, returns (yaml text, parsed, stderr).
 fn import(conf: &Path) -> (String, Value, String) {
-    let out = oneinit(&["import-supervisord", &conf.to_string_lossy()]);
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(0), "import failed: {stderr}");
+    let out = import_run(conf);
+    let (stdout, stderr) = (out.stdout, out.stderr);
+    assert_eq!(out.code, Some(0), "import failed: {stderr}");
     let parsed: Value =
         serde_yaml::from_str(&stdout).unwrap_or_else(|e| panic!("bad YAML ({e}):\n{stdout}"));
     (stdout, parsed, stderr)
@@ -123,39 +131,30 @@ fn realistic_config_with_includes_expansions_and_quoted_environment() {
             Some(h) => cmd.env("IMPORT_TEST_HOME", h),
             None => cmd.env_remove("IMPORT_TEST_HOME"),
         };
-        let out = util::run_bounded(&mut cmd, std::time::Duration::from_secs(30));
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = util::run_bounded(&mut cmd, secs(30));
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
         out
     };
     // %(ENV_X)s of a variable unset at import time is left for oneinit: ${X}.
     let unset = run(None);
-    let unset_yaml: Value = serde_yaml::from_slice(&unset.stdout).expect("YAML");
+    let unset_yaml: Value = serde_yaml::from_str(&unset.stdout).expect("YAML");
     assert_eq!(
         s(&unset_yaml, "services.app.environment.HOME_DIR"),
         "${IMPORT_TEST_HOME}"
     );
-    assert!(String::from_utf8_lossy(&unset.stderr).contains("IMPORT_TEST_HOME is not set here"));
+    assert!(unset.stderr.contains("IMPORT_TEST_HOME is not set here"));
     // ... which the loader expands at start: set there, the config is valid.
-    let unset_path = write_file(
-        dir.path(),
-        "unset.yaml",
-        &String::from_utf8_lossy(&unset.stdout),
-    );
+    let unset_path = write_file(dir.path(), "unset.yaml", &unset.stdout);
     let unset_path = unset_path.to_string_lossy();
     let checked = util::run_oneinit(
         &["check", "--config", &unset_path],
         &[("IMPORT_TEST_HOME", "/srv/home")],
-        util::secs(30),
+        secs(30),
     );
     assert_eq!(checked.code, Some(0), "{}", checked.stderr);
     // Set, it is expanded at import time like supervisord does at its start.
     let out = run(Some("/home/$app"));
-    let yaml = String::from_utf8_lossy(&out.stdout).to_string();
+    let yaml = out.stdout;
     let v: Value = serde_yaml::from_str(&yaml).expect("YAML");
 
     let nginx = "services.nginx";
@@ -251,7 +250,7 @@ fn realistic_config_with_includes_expansions_and_quoted_environment() {
         ["nginx", "app", "cron-runner"]
     );
 
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = &out.stderr;
     let conf_text = conf.to_string_lossy();
     assert!(
         stderr.contains(&format!(
@@ -461,18 +460,19 @@ fn broken_input_exits_2_with_the_position() {
         ),
     ] {
         let conf = write_file(dir.path(), "bad.conf", text);
-        let out = oneinit(&["import-supervisord", &conf.to_string_lossy()]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{text}");
+        let out = import_run(&conf);
+        let stderr = &out.stderr;
+        assert_eq!(out.code, Some(2), "{text}");
         assert!(
             stderr.starts_with(&format!("{}{want}", conf.display())),
             "want {want:?}, got {stderr}"
         );
         assert!(out.stdout.is_empty(), "no YAML on error");
     }
-    let out = oneinit(&["import-supervisord", "/nonexistent/supervisord.conf"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr)
+    let out = import_run(Path::new("/nonexistent/supervisord.conf"));
+    assert_eq!(out.code, Some(2));
+    assert!(out
+        .stderr
         .starts_with("/nonexistent/supervisord.conf: cannot read the file"));
 }
 

@@ -7,6 +7,7 @@
 mod util;
 
 use sha2::{Digest, Sha256};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use util::http::{HttpServer, Reply};
 use util::*;
@@ -17,6 +18,17 @@ fn remote_section(dir: &TestDir, timeout: &str, retries: u32) -> String {
     format!(
         "remote:\n  allow_http: true\n  timeout: {timeout}\n  retries: {retries}\n  cache_dir: {}\n",
         dir.path().join("cache").display()
+    )
+}
+
+/// Writes `file`: a config that only includes `url`, with `remote_section`.
+fn including(dir: &TestDir, file: &str, url: &str, timeout: &str, retries: u32) -> PathBuf {
+    dir.write(
+        file,
+        &format!(
+            "include: [\"{url}\"]\n{}",
+            remote_section(dir, timeout, retries)
+        ),
     )
 }
 
@@ -94,14 +106,7 @@ fn not_found_is_an_error_naming_the_include_chain() {
     let dir = TestDir::new();
     let srv = HttpServer::start();
     srv.route("/a.yaml", vec![Reply::yaml("include: [b.yaml]\n")]);
-    let top = dir.write(
-        "top.yaml",
-        &format!(
-            "include: [\"{}\"]\n{}",
-            srv.url("/a.yaml"),
-            remote_section(&dir, "5s", 3)
-        ),
-    );
+    let top = including(&dir, "top.yaml", &srv.url("/a.yaml"), "5s", 3);
     let started = Instant::now();
     let out = check(&top);
     assert_eq!(out.code, Some(2), "{out:?}");
@@ -131,14 +136,7 @@ fn server_errors_are_retried_until_success() {
             Reply::yaml("services:\n  flaky: {command: sleep 1}\n"),
         ],
     );
-    let top = dir.write(
-        "top.yaml",
-        &format!(
-            "include: [\"{}\"]\n{}",
-            srv.url("/flaky.yaml"),
-            remote_section(&dir, "5s", 3)
-        ),
-    );
+    let top = including(&dir, "top.yaml", &srv.url("/flaky.yaml"), "5s", 3);
     let out = check(&top);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("flaky:"), "{}", out.stdout);
@@ -146,14 +144,7 @@ fn server_errors_are_retried_until_success() {
 
     // With too few retries the last status is reported.
     srv.route("/down.yaml", vec![Reply::status(500)]);
-    let top = dir.write(
-        "down.yaml",
-        &format!(
-            "include: [\"{}\"]\n{}",
-            srv.url("/down.yaml"),
-            remote_section(&dir, "5s", 1)
-        ),
-    );
+    let top = including(&dir, "down.yaml", &srv.url("/down.yaml"), "5s", 1);
     let out = check(&top);
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(
@@ -169,14 +160,7 @@ fn a_server_that_never_answers_times_out_in_bounded_time() {
     let dir = TestDir::new();
     let srv = HttpServer::start();
     srv.route("/hang.yaml", vec![Reply::Hang]);
-    let top = dir.write(
-        "top.yaml",
-        &format!(
-            "include: [\"{}\"]\n{}",
-            srv.url("/hang.yaml"),
-            remote_section(&dir, "500ms", 1)
-        ),
-    );
+    let top = including(&dir, "top.yaml", &srv.url("/hang.yaml"), "500ms", 1);
     let started = Instant::now();
     let out = check(&top);
     let took = started.elapsed();
@@ -199,26 +183,12 @@ fn a_redirect_is_followed_and_a_redirect_loop_is_an_error() {
     );
     srv.route("/r1.yaml", vec![Reply::Redirect("/r2.yaml".into())]);
     srv.route("/r2.yaml", vec![Reply::Redirect("/r1.yaml".into())]);
-    let top = dir.write(
-        "ok.yaml",
-        &format!(
-            "include: [\"{}\"]\n{}",
-            srv.url("/moved.yaml"),
-            remote_section(&dir, "5s", 2)
-        ),
-    );
+    let top = including(&dir, "ok.yaml", &srv.url("/moved.yaml"), "5s", 2);
     let out = check(&top);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("real:"));
 
-    let top = dir.write(
-        "loop.yaml",
-        &format!(
-            "include: [\"{}\"]\n{}",
-            srv.url("/r1.yaml"),
-            remote_section(&dir, "5s", 2)
-        ),
-    );
+    let top = including(&dir, "loop.yaml", &srv.url("/r1.yaml"), "5s", 2);
     let out = check(&top);
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(out.stderr.contains("redirect loop"), "{}", out.stderr);
@@ -234,14 +204,7 @@ fn a_100_mb_body_is_refused_without_reading_it_all() {
     srv.route("/huge.yaml", vec![Reply::Huge(100 * 1024 * 1024)]);
     srv.route("/endless.yaml", vec![Reply::Endless]);
     for path in ["/huge.yaml", "/endless.yaml"] {
-        let top = dir.write(
-            "top.yaml",
-            &format!(
-                "include: [\"{}\"]\n{}",
-                srv.url(path),
-                remote_section(&dir, "20s", 2)
-            ),
-        );
+        let top = including(&dir, "top.yaml", &srv.url(path), "20s", 2);
         let started = Instant::now();
         let out = check(&top);
         assert_eq!(out.code, Some(2), "{out:?}");
@@ -345,14 +308,7 @@ fn the_cached_copy_is_used_when_the_server_is_gone() {
             "services:\n  cached:\n    command: [sleep, \"100\"]\n",
         )],
     );
-    let top = dir.write(
-        "top.yaml",
-        &format!(
-            "include: [\"{}\"]\n{}",
-            srv.url("/svc.yaml"),
-            remote_section(&dir, "1s", 0)
-        ),
-    );
+    let top = including(&dir, "top.yaml", &srv.url("/svc.yaml"), "1s", 0);
     let out = check(&top);
     assert_eq!(out.code, Some(0), "{out:?}");
     let cached: Vec<_> = std::fs::read_dir(dir.path().join("cache"))
@@ -513,14 +469,7 @@ fn reload_uses_the_cache_or_keeps_the_running_config_when_the_server_is_gone() {
             "services:\n  web:\n    command: [sleep, \"100\"]\n",
         )],
     );
-    let top = dir.write(
-        "top.yaml",
-        &format!(
-            "include: [\"{}\"]\n{}",
-            srv.url("/svc.yaml"),
-            remote_section(&dir, "1s", 0)
-        ),
-    );
+    let top = including(&dir, "top.yaml", &srv.url("/svc.yaml"), "1s", 0);
     let d = Daemon::start_args(&["--config", &top.display().to_string()], Opts::default());
     assert!(
         d.wait_event("spawned", Some("web"), secs(20)),

@@ -605,8 +605,6 @@ pub fn record_time(r: &Value) -> Option<std::time::SystemTime> {
 
 // ------------------------------------------- one-shot runs (`oneinit check`)
 
-use std::io::Read as _;
-
 /// A unique temp dir holding the files of one test.
 pub struct TestDir {
     pub dir: tempfile::TempDir,
@@ -625,12 +623,7 @@ impl TestDir {
 
     /// Writes `rel` (creating folders) and returns its full path.
     pub fn write(&self, rel: &str, text: &str) -> PathBuf {
-        let path = self.dir.path().join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).expect("create a folder");
-        }
-        std::fs::write(&path, text).expect("write a file");
-        path
+        write_file(self.dir.path(), rel, text)
     }
 }
 
@@ -658,50 +651,20 @@ pub struct Output {
     pub stderr: String,
 }
 
-/// Runs `oneinit ARGS` to completion, bounded by `timeout`; panics (after
-/// killing it) when it does not finish in time.
+/// Runs `oneinit ARGS` to completion, bounded by `timeout` (see
+/// `run_bounded`), with `envs` added and no ONEINIT_CONFIG inherited.
 pub fn run_oneinit(args: &[&str], envs: &[(&str, &str)], timeout: Duration) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oneinit"));
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env_remove("ONEINIT_CONFIG");
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("ONEINIT_CONFIG");
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let mut guard = KillOnDrop(cmd.spawn().expect("start oneinit"));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = guard.0.try_wait().expect("poll oneinit") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "oneinit {args:?} did not finish within {timeout:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    if let Some(mut out) = guard.0.stdout.take() {
-        out.read_to_string(&mut stdout).expect("read stdout");
-    }
-    if let Some(mut err) = guard.0.stderr.take() {
-        err.read_to_string(&mut stderr).expect("read stderr");
-    }
-    Output {
-        code: status.code(),
-        stdout,
-        stderr,
-    }
+    run_bounded(&mut cmd, timeout)
 }
-
-// ------------------------------------------------ one-shot commands (check, import)
 
 /// Runs `cmd` to completion, at most `timeout`; panics (after killing it)
 /// if it takes longer, so a hung binary never hangs the suite.
-pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> std::process::Output {
+pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> Output {
     let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -714,7 +677,11 @@ pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> std::process::Output
         let _ = tx.send(child.wait_with_output());
     });
     match rx.recv_timeout(timeout) {
-        Ok(Ok(out)) => out,
+        Ok(Ok(out)) => Output {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        },
         Ok(Err(e)) => panic!("waiting for {cmd:?} failed: {e}"),
         Err(_) => {
             let _ = nix::sys::signal::kill(
@@ -724,12 +691,6 @@ pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> std::process::Output
             panic!("{cmd:?} did not finish within {timeout:?}");
         }
     }
-}
-
-/// `oneinit ARGS...` (a subcommand such as `check` or `import-supervisord`),
-/// bounded to 30 s.
-pub fn oneinit(args: &[&str]) -> std::process::Output {
-    run_bounded(Command::new(BIN).args(args), secs(30))
 }
 
 /// `oneinit check --config PATH`: (exit code, stderr).
