@@ -5,51 +5,13 @@
 
 mod util;
 
-use oneinit::api::{self, openapi, ApiSettings};
+use oneinit::api::{self, ApiSettings};
 use oneinit::client::{Client, SseParser};
 use oneinit_actors::model::config::{ApiConfig, AuthConfig, MetricsConfig, Role, TokenConfig};
 use serde_json::{json, Value};
 use std::time::Duration;
-use util::api::{http, sha_hex, FakeApi};
+use util::api::{assert_documented, call, http, sha_hex, FakeApi};
 use util::fake::{EmitLog, FakeManager};
-
-fn doc() -> Value {
-    openapi::document(&MetricsConfig::default())
-}
-
-/// Asserts `body` matches the documented response of METHOD PATH STATUS.
-fn assert_documented(method: &str, path: &str, status: u16, body: &Value) {
-    let doc = doc();
-    let op = &doc["paths"][path][method.to_ascii_lowercase()];
-    assert!(op.is_object(), "{method} {path} is not documented");
-    let resp = &op["responses"][status.to_string()];
-    assert!(
-        resp.is_object(),
-        "{method} {path} {status} is not documented"
-    );
-    if let Some(schema) = resp["content"]["application/json"].get("schema") {
-        openapi::validate(&doc, schema, body, &format!("{method} {path} {status}"))
-            .unwrap_or_else(|e| panic!("{e}\nbody: {body}"));
-    }
-}
-
-async fn call(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut rb = http().request(m, url);
-    if let Some(t) = token {
-        rb = rb.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        rb = rb.json(&b);
-    }
-    let resp = rb.send().await.expect("request");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
 
 #[actix_rt::test]
 async fn every_endpoint_succeeds_and_matches_the_document() {

@@ -5,12 +5,10 @@
 
 mod util;
 
-use oneinit::api::openapi;
 use oneinit::client::{Client, SseParser};
-use oneinit_actors::model::config::MetricsConfig;
 use serde_json::{json, Value};
 use std::time::Duration;
-use util::api::{free_port, http, sha_hex, ApiDaemon as Daemon, Pki};
+use util::api::{assert_documented, call, free_port, http, sha_hex, ApiDaemon as Daemon, Pki};
 
 const SERVICES: &str = r#"
 services:
@@ -32,34 +30,11 @@ services:
 "#;
 
 async fn get(url: &str, token: Option<&str>) -> (u16, Value) {
-    let mut rb = http().get(url);
-    if let Some(t) = token {
-        rb = rb.bearer_auth(t);
-    }
-    let r = rb.send().await.expect("request");
-    let s = r.status().as_u16();
-    (s, r.json().await.unwrap_or(Value::Null))
+    call("GET", url, token, None).await
 }
 
 async fn post(url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let mut rb = http().post(url);
-    if let Some(t) = token {
-        rb = rb.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        rb = rb.json(&b);
-    }
-    let r = rb.send().await.expect("request");
-    let s = r.status().as_u16();
-    (s, r.json().await.unwrap_or(Value::Null))
-}
-
-fn check_doc(method: &str, path: &str, status: u16, body: &Value) {
-    let doc = openapi::document(&MetricsConfig::default());
-    let schema = &doc["paths"][path][method]["responses"][status.to_string()]["content"]
-        ["application/json"]["schema"];
-    assert!(schema.is_object(), "{method} {path} {status} undocumented");
-    openapi::validate(&doc, schema, body, path).unwrap_or_else(|e| panic!("{e}: {body}"));
+    call("POST", url, token, body).await
 }
 
 #[actix_rt::test]
@@ -67,10 +42,10 @@ async fn endpoints_of_the_real_binary() {
     let d = Daemon::start(SERVICES).await;
     let (s, v) = get(&d.url("/v1/services"), None).await;
     assert_eq!(s, 200);
-    check_doc("get", "/v1/services", 200, &v);
+    assert_documented("get", "/v1/services", 200, &v);
     assert_eq!(v["services"].as_array().unwrap().len(), 5);
     let (s, v) = get(&d.url("/v1/services/web"), None).await;
-    check_doc("get", "/v1/services/{name}", s, &v);
+    assert_documented("get", "/v1/services/{name}", s, &v);
     assert_eq!(v["requires"], json!(["db"]));
     let (s, v) = post(
         &d.url("/v1/services/idle/start?wait=true&timeout=10s"),
@@ -108,23 +83,23 @@ async fn endpoints_of_the_real_binary() {
     );
     let (s, v) = post(&d.url("/v1/services/web/trigger"), None, None).await;
     assert_eq!(s, 409, "ongoing services cannot be triggered: {v}");
-    check_doc("post", "/v1/services/{name}/trigger", s, &v);
+    assert_documented("post", "/v1/services/{name}/trigger", s, &v);
     let (s, v) = get(&d.url("/v1/services/nope"), None).await;
     assert_eq!((s, v["error"]["code"].as_str()), (404, Some("not_found")));
     let (s, v) = get(&d.url("/v1/graph"), None).await;
-    check_doc("get", "/v1/graph", s, &v);
+    assert_documented("get", "/v1/graph", s, &v);
     assert!(v["edges"]
         .as_array()
         .unwrap()
         .contains(&json!({"from": "web", "to": "db", "kind": "requires"})));
     let (s, v) = get(&d.url("/v1/services/web/logs?tail=10"), None).await;
-    check_doc("get", "/v1/services/{name}/logs", s, &v);
+    assert_documented("get", "/v1/services/{name}/logs", s, &v);
     assert_eq!(v["lines"][0]["line"], "web up");
     let (s, v) = get(&d.url("/healthz"), None).await;
     assert_eq!(s, 200, "{v}");
     let (s, v) = get(&d.url("/readyz"), None).await;
     assert!(s == 200 || s == 503);
-    check_doc("get", "/readyz", s, &v);
+    assert_documented("get", "/readyz", s, &v);
     let (s, v) = get(&d.url("/v1/openapi.json"), None).await;
     assert_eq!((s, v["openapi"].as_str()), (200, Some("3.0.3")));
     let (s, v) = post(&d.url("/v1/reload"), None, None).await;

@@ -48,18 +48,10 @@ services:
 "#,
         stub.url("/health")
     ));
-    assert!(
-        d.wait_event("healthy", Some("web"), secs(10)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("healthy", Some("web"), secs(10));
     let switched = SystemTime::now();
     stub.set(StubMode::Down);
-    assert!(
-        d.wait_event("unhealthy", Some("web"), secs(10)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("unhealthy", Some("web"), secs(10));
     let ev = d.events("unhealthy", Some("web"))[0].clone();
     assert_eq!(ev["check"], "api");
     assert!(
@@ -103,11 +95,7 @@ services:
 "#,
         stub.url("/")
     ));
-    assert!(
-        d.wait_event("unhealthy", Some("web"), secs(10)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("unhealthy", Some("web"), secs(10));
     let spawned = record_time(&d.events("spawned", Some("web"))[0]).expect("ts");
     let unhealthy = record_time(&d.events("unhealthy", Some("web"))[0]).expect("ts");
     let after = unhealthy.duration_since(spawned).unwrap_or_default();
@@ -149,20 +137,12 @@ services:
 "#,
         stub.url("/live")
     ));
-    assert!(
-        d.wait_event("healthy", Some("web"), secs(10)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("healthy", Some("web"), secs(10));
     let req = stub.requests()[0].clone();
     assert_eq!((req.method.as_str(), req.path.as_str()), ("HEAD", "/live"));
     assert_eq!(req.header("x-probe"), Some("yes"));
     stub.set(StubMode::Slow);
-    assert!(
-        d.wait_event("unhealthy", Some("web"), secs(10)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("unhealthy", Some("web"), secs(10));
     let ev = &d.events("unhealthy", Some("web"))[0];
     assert!(
         ev["msg"]
@@ -195,11 +175,7 @@ services:
     on_unhealthy: stop
 "#
     ));
-    assert!(
-        d.wait_event("stopped", Some("web"), secs(10)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("stopped", Some("web"), secs(10));
     assert!(!d.events("unhealthy", Some("web")).is_empty());
     std::thread::sleep(ms(500));
     assert_eq!(pids_spawned(&d, "web").len(), 1, "stopped, not restarted");
@@ -296,11 +272,7 @@ services:
         slack.url("/slack"),
         hook.url("/tpl")
     ));
-    assert!(
-        d.wait_event("gave_up", Some("job"), secs(10)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("gave_up", Some("job"), secs(10));
     let events = d.path("events.jsonl");
     assert!(
         wait_until(secs(10), || lines(&events).len() >= 3),
@@ -367,11 +339,7 @@ services:
         d.stdout()
     );
     // The log is written asynchronously: wait for the line, not just the file.
-    assert!(
-        d.wait_event("spawned", Some("app"), secs(5)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("spawned", Some("app"), secs(5));
     let ready = record_time(&d.events("ready", Some("db"))[0]).expect("ts");
     let app = record_time(&d.events("spawned", Some("app"))[0]).expect("ts");
     assert!(app >= ready);
@@ -412,11 +380,7 @@ time.sleep(300)
         d.stdout()
     );
     // The log is written asynchronously: wait for the line, not just the file.
-    assert!(
-        d.wait_event("spawned", Some("app"), secs(5)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("spawned", Some("app"), secs(5));
     let spawned = record_time(&d.events("spawned", Some("db"))[0]).expect("ts");
     let ready = record_time(&d.events("ready", Some("db"))[0]).expect("ts");
     let took = ready.duration_since(spawned).unwrap_or_default();
@@ -471,11 +435,7 @@ services:
         d.stdout()
     );
     // The log is written asynchronously: wait for the line, not just the file.
-    assert!(
-        d.wait_event("spawned", Some("app"), secs(5)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("spawned", Some("app"), secs(5));
     let spawned = record_time(&d.events("spawned", Some("db"))[0]).expect("ts");
     let ready = record_time(&d.events("ready", Some("db"))[0]).expect("ts");
     assert!(ready.duration_since(spawned).unwrap_or_default() >= ms(700));
@@ -506,17 +466,9 @@ services:
 "#,
     );
     std::fs::write(d.path("healthy"), "").expect("file");
-    assert!(
-        d.wait_event("healthy", Some("web"), secs(10)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("healthy", Some("web"), secs(10));
     std::fs::remove_file(d.path("healthy")).expect("rm");
-    assert!(
-        d.wait_event("unhealthy", Some("web"), secs(10)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("unhealthy", Some("web"), secs(10));
     let ev = &d.events("unhealthy", Some("web"))[0];
     assert!(
         ev["msg"]
@@ -526,11 +478,7 @@ services:
         "{ev}"
     );
     // The hanging check times out, counts as a failure and is killed.
-    assert!(
-        d.wait_event("unhealthy", Some("hang"), secs(10)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("unhealthy", Some("hang"), secs(10));
     let ev = &d.events("unhealthy", Some("hang"))[0];
     assert!(
         ev["msg"]
@@ -581,11 +529,7 @@ services:
     notify: [ops]
 "#,
     );
-    assert!(
-        d.wait_event("ready", Some("quiet"), secs(10)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("ready", Some("quiet"), secs(10));
     let pid = d.oneinit_pid().expect("oneinit pid");
     // Let start-up settle, then count wake-ups over two idle seconds.
     std::thread::sleep(ms(500));

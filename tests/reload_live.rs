@@ -120,11 +120,7 @@ fn ten_reloads_while_services_crash_loop_lose_nothing() {
 fn a_new_logging_level_applies_without_restarting_services() {
     let base = "services:\n  steady:\n    command: [sleep, \"100\"]\n";
     let d = Daemon::start(&format!("logging: {{level: info}}\n{base}"));
-    assert!(
-        d.wait_event("spawned", Some("steady"), secs(10)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("spawned", Some("steady"), secs(10));
     let steady = d.events("spawned", Some("steady"))[0]["pid"].clone();
 
     // To `error`: the info records of a newly added service disappear.
@@ -152,11 +148,7 @@ fn a_new_logging_level_applies_without_restarting_services() {
     )
     .unwrap();
     d.signal(Signal::SIGHUP);
-    assert!(
-        d.wait_event("spawned", Some("loud"), secs(10)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("spawned", Some("loud"), secs(10));
     assert!(d.stdout().contains("log level changed"), "{}", d.stdout());
     let spawned = d.events("spawned", Some("steady"));
     assert_eq!(spawned.len(), 1);

@@ -363,11 +363,7 @@ fn remote_watch_reloads_when_the_served_file_changes() {
         ),
     );
     let d = Daemon::start_args(&["--config", &top.display().to_string()], Opts::default());
-    assert!(
-        d.wait_event("spawned", Some("first"), secs(20)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("spawned", Some("first"), secs(20));
     // Unchanged content: polled, but no reload.
     assert!(wait_until(secs(10), || srv.hits("/svc.yaml") >= 4));
     assert!(d.events("reloaded", None).is_empty(), "{}", d.stdout());
@@ -378,11 +374,7 @@ fn remote_watch_reloads_when_the_served_file_changes() {
         )],
     );
     assert!(d.wait_event("reloaded", None, secs(20)), "{}", d.stdout());
-    assert!(
-        d.wait_event("spawned", Some("second"), secs(20)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("spawned", Some("second"), secs(20));
     assert_eq!(
         d.events("spawned", Some("first")).len(),
         1,
@@ -471,11 +463,7 @@ fn reload_uses_the_cache_or_keeps_the_running_config_when_the_server_is_gone() {
     );
     let top = including(&dir, "top.yaml", &srv.url("/svc.yaml"), "1s", 0);
     let d = Daemon::start_args(&["--config", &top.display().to_string()], Opts::default());
-    assert!(
-        d.wait_event("spawned", Some("web"), secs(20)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("spawned", Some("web"), secs(20));
     let pid = d.events("spawned", Some("web"))[0]["pid"].clone();
     drop(srv);
 

@@ -78,11 +78,7 @@ services:
     restart: {delay: 50ms, max_retries: 2}
 "#,
     );
-    assert!(
-        d.wait_event("gave_up", Some("broken"), secs(10)),
-        "{}",
-        d.stdout()
-    );
+    d.expect_event("gave_up", Some("broken"), secs(10));
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(lines(&d.path("runs")).len(), 3, "max_retries: 2 = 3 runs");
     let exits = d.events("exited", Some("broken"));

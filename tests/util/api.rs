@@ -96,6 +96,57 @@ pub fn http() -> reqwest::Client {
         .expect("reqwest client")
 }
 
+/// One request: (status, JSON body — or the text as a JSON string when the
+/// body is not JSON).
+pub async fn call(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let mut rb = http().request(m, url);
+    if let Some(t) = token {
+        rb = rb.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let resp = rb.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+/// Asserts `body` matches the documented response of METHOD PATH STATUS
+/// in the OpenAPI document (a JSON body needs a documented schema).
+pub fn assert_documented(method: &str, path: &str, status: u16, body: &serde_json::Value) {
+    let doc = oneinit::api::openapi::document(&MetricsConfig::default());
+    let op = &doc["paths"][path][method.to_ascii_lowercase()];
+    assert!(op.is_object(), "{method} {path} is not documented");
+    let resp = &op["responses"][status.to_string()];
+    assert!(
+        resp.is_object(),
+        "{method} {path} {status} is not documented"
+    );
+    match resp["content"]["application/json"].get("schema") {
+        Some(schema) => oneinit::api::openapi::validate(
+            &doc,
+            schema,
+            body,
+            &format!("{method} {path} {status}"),
+        )
+        .unwrap_or_else(|e| panic!("{e}\nbody: {body}")),
+        None => assert!(
+            !body.is_object(),
+            "{method} {path} {status}: a JSON body without a documented schema: {body}"
+        ),
+    }
+}
+
 /// A CA, a server certificate for 127.0.0.1/localhost, and client certificates.
 pub struct Pki {
     pub dir: tempfile::TempDir,

@@ -250,6 +250,15 @@ impl Daemon {
         wait_until(timeout, || !self.events(event, service).is_empty())
     }
 
+    /// `wait_event`, failing the test (with oneinit's output) on timeout.
+    pub fn expect_event(&self, event: &str, service: Option<&str>, timeout: Duration) {
+        assert!(
+            self.wait_event(event, service, timeout),
+            "no {event} record for {service:?} within {timeout:?}; oneinit's output:\n{}",
+            self.stdout()
+        );
+    }
+
     /// Pids of every live process carrying this test's tag.
     pub fn tagged_pids(&self) -> Vec<i32> {
         tagged(&self.tag)
