@@ -220,19 +220,10 @@ fn memory_hog_hits_rlimit_as_when_oneinit_cannot_use_cgroups() {
         skip!("needs root to run oneinit as nobody");
     }
     // As nobody, oneinit cannot create cgroups: memory falls back to RLIMIT_AS.
-    let dir = tempfile::Builder::new()
-        .prefix("oneinit-as")
-        .tempdir()
-        .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let conf = dir.path().join("oneinit.yaml");
-    std::fs::write(
-        &conf,
+    let (_dir, conf) = config_for_nobody(
+        "oneinit-as",
         "services:\n  hog:\n    command: [\"python3\", \"-c\", \"a = []\\nwhile True: a.append(bytearray(1 << 20))\"]\n    restart: {policy: never}\n    limits: {memory: 96MB, cpu: 0.5}\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o444)).unwrap();
+    );
     let d = Daemon::start_args(
         &["--config", &conf.to_string_lossy()],
         Opts {
@@ -430,18 +421,10 @@ fn check_warns_about_limits_a_non_root_oneinit_cannot_enforce() {
     if !is_root() {
         skip!("needs root to run oneinit check as nobody");
     }
-    let dir = tempfile::Builder::new()
-        .prefix("oneinit-chk")
-        .tempdir()
-        .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let conf = dir.path().join("oneinit.yaml");
-    std::fs::write(
-        &conf,
+    let (_dir, conf) = config_for_nobody(
+        "oneinit-chk",
         "services:\n  web:\n    command: [\"true\"]\n    limits: {memory: 512MB, cpu: 1.5, pids: 256}\n",
-    )
-    .unwrap();
+    );
     let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
     let out = Command::new("setpriv")
         .arg(format!("--reuid={}", nobody.uid))

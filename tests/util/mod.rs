@@ -709,6 +709,21 @@ pub fn check_config(path: &Path) -> (Option<i32>, String) {
     (out.code, out.stderr)
 }
 
+/// A config another user (nobody) can read: `oneinit.yaml` holding `yaml`,
+/// read-only (0444), in a fresh temp dir opened to everyone (0755; temp
+/// dirs are 0700). Returns the dir (removed when dropped) and the file.
+pub fn config_for_nobody(prefix: &str, yaml: &str) -> (tempfile::TempDir, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("temp dir");
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    let conf = write_file(dir.path(), "oneinit.yaml", yaml);
+    fs::set_permissions(&conf, fs::Permissions::from_mode(0o444)).expect("chmod config");
+    (dir, conf)
+}
+
 /// Writes `text` to `dir/name` (creating folders) and returns the path.
 pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
