@@ -58,6 +58,20 @@ def _yaml_str(s):
     return json.dumps(s)
 
 
+def _run_dirs(root, n, kind, stamp):
+    """The service folders s6-svscan and runsvdir scan: one `run` script per
+    service (n `sleep` services, or one `crash` service that stamps)."""
+    os.makedirs(root)
+    if kind == "sleep":
+        scripts = {f"s{i}": "exec " + " ".join(SLEEP_ARGV) for i in range(n)}
+    else:
+        scripts = {"crash": STAMP_LINE.format(stamp=stamp)}
+    for name, line in scripts.items():
+        d = os.path.join(root, name)
+        os.makedirs(d)
+        _write(os.path.join(d, "run"), "#!/bin/sh\n" + line + "\n", 0o755)
+
+
 class OneInit(Driver):
     name = "oneinit"
     restart_delay = "10ms (restart: {policy: always, delay: 10ms, backoff: 1.0})"
@@ -175,17 +189,7 @@ class S6(Driver):
     def layout(self, workdir, n, kind, stamp=None):
         # s6-svscan supervises at most 500 service dirs unless told more with -c.
         self.max_services = max(500, 2 * n)
-        scan = os.path.join(workdir, "scan")
-        os.makedirs(scan)
-        if kind == "sleep":
-            for i in range(n):
-                d = os.path.join(scan, f"s{i}")
-                os.makedirs(d)
-                _write(os.path.join(d, "run"), "#!/bin/sh\nexec " + " ".join(SLEEP_ARGV) + "\n", 0o755)
-        else:
-            d = os.path.join(scan, "crash")
-            os.makedirs(d)
-            _write(os.path.join(d, "run"), "#!/bin/sh\n" + STAMP_LINE.format(stamp=stamp) + "\n", 0o755)
+        _run_dirs(os.path.join(workdir, "scan"), n, kind, stamp)
 
     def argv(self, workdir):
         return ["s6-svscan", "-c", str(self.max_services), os.path.join(workdir, "scan")]
@@ -205,16 +209,7 @@ class Runit(Driver):
 
     def layout(self, workdir, n, kind, stamp=None):
         sv = os.path.join(workdir, "sv")
-        os.makedirs(sv)
-        if kind == "sleep":
-            for i in range(n):
-                d = os.path.join(sv, f"s{i}")
-                os.makedirs(d)
-                _write(os.path.join(d, "run"), "#!/bin/sh\nexec " + " ".join(SLEEP_ARGV) + "\n", 0o755)
-        else:
-            d = os.path.join(sv, "crash")
-            os.makedirs(d)
-            _write(os.path.join(d, "run"), "#!/bin/sh\n" + STAMP_LINE.format(stamp=stamp) + "\n", 0o755)
+        _run_dirs(sv, n, kind, stamp)
         # runsvdir ignores a directory modified within the current second and
         # looks again a second later (its guard against half-written dirs); in a
         # real container the service dirs are old, so age it like one.
