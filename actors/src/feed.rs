@@ -36,8 +36,9 @@ impl<T: Clone> Feed<T> {
         }
     }
 
-    /// Whether a channel exists now (for tests of the memory behaviour).
-    pub fn is_open(&self) -> bool {
+    /// Whether a channel exists now.
+    #[cfg(test)]
+    fn is_open(&self) -> bool {
         self.tx.is_some()
     }
 }
