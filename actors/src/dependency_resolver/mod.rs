@@ -1,18 +1,34 @@
-//! DependencyResolver: owns the dependency graph and the dependency-relevant
-//! state of every service, and tells the ServiceManager which waiting
-//! services may start, which dependencies to pull up, and which dependents
-//! to stop when something they require goes away (SPEC 2.3, 5.2).
+//! DependencyResolver: the dependency rules (SPEC 2.3, 5.2) as the pure
+//! function `decide`: which waiting services may start, which dependencies
+//! to pull up, and which dependents to stop when something they require
+//! goes away.
 //!
-//! The decision rules are the pure function `decide`, unit-tested below.
-
-pub mod messages;
+//! It is a function, not an actor: every fact it needs (a service's state,
+//! whether it is released and wanted) is owned by the ServiceManager's
+//! table, which calls `decide` with a lookup into that table whenever one
+//! of those facts changes. An actor would have to mirror that state (it
+//! once did, and the copy cost five mailbox hops per start); a function
+//! answers from the facts it is handed and is table-tested below.
 
 use crate::model::graph::{DepGraph, EdgeKind};
 use crate::model::view::ServiceState;
-use actix::prelude::*;
-use messages::*;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
+/// What dependencies now allow or demand, for the ServiceManager to do.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DependencyDecision {
+    /// Waiting services whose dependencies are all satisfied: start them.
+    pub start: Vec<String>,
+    /// Dependencies (`requires`/`wants`) of a waiting service that nobody
+    /// wanted yet (on-demand): mark them wanted.
+    pub pull: Vec<String>,
+    /// Services that `require` one that stopped or failed for good,
+    /// dependents first: stop them until it is back.
+    pub stop_dependents: Vec<String>,
+}
+
+/// The dependency-relevant facts of one service, read from the
+/// ServiceManager's table when a decision is made (never stored here).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DepState {
     pub state: ServiceState,
@@ -45,13 +61,15 @@ impl DepState {
 }
 
 /// The rules, as a pure function of the graph, the states and what changed.
+/// `state_of` answers the current facts of a service (the default for one
+/// it does not know); `previous` is what `changed` looked like before.
 pub fn decide(
     graph: &DepGraph,
-    states: &HashMap<String, DepState>,
+    state_of: impl Fn(&str) -> DepState,
     changed: &str,
     previous: Option<DepState>,
 ) -> DependencyDecision {
-    let get = |n: &str| states.get(n).copied().unwrap_or_default();
+    let get = |n: &str| state_of(n);
     let mut decision = DependencyDecision::default();
     let mut candidates: BTreeSet<&str> = BTreeSet::new();
     candidates.insert(changed);
@@ -105,71 +123,11 @@ pub fn decide(
     decision
 }
 
-pub struct DependencyResolver {
-    graph: DepGraph,
-    states: HashMap<String, DepState>,
-    manager: Recipient<DependencyDecision>,
-}
-
-impl DependencyResolver {
-    pub fn new(manager: Recipient<DependencyDecision>) -> Self {
-        DependencyResolver {
-            graph: DepGraph::default(),
-            states: HashMap::new(),
-            manager,
-        }
-    }
-}
-
-impl Actor for DependencyResolver {
-    type Context = Context<Self>;
-}
-
-impl Handler<SetGraph> for DependencyResolver {
-    type Result = ();
-    fn handle(&mut self, msg: SetGraph, _: &mut Context<Self>) {
-        self.graph = msg.graph;
-    }
-}
-
-impl Handler<DependencyChanged> for DependencyResolver {
-    type Result = ();
-    fn handle(&mut self, msg: DependencyChanged, _: &mut Context<Self>) {
-        let new = DepState {
-            state: msg.state,
-            released: msg.released,
-            wanted: msg.wanted,
-        };
-        let previous = self.states.insert(msg.service.clone(), new);
-        if previous == Some(new) {
-            return;
-        }
-        let decision = decide(&self.graph, &self.states, &msg.service, previous);
-        if decision != DependencyDecision::default() {
-            self.manager.do_send(decision);
-        }
-    }
-}
-
-impl Handler<ForgetService> for DependencyResolver {
-    type Result = ();
-    fn handle(&mut self, msg: ForgetService, _: &mut Context<Self>) {
-        self.states.remove(&msg.service);
-    }
-}
-
-impl Handler<GetShutdownLayers> for DependencyResolver {
-    type Result = MessageResult<GetShutdownLayers>;
-    fn handle(&mut self, _: GetShutdownLayers, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.graph.shutdown_layers())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::config::ServiceConfig;
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, HashMap};
     use std::sync::Arc;
     use ServiceState as S;
 
@@ -187,6 +145,10 @@ mod tests {
         DepGraph::build(&t)
     }
 
+    fn lookup(s: &HashMap<String, DepState>) -> impl Fn(&str) -> DepState + '_ {
+        |n| s.get(n).copied().unwrap_or_default()
+    }
+
     fn st(state: ServiceState, released: bool, wanted: bool) -> DepState {
         DepState {
             state,
@@ -202,14 +164,14 @@ mod tests {
         s.insert("web".to_string(), st(S::Waiting, false, true));
         s.insert("db".to_string(), st(S::Starting, false, true));
         s.insert("cache".to_string(), st(S::Waiting, false, true));
-        assert!(decide(&g, &s, "web", None).start.is_empty());
+        assert!(decide(&g, lookup(&s), "web", None).start.is_empty());
         s.insert("db".to_string(), st(S::Ready, true, true));
         assert!(
-            decide(&g, &s, "db", None).start.is_empty(),
+            decide(&g, lookup(&s), "db", None).start.is_empty(),
             "cache still pending"
         );
         s.insert("cache".to_string(), st(S::Failed, false, true));
-        assert_eq!(decide(&g, &s, "cache", None).start, vec!["web"]);
+        assert_eq!(decide(&g, lookup(&s), "cache", None).start, vec!["web"]);
     }
 
     #[test]
@@ -217,7 +179,7 @@ mod tests {
         let g = graph();
         let mut s = HashMap::new();
         s.insert("web".to_string(), st(S::Waiting, false, true));
-        let d = decide(&g, &s, "web", None);
+        let d = decide(&g, lookup(&s), "web", None);
         assert_eq!(d.pull, vec!["cache", "db"]);
     }
 
@@ -229,7 +191,7 @@ mod tests {
         s.insert("worker".to_string(), st(S::Ready, true, true));
         let prev = st(S::Ready, true, true);
         s.insert("db".to_string(), st(S::Failed, false, true));
-        let d = decide(&g, &s, "db", Some(prev));
+        let d = decide(&g, lookup(&s), "db", Some(prev));
         assert_eq!(d.stop_dependents, vec!["worker", "web"]);
     }
 }

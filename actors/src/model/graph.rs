@@ -1,7 +1,7 @@
 //! The dependency graph (SPEC 2.3 `requires`, `wants`, `after`, `before`):
 //! built from the service table, checked for unknown names and cycles, and
 //! asked which services gate a start and which must stop first. Pure; the
-//! DependencyResolver actor wraps it.
+//! DependencyResolver (`dependency_resolver::decide`) reads it.
 //!
 //! Edges point from the service that declares the dependency to the one it
 //! names. A `before: [x]` on `a` is stored as `x after a`, so every edge

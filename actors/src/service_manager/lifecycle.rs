@@ -7,7 +7,6 @@
 
 use super::messages::Reload;
 use super::ServiceManager;
-use crate::dependency_resolver::messages::GetShutdownLayers;
 use crate::model::machine::StopTarget;
 use crate::model::view::ServiceState;
 use crate::service::messages::{InstanceExited, KillNow, SendSignal, Stop};
@@ -33,7 +32,6 @@ pub struct ShutdownState {
     critical_code: Option<i32>,
     /// The signal that asked for the shutdown (tini mode passes it on).
     signal: Option<Signal>,
-    layers_known: bool,
     finishing: bool,
 }
 
@@ -86,11 +84,10 @@ impl ServiceManager {
             e.wanted = false;
         }
         self.shutdown = Some(ShutdownState {
-            layers: VecDeque::new(),
+            layers: self.graph.shutdown_layers().into(),
             current: Vec::new(),
             critical_code,
             signal,
-            layers_known: false,
             finishing: false,
         });
         let timeout = self.config.shutdown.timeout.get();
@@ -101,21 +98,7 @@ impl ServiceManager {
                 act.advance_shutdown(ctx);
             }
         });
-        let Some(resolver) = self.resolver.clone() else {
-            self.finish(ctx);
-            return;
-        };
-        resolver
-            .send(GetShutdownLayers)
-            .into_actor(self)
-            .map(|layers, act, ctx| {
-                if let Some(s) = act.shutdown.as_mut() {
-                    s.layers = layers.unwrap_or_default().into();
-                    s.layers_known = true;
-                }
-                act.advance_shutdown(ctx);
-            })
-            .wait(ctx);
+        self.advance_shutdown(ctx);
     }
 
     /// Moves to the next layer once every service of the current one settled.
@@ -124,7 +107,7 @@ impl ServiceManager {
             let Some(s) = self.shutdown.as_mut() else {
                 return;
             };
-            if !s.layers_known || s.finishing {
+            if s.finishing {
                 return;
             }
             let busy = s

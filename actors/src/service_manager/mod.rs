@@ -18,8 +18,7 @@ pub mod reload;
 mod trim;
 pub mod watch;
 
-use crate::dependency_resolver::messages::{DependencyChanged, DependencyDecision, SetGraph};
-use crate::dependency_resolver::DependencyResolver;
+use crate::dependency_resolver::{decide, DepState, DependencyDecision};
 use crate::feed::Feed;
 use crate::logging::rotate::{report_to, RotatingFile, RotationPolicy, SharedRotatingFile};
 use crate::logging::service_logs::ServiceLogs;
@@ -28,7 +27,7 @@ use crate::metrics_exporter::messages::{ServiceRegistered, ServiceRemoved};
 use crate::model::config::{Config, LogFormat, ServiceConfig};
 use crate::model::graph::DepGraph;
 use crate::model::machine::StopTarget;
-use crate::model::view::{GraphEdge, Health, ServiceState, ServiceView, StateChanged};
+use crate::model::view::{Health, ServiceState, ServiceView, StateChanged};
 use crate::service::limits::ServiceLimits;
 use crate::service::messages::{ServiceFact, ServiceUpdated, Start, Stop, Wait};
 use crate::service::{ServiceActor, ServiceSetup};
@@ -93,8 +92,8 @@ pub struct ServiceManager {
     pub(crate) registrations: Vec<Recipient<ServiceRegistered>>,
     pub(crate) removals: Vec<Recipient<ServiceRemoved>>,
     pub(crate) services: BTreeMap<String, Entry>,
-    pub(crate) edges: Vec<GraphEdge>,
-    pub(crate) resolver: Option<Addr<DependencyResolver>>,
+    /// The dependency graph of `config` (rebuilt on reload).
+    pub(crate) graph: DepGraph,
     pub(crate) procs: ProcessTable,
     pub(crate) events: Feed<StateChanged>,
     pub(crate) log_arbiter: Option<Arbiter>,
@@ -126,8 +125,7 @@ impl ServiceManager {
             registrations: setup.registrations,
             removals: setup.removals,
             services: BTreeMap::new(),
-            edges: Vec::new(),
-            resolver: None,
+            graph: DepGraph::default(),
             procs: ProcessTable::default(),
             events: Feed::new(4096),
             log_arbiter: None,
@@ -214,33 +212,74 @@ impl ServiceManager {
         );
     }
 
-    /// Marks a service wanted and lets the resolver start it when its
-    /// dependencies allow.
+    /// Marks a service wanted and lets the dependency rules start it when
+    /// its dependencies allow.
     pub(crate) fn want(&mut self, name: &str) {
+        let previous = self.dep_state(name);
         if let Some(e) = self.services.get_mut(name) {
             e.wanted = true;
             e.addr.do_send(Wait);
-            self.tell_resolver(name);
+            self.resolve(name, previous);
         }
     }
 
-    pub(crate) fn tell_resolver(&self, name: &str) {
-        if let (Some(r), Some(e)) = (&self.resolver, self.services.get(name)) {
-            r.do_send(DependencyChanged {
-                service: name.to_string(),
-                state: e.view.state,
-                released: e.released,
-                wanted: e.wanted,
-            });
+    /// The facts of one service the dependency rules read.
+    pub(crate) fn dep_state(&self, name: &str) -> Option<DepState> {
+        self.services.get(name).map(|e| DepState {
+            state: e.view.state,
+            released: e.released,
+            wanted: e.wanted,
+        })
+    }
+
+    /// A dependency fact of `name` changed from `previous`: applies what
+    /// the dependency rules (`dependency_resolver::decide`) now demand.
+    pub(crate) fn resolve(&mut self, name: &str, previous: Option<DepState>) {
+        let now = self.dep_state(name);
+        if now.is_none() || now == previous {
+            return;
+        }
+        let decision = decide(
+            &self.graph,
+            |n| self.dep_state(n).unwrap_or_default(),
+            name,
+            previous,
+        );
+        if decision != DependencyDecision::default() {
+            self.apply_decision(decision);
+        }
+    }
+
+    fn apply_decision(&mut self, decision: DependencyDecision) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        for name in &decision.pull {
+            let log = self.log.new(o!("service" => name.clone()));
+            info!(log, "started as a dependency");
+            self.want(name);
+        }
+        for name in &decision.start {
+            if let Some(e) = self.services.get(name) {
+                if e.wanted && e.view.state == ServiceState::Waiting {
+                    e.addr.do_send(Start);
+                }
+            }
+        }
+        for name in &decision.stop_dependents {
+            if let Some(e) = self.services.get(name) {
+                let log = self.log.new(o!("service" => name.clone()));
+                info!(log, "stopping: a service it requires went away");
+                e.addr.do_send(Stop {
+                    target: StopTarget::Waiting,
+                    signal: None,
+                });
+            }
         }
     }
 
     pub(crate) fn install_graph(&mut self) {
-        let graph = DepGraph::build(&self.config.services);
-        self.edges = graph.edges();
-        if let Some(r) = &self.resolver {
-            r.do_send(SetGraph { graph });
-        }
+        self.graph = DepGraph::build(&self.config.services);
     }
 }
 
@@ -277,7 +316,6 @@ impl Actor for ServiceManager {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.log_arbiter = Some(Arbiter::new());
-        self.resolver = Some(DependencyResolver::new(ctx.address().recipient()).start());
         self.install_graph();
         self.start_signal_stream(ctx);
         let configs: Vec<(String, Arc<ServiceConfig>)> = self
@@ -305,6 +343,7 @@ impl Handler<ServiceUpdated> for ServiceManager {
     type Result = ();
     fn handle(&mut self, msg: ServiceUpdated, ctx: &mut Context<Self>) {
         let name = msg.view.name.clone();
+        let dep_before = self.dep_state(&name);
         let Some(e) = self.services.get_mut(&name) else {
             return;
         };
@@ -331,7 +370,7 @@ impl Handler<ServiceUpdated> for ServiceManager {
         let ended_for_good = matches!(state, ServiceState::Completed | ServiceState::Failed);
         let critical = e.cfg.critical;
         let code = e.last_exit_code.unwrap_or(0);
-        self.tell_resolver(&name);
+        self.resolve(&name, dep_before);
         if changed {
             self.note_activity(ctx);
         }
@@ -343,37 +382,6 @@ impl Handler<ServiceUpdated> for ServiceManager {
             self.advance_shutdown(ctx);
         } else {
             self.retire_if_settled(&name, ctx);
-        }
-    }
-}
-
-impl Handler<DependencyDecision> for ServiceManager {
-    type Result = ();
-    fn handle(&mut self, msg: DependencyDecision, _: &mut Context<Self>) {
-        if self.shutdown.is_some() {
-            return;
-        }
-        for name in &msg.pull {
-            let log = self.log.new(o!("service" => name.clone()));
-            info!(log, "started as a dependency");
-            self.want(name);
-        }
-        for name in &msg.start {
-            if let Some(e) = self.services.get(name) {
-                if e.wanted && e.view.state == ServiceState::Waiting {
-                    e.addr.do_send(Start);
-                }
-            }
-        }
-        for name in &msg.stop_dependents {
-            if let Some(e) = self.services.get(name) {
-                let log = self.log.new(o!("service" => name.clone()));
-                info!(log, "stopping: a service it requires went away");
-                e.addr.do_send(Stop {
-                    target: StopTarget::Waiting,
-                    signal: None,
-                });
-            }
         }
     }
 }

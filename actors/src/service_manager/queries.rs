@@ -163,7 +163,7 @@ impl Handler<GetGraph> for ServiceManager {
             .collect();
         MessageResult(GraphView {
             nodes,
-            edges: self.edges.clone(),
+            edges: self.graph.edges(),
         })
     }
 }

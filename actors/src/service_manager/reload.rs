@@ -8,7 +8,6 @@ use super::lifecycle::settled;
 use super::messages::Reload;
 use super::ServiceManager;
 use crate::config_loader::{self, LoadedConfig};
-use crate::dependency_resolver::messages::ForgetService;
 use crate::metrics_exporter::messages::ServiceRemoved;
 use crate::model::config::{Config, ServiceConfig};
 use crate::model::machine::StopTarget;
@@ -151,11 +150,6 @@ impl ServiceManager {
         self.note_activity(ctx);
         match e.retiring.flatten() {
             None => {
-                if let Some(r) = &self.resolver {
-                    r.do_send(ForgetService {
-                        service: name.to_string(),
-                    });
-                }
                 for r in &self.removals {
                     r.do_send(ServiceRemoved {
                         service: name.to_string(),
