@@ -332,13 +332,12 @@ fn start_actors(
     let log = setup.log.clone();
     let mut manager = configure(ServiceManager::new(setup));
     manager.observe_config(health_ctx.address().recipient());
+    manager.observe_actors(health_ctx.address().recipient());
     manager.observe_config(notifier_ctx.address().recipient());
     let procs = manager.process_table();
     let health = HealthChecker::new(HealthSetup {
         services: services.clone(),
         procs: procs.clone(),
-        ready: manager_addr.clone().recipient(),
-        status: manager_addr.clone().recipient(),
         health: vec![manager_addr.recipient(), notifier_ctx.address().recipient()],
         checks: vec![exporter.clone().recipient()],
         log: log.clone(),

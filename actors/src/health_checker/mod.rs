@@ -3,10 +3,11 @@
 //! `readiness.check` of each new instance until it passes, and reads the
 //! sd_notify sockets of `readiness.notify` services (SPEC 2.3, 2.4, 3).
 //!
-//! It learns what runs from the ServiceActors' `ServiceFact`s and reports
-//! `HealthChanged` (to the ServiceManager and the Notifier), `MarkReady` and
-//! `SetServiceStatus` (to the ServiceManager), and `HealthCheckObserved` (to
-//! metrics). Check runs are futures bounded by their timeout, so a hanging
+//! It learns what runs from the ServiceActors' `ServiceFact`s and which
+//! actor runs a service from `ServiceActorStarted`, and reports
+//! `HealthChanged` (to the ServiceManager and the Notifier), `InstanceReady`
+//! and `SetStatusText` (straight to the service's actor), and
+//! `HealthCheckObserved` (to metrics). Check runs are futures bounded by their timeout, so a hanging
 //! check never blocks anything; a service without checks costs no timer.
 //!
 //! Files: `checks.rs` one run of one check, `tally.rs` thresholds,
@@ -21,8 +22,10 @@ pub mod tally;
 use crate::metrics_exporter::messages::HealthCheckObserved;
 use crate::model::config::{CheckConfig, ServiceConfig};
 use crate::model::view::{Health, ServiceState};
-use crate::service::messages::{FactKind, InstanceExited, ServiceFact};
-use crate::service_manager::health::{ConfigApplied, MarkReady, SetServiceStatus};
+use crate::service::messages::{
+    FactKind, InstanceExited, InstanceReady, ServiceActorStarted, ServiceFact, SetStatusText,
+};
+use crate::service_manager::health::ConfigApplied;
 use crate::service_manager::process_table::ProcessTable;
 use actix::prelude::*;
 use checks::CheckEnv;
@@ -41,8 +44,6 @@ const READINESS_POLL: Duration = Duration::from_secs(1);
 pub struct HealthSetup {
     pub services: crate::model::config::Services,
     pub procs: ProcessTable,
-    pub ready: Recipient<MarkReady>,
-    pub status: Recipient<SetServiceStatus>,
     /// Told of every health change (ServiceManager, Notifier).
     pub health: Vec<Recipient<HealthChanged>>,
     /// Told of every check run (metrics).
@@ -105,9 +106,23 @@ impl Watched {
     }
 }
 
+/// The actors running services now, by service name.
+type Actors = BTreeMap<String, ServiceActorStarted>;
+
+/// Tells the actor running `service` that one of its instances is ready.
+fn tell_ready(actors: &Actors, service: &str, instance: u64, pid: i32) {
+    if let Some(a) = actors.get(service) {
+        a.ready.do_send(InstanceReady {
+            instance,
+            pid: Some(pid),
+        });
+    }
+}
+
 pub struct HealthChecker {
     setup: HealthSetup,
     watched: BTreeMap<String, Watched>,
+    actors: Actors,
     waiters: Arc<ExitWaiters>,
     http: Option<reqwest::Client>,
     sockets: notify::Sockets,
@@ -130,6 +145,7 @@ impl HealthChecker {
         HealthChecker {
             setup,
             watched,
+            actors: Actors::new(),
             waiters: Arc::new(ExitWaiters::default()),
             http: None,
             sockets,
@@ -419,11 +435,7 @@ impl HealthChecker {
             }
         }
         if inst.ready_successes >= check.success_threshold.max(1) {
-            self.setup.ready.do_send(MarkReady {
-                service: service.to_string(),
-                instance,
-                pid: Some(pid),
-            });
+            tell_ready(&self.actors, service, instance, pid);
             return;
         }
         let poll = readiness_poll(check);
@@ -436,11 +448,8 @@ impl HealthChecker {
             return;
         };
         let fields = notify::parse(&msg.text);
-        if let Some(text) = fields.status {
-            self.setup.status.do_send(SetServiceStatus {
-                service: msg.service.clone(),
-                text,
-            });
+        if let (Some(text), Some(a)) = (fields.status, self.actors.get(&msg.service)) {
+            a.status_text.do_send(SetStatusText { text });
         }
         if !fields.ready {
             return;
@@ -452,11 +461,7 @@ impl HealthChecker {
                 .map(|(id, i)| (*id, i.pid))
                 .collect::<Vec<_>>(),
         ) {
-            Some((instance, pid)) => self.setup.ready.do_send(MarkReady {
-                service: msg.service.clone(),
-                instance,
-                pid: Some(pid),
-            }),
+            Some((instance, pid)) => tell_ready(&self.actors, &msg.service, instance, pid),
             None => {
                 // The datagram beat the instance's `Spawned` fact.
                 w.early_ready
@@ -476,11 +481,7 @@ impl HealthChecker {
         });
         if let Some(pos) = found {
             w.early_ready.remove(pos);
-            self.setup.ready.do_send(MarkReady {
-                service: service.to_string(),
-                instance,
-                pid: Some(pid),
-            });
+            tell_ready(&self.actors, service, instance, pid);
         }
     }
 }
@@ -526,6 +527,13 @@ impl Handler<NotifyDatagram> for HealthChecker {
     }
 }
 
+impl Handler<ServiceActorStarted> for HealthChecker {
+    type Result = ();
+    fn handle(&mut self, msg: ServiceActorStarted, _: &mut Context<Self>) {
+        self.actors.insert(msg.service.clone(), msg);
+    }
+}
+
 /// Reload: stop following removed and changed services (a changed one is
 /// restarted by the manager and followed afresh from its new facts).
 impl Handler<ConfigApplied> for HealthChecker {
@@ -556,6 +564,7 @@ impl Handler<ConfigApplied> for HealthChecker {
                 self.watched.insert(name.clone(), Watched::new(cfg.clone()));
             }
         }
+        self.actors.retain(|name, _| services.contains_key(name));
         self.setup.services = services;
     }
 }

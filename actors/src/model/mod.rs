@@ -9,5 +9,6 @@ pub mod limits;
 pub mod machine;
 pub mod schedule;
 pub mod signal;
+pub mod status;
 pub mod units;
 pub mod view;

@@ -2,7 +2,7 @@
 //! readiness reporters) and the facts it publishes.
 
 use crate::model::machine::StopTarget;
-use crate::model::view::{ServiceState, ServiceView};
+use crate::model::view::ServiceState;
 use crate::sys::reap::ExitStatus;
 use actix::Message;
 use nix::sys::signal::Signal;
@@ -66,23 +66,6 @@ pub struct SetStatusText {
     pub text: String,
 }
 
-/// Fact: the service's view changed. Sent to the ServiceManager.
-#[derive(Message, Clone, Debug)]
-#[rtype(result = "()")]
-pub struct ServiceUpdated {
-    /// The actor generation that sent it (stale ones are ignored).
-    pub generation: u64,
-    pub view: ServiceView,
-    /// Ready (or completed) and `notify_delay` has passed: dependents may start.
-    pub released: bool,
-    /// Some instance had to be SIGKILLed after its stop timeout.
-    pub killed: bool,
-    /// The last exit, shell style (128+N for signal N).
-    pub last_exit_code: Option<i32>,
-    /// The state changed because of an operator or shutdown request.
-    pub requested: bool,
-}
-
 /// What happened to an instance, for metrics and notifications.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FactKind {
@@ -128,4 +111,15 @@ pub struct ServiceFact {
 pub struct Trigger {
     /// inetd style: the connection becomes the instance's stdin and stdout.
     pub connection: Option<std::os::fd::OwnedFd>,
+}
+
+/// Fact from the ServiceManager: a ServiceActor now runs `service` (at
+/// start, on reload). Peers that report readiness and `STATUS=` text (the
+/// HealthChecker) send them straight to these recipients.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct ServiceActorStarted {
+    pub service: String,
+    pub ready: actix::Recipient<InstanceReady>,
+    pub status_text: actix::Recipient<SetStatusText>,
 }

@@ -1,7 +1,8 @@
 //! ServiceActor: one per service. Owns the service's instances, feeds their
 //! state machines (`model::machine`) and performs the effects: spawn, stop
-//! signals, SIGKILL, timers, log events. Publishes `ServiceUpdated` to the
-//! ServiceManager and `ServiceFact`s to observers (metrics, notifiers).
+//! signals, SIGKILL, timers, log events. It owns the service's runtime
+//! state and publishes it as one `ServiceStatus` (in `ServiceUpdated`) to
+//! the ServiceManager, and `ServiceFact`s to observers (metrics, notifiers).
 
 pub mod demand;
 pub mod limits;
@@ -16,7 +17,9 @@ use crate::model::machine::{
 };
 use crate::model::schedule::Timetable;
 use crate::model::signal::signal_short_name;
-use crate::model::view::{ExitView, Health, InstanceView, ServiceState, ServiceView, Stream};
+use crate::model::status::ServiceStatus;
+use crate::model::view::{ExitView, InstanceView, ServiceState, Stream};
+use crate::service_manager::messages::ServiceUpdated;
 use crate::service_manager::process_table::{ProcessOwner, ProcessTable};
 use crate::sys::reap::ExitStatus;
 use crate::sys::{signals, spawn};
@@ -326,7 +329,7 @@ impl ServiceActor {
         }
     }
 
-    /// Sends the current view to the manager; handles `notify_delay`.
+    /// Sends the current status to the manager; handles `notify_delay`.
     fn publish(&mut self, ctx: &mut Context<Self>) {
         self.settle_demand(ctx);
         let state = self.state();
@@ -357,59 +360,34 @@ impl ServiceActor {
             self.fact(0, None, FactKind::StateChanged { from, to: state });
         }
         self.s.manager.do_send(ServiceUpdated {
+            service: self.s.name.clone(),
             generation: self.s.generation,
-            view: self.view(),
-            released: self.released,
-            killed: self.slots.iter().any(|s| s.m.killed),
-            last_exit_code: self.last_exit.as_ref().map(|(_, c)| *c),
-            requested: false,
+            status: self.status(),
         });
     }
 
-    fn view(&self) -> ServiceView {
-        let c = &self.s.cfg;
-        let instances: Vec<InstanceView> = self
-            .slots
-            .iter()
-            .map(|s| InstanceView {
-                id: s.id,
-                pid: s.m.pid,
-                state: s.m.state,
-                started_at: s.m.pid.and(s.started_utc),
-            })
-            .collect();
-        let uptime = instances
-            .iter()
-            .filter_map(|i| i.started_at)
-            .min()
-            .map(|t| (Utc::now() - t).num_milliseconds() as f64 / 1000.0);
-        ServiceView {
-            name: self.s.name.clone(),
-            description: c.description.clone(),
-            kind: c.kind.as_str().into(),
+    /// The runtime status this actor owns, as published to the manager.
+    fn status(&self) -> ServiceStatus {
+        ServiceStatus {
             state: self.state(),
-            health: Health::Unknown,
-            status_text: self.status_text.clone(),
-            instances,
+            instances: self
+                .slots
+                .iter()
+                .map(|s| InstanceView {
+                    id: s.id,
+                    pid: s.m.pid,
+                    state: s.m.state,
+                    started_at: s.m.pid.and(s.started_utc),
+                })
+                .collect(),
             restarts: self.slots.iter().map(|s| s.m.restarts).sum(),
-            uptime_seconds: uptime,
             last_exit: self.last_exit.as_ref().map(|(v, _)| v.clone()),
-            requires: c.requires.clone(),
-            wants: c.wants.clone(),
-            after: c.after.clone(),
-            before: c.before.clone(),
-            autostart: c.autostart(),
-            critical: c.critical,
+            last_exit_code: self.last_exit.as_ref().map(|(_, c)| *c),
+            status_text: self.status_text.clone(),
             next_run: self.demand.next_run,
-            listen: c
-                .socket
-                .as_ref()
-                .map(|s| s.listen.clone())
-                .unwrap_or_default(),
             runs_total: self.counts_runs().then_some(self.demand.runs_total),
-            memory_bytes: None,
-            cpu_seconds: None,
-            limits: self.s.limits.views(),
+            released: self.released,
+            killed: self.slots.iter().any(|s| s.m.killed),
         }
     }
 

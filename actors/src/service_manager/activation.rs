@@ -65,7 +65,7 @@ impl ServiceManager {
         let Some(e) = self.services.get(name) else {
             return;
         };
-        let state = e.view.state;
+        let state = e.status.state;
         if !state.is_alive() && !matches!(state, ServiceState::Backoff | ServiceState::Waiting) {
             self.want(name);
         }

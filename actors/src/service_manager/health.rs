@@ -1,7 +1,8 @@
 //! The ServiceManager's side of health and readiness: it stores the health
 //! the HealthChecker reports (views, `/readyz`), logs `unhealthy`/`healthy`
-//! events (SPEC 6), performs `on_unhealthy` (SPEC 5.1), and passes
-//! readiness and `STATUS=` text from the HealthChecker to the ServiceActor.
+//! events (SPEC 6) and performs `on_unhealthy` (SPEC 5.1). Readiness and
+//! `STATUS=` text go from the HealthChecker straight to the ServiceActor,
+//! whose recipients the manager announces (`ServiceActorStarted`).
 
 use super::process_table::ProcessTable;
 use super::ServiceManager;
@@ -9,7 +10,8 @@ use crate::health_checker::messages::HealthChanged;
 use crate::model::config::OnUnhealthy;
 use crate::model::machine::StopTarget;
 use crate::model::view::{Health, ServiceState};
-use crate::service::messages::{InstanceReady, SetStatusText, Stop};
+use crate::service::messages::{ServiceActorStarted, Stop};
+use crate::service::ServiceActor;
 use actix::prelude::*;
 use slog::{info, o, warn};
 
@@ -19,24 +21,6 @@ use slog::{info, o, warn};
 #[rtype(result = "()")]
 pub struct ConfigApplied {
     pub config: crate::model::config::Config,
-}
-
-/// An instance of `service` reported readiness (readiness check passed,
-/// sd_notify `READY=1`).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct MarkReady {
-    pub service: String,
-    pub instance: u64,
-    pub pid: Option<i32>,
-}
-
-/// sd_notify `STATUS=` text of `service`, shown as `status_text`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SetServiceStatus {
-    pub service: String,
-    pub text: String,
 }
 
 impl ServiceManager {
@@ -49,6 +33,21 @@ impl ServiceManager {
     /// Tells `to` of every configuration applied from now on.
     pub fn observe_config(&mut self, to: Recipient<ConfigApplied>) {
         self.config_observers.push(to);
+    }
+
+    /// Tells `to` which actor runs each service, from now on.
+    pub fn observe_actors(&mut self, to: Recipient<ServiceActorStarted>) {
+        self.actor_observers.push(to);
+    }
+
+    pub(crate) fn tell_actor_observers(&self, name: &str, addr: &Addr<ServiceActor>) {
+        for r in &self.actor_observers {
+            r.do_send(ServiceActorStarted {
+                service: name.to_string(),
+                ready: addr.clone().recipient(),
+                status_text: addr.clone().recipient(),
+            });
+        }
     }
 
     pub(crate) fn tell_config_observers(&self) {
@@ -69,7 +68,6 @@ impl Handler<HealthChanged> for ServiceManager {
         };
         let before = e.health;
         e.health = msg.health;
-        e.view.health = msg.health;
         if before == msg.health {
             return;
         }
@@ -80,7 +78,7 @@ impl Handler<HealthChanged> for ServiceManager {
                 let action = e.cfg.on_unhealthy;
                 warn!(log, "unhealthy: {}", msg.message;
                     "event" => "unhealthy", "check" => &check, "action" => action_name(action));
-                let up = matches!(e.view.state, ServiceState::Running | ServiceState::Ready);
+                let up = matches!(e.status.state, ServiceState::Running | ServiceState::Ready);
                 if shutting_down || !up {
                     return;
                 }
@@ -113,26 +111,5 @@ fn action_name(a: OnUnhealthy) -> &'static str {
         OnUnhealthy::Stop => "stop",
         OnUnhealthy::Notify => "notify",
         OnUnhealthy::Ignore => "ignore",
-    }
-}
-
-impl Handler<MarkReady> for ServiceManager {
-    type Result = ();
-    fn handle(&mut self, msg: MarkReady, _: &mut Context<Self>) {
-        if let Some(e) = self.services.get(&msg.service) {
-            e.addr.do_send(InstanceReady {
-                instance: msg.instance,
-                pid: msg.pid,
-            });
-        }
-    }
-}
-
-impl Handler<SetServiceStatus> for ServiceManager {
-    type Result = ();
-    fn handle(&mut self, msg: SetServiceStatus, _: &mut Context<Self>) {
-        if let Some(e) = self.services.get(&msg.service) {
-            e.addr.do_send(SetStatusText { text: msg.text });
-        }
     }
 }

@@ -110,10 +110,11 @@ impl ServiceManager {
             if s.finishing {
                 return;
             }
-            let busy = s
-                .current
-                .iter()
-                .any(|n| self.services.get(n).is_some_and(|e| !settled(e.view.state)));
+            let busy = s.current.iter().any(|n| {
+                self.services
+                    .get(n)
+                    .is_some_and(|e| !settled(e.status.state))
+            });
             if busy {
                 return;
             }
@@ -125,7 +126,7 @@ impl ServiceManager {
             for name in &layer {
                 if let Some(e) = self.services.get(name) {
                     if !matches!(
-                        e.view.state,
+                        e.status.state,
                         ServiceState::Stopped | ServiceState::Completed | ServiceState::Failed
                     ) {
                         // Inactive ones too: that switches socket activation
@@ -242,7 +243,7 @@ impl ServiceManager {
     pub(crate) fn exit_code(&self) -> i32 {
         if self.tini {
             if let Some(main) = self.services.get("main") {
-                return main.last_exit_code.unwrap_or(0);
+                return main.status.last_exit_code.unwrap_or(0);
             }
         }
         if let Some(code) = self.shutdown.as_ref().and_then(|s| s.critical_code) {
@@ -251,7 +252,7 @@ impl ServiceManager {
         let bad = self
             .services
             .values()
-            .any(|e| e.killed || e.view.state == ServiceState::Failed);
+            .any(|e| e.killed || e.status.state == ServiceState::Failed);
         i32::from(bad)
     }
 

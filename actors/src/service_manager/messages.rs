@@ -1,6 +1,7 @@
 //! Messages the ServiceManager answers: commands from the API, onecli (via
 //! the API), signals and peers. Queries never mutate; commands say what to do.
 
+use crate::model::status::ServiceStatus;
 use crate::model::view::{
     GraphView, LogLine, ReadinessView, ReloadReport, ServiceView, StateChanged, Stream,
 };
@@ -122,4 +123,16 @@ pub struct ActivateService {
     pub name: String,
     /// What fired, for the log: "socket", "schedule".
     pub reason: &'static str,
+}
+
+/// Fact from a ServiceActor: its runtime status changed.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct ServiceUpdated {
+    pub service: String,
+    /// The generation of the actor that sent it. A reload retires an actor
+    /// and starts another under the same name; an update whose generation
+    /// is not the current actor's is stale and ignored.
+    pub generation: u64,
+    pub status: ServiceStatus,
 }

@@ -1,8 +1,9 @@
 //! ServiceManager: supervises one ServiceActor per service. It owns the
-//! signal stream (and so the one reaper), the cached views the API reads,
-//! the wanted/unwanted decision per service, and the shutdown sequence.
-//! Dependency rules are the DependencyResolver's; process life is the
-//! ServiceActors'.
+//! configuration, the signal stream (and so the one reaper), the
+//! wanted/unwanted decision per service and the shutdown sequence. Each
+//! service's runtime state is its ServiceActor's, told here as
+//! `ServiceUpdated`; `view.rs` builds the API's `ServiceView` from it.
+//! Dependency rules are `dependency_resolver::decide`, called here.
 //!
 //! Files: `mod.rs` set-up and facts from peers, `queries.rs` API messages,
 //! `lifecycle.rs` signals, reaping and shutdown, `reload.rs` hot reload,
@@ -16,6 +17,7 @@ pub mod process_table;
 pub mod queries;
 pub mod reload;
 mod trim;
+mod view;
 pub mod watch;
 
 use crate::dependency_resolver::{decide, DepState, DependencyDecision};
@@ -27,16 +29,18 @@ use crate::metrics_exporter::messages::{ServiceRegistered, ServiceRemoved};
 use crate::model::config::{Config, LogFormat, ServiceConfig};
 use crate::model::graph::DepGraph;
 use crate::model::machine::StopTarget;
-use crate::model::view::{Health, ServiceState, ServiceView, StateChanged};
+use crate::model::status::ServiceStatus;
+use crate::model::view::{Health, ServiceState, StateChanged};
 use crate::service::limits::ServiceLimits;
-use crate::service::messages::{ServiceFact, ServiceUpdated, Start, Stop, Wait};
+use crate::service::messages::{ServiceFact, Start, Stop, Wait};
 use crate::service::{ServiceActor, ServiceSetup};
 use crate::sys::cgroup::CgroupHost;
 use actix::prelude::*;
 use chrono::Utc;
 use lifecycle::ShutdownState;
+use messages::ServiceUpdated;
 use process_table::ProcessTable;
-use slog::{info, o, Logger};
+use slog::{debug, info, o, Logger};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -66,12 +70,13 @@ pub struct ManagerSetup {
 pub struct Entry {
     pub cfg: Arc<ServiceConfig>,
     pub addr: Addr<ServiceActor>,
-    pub view: ServiceView,
+    /// The runtime status its actor last published (the actor owns it).
+    pub status: ServiceStatus,
     pub logs: Arc<ServiceLogs>,
     pub wanted: bool,
-    pub released: bool,
+    /// Some instance was ever SIGKILLed (oneinit's exit code, SPEC 1).
     pub killed: bool,
-    pub last_exit_code: Option<i32>,
+    /// Told by the HealthChecker.
     pub health: Health,
     /// Shared with the ServiceActor: usage is read at query time.
     pub limits: Arc<ServiceLimits>,
@@ -103,6 +108,8 @@ pub struct ServiceManager {
     pub(crate) sources: Vec<String>,
     /// Peers told of every applied configuration (see `health.rs`).
     pub(crate) config_observers: Vec<Recipient<health::ConfigApplied>>,
+    /// Peers told which actor runs each service (see `health.rs`).
+    pub(crate) actor_observers: Vec<Recipient<crate::service::messages::ServiceActorStarted>>,
     pub(crate) next_generation: u64,
     /// `remote.watch` and the live log level (see `watch.rs`).
     pub(crate) watch: watch::WatchState,
@@ -133,6 +140,7 @@ impl ServiceManager {
             cgroups: Arc::new(CgroupHost::detect()),
             sources: setup.sources,
             config_observers: Vec::new(),
+            actor_observers: Vec::new(),
             next_generation: 1,
             watch: watch::WatchState::default(),
             trim: trim::TrimState::default(),
@@ -191,19 +199,17 @@ impl ServiceManager {
             activate: Some(ctx.address().recipient()),
         };
         let actor = ServiceActor::new(setup);
-        let view = actor_view_placeholder(name, &cfg);
         let addr = actor.start();
+        self.tell_actor_observers(name, &addr);
         self.services.insert(
             name.to_string(),
             Entry {
                 cfg,
                 addr,
-                view,
+                status: ServiceStatus::inactive(),
                 logs,
                 wanted: false,
-                released: false,
                 killed: false,
-                last_exit_code: None,
                 health: Health::Unknown,
                 limits,
                 generation,
@@ -226,8 +232,8 @@ impl ServiceManager {
     /// The facts of one service the dependency rules read.
     pub(crate) fn dep_state(&self, name: &str) -> Option<DepState> {
         self.services.get(name).map(|e| DepState {
-            state: e.view.state,
-            released: e.released,
+            state: e.status.state,
+            released: e.status.released,
             wanted: e.wanted,
         })
     }
@@ -261,7 +267,7 @@ impl ServiceManager {
         }
         for name in &decision.start {
             if let Some(e) = self.services.get(name) {
-                if e.wanted && e.view.state == ServiceState::Waiting {
+                if e.wanted && e.status.state == ServiceState::Waiting {
                     e.addr.do_send(Start);
                 }
             }
@@ -280,34 +286,6 @@ impl ServiceManager {
 
     pub(crate) fn install_graph(&mut self) {
         self.graph = DepGraph::build(&self.config.services);
-    }
-}
-
-/// The view of a service before its actor has published anything.
-fn actor_view_placeholder(name: &str, cfg: &ServiceConfig) -> ServiceView {
-    ServiceView {
-        name: name.to_string(),
-        description: cfg.description.clone(),
-        kind: cfg.kind.as_str().into(),
-        state: ServiceState::Inactive,
-        health: Health::Unknown,
-        status_text: None,
-        instances: Vec::new(),
-        restarts: 0,
-        uptime_seconds: None,
-        last_exit: None,
-        requires: cfg.requires.clone(),
-        wants: cfg.wants.clone(),
-        after: cfg.after.clone(),
-        before: cfg.before.clone(),
-        autostart: cfg.autostart(),
-        critical: cfg.critical,
-        next_run: None,
-        listen: Vec::new(),
-        runs_total: None,
-        memory_bytes: None,
-        cpu_seconds: None,
-        limits: Default::default(),
     }
 }
 
@@ -342,22 +320,24 @@ impl Actor for ServiceManager {
 impl Handler<ServiceUpdated> for ServiceManager {
     type Result = ();
     fn handle(&mut self, msg: ServiceUpdated, ctx: &mut Context<Self>) {
-        let name = msg.view.name.clone();
+        let name = msg.service;
         let dep_before = self.dep_state(&name);
         let Some(e) = self.services.get_mut(&name) else {
             return;
         };
-        let previous = e.view.state;
+        if msg.generation != e.generation {
+            debug!(self.log, "ignored an update from a retired actor"; "service" => &name,
+                "generation" => msg.generation, "current" => e.generation);
+            return;
+        }
+        let previous = e.status.state;
         let health = e.health;
-        e.view = msg.view;
-        e.view.health = health;
-        e.released = msg.released;
-        e.killed |= msg.killed;
-        e.last_exit_code = msg.last_exit_code;
-        let state = e.view.state;
+        e.killed |= msg.status.killed;
+        e.status = msg.status;
+        let state = e.status.state;
         let changed = previous != state;
         if changed {
-            let pid = e.view.instances.iter().find_map(|i| i.pid);
+            let pid = e.status.instances.iter().find_map(|i| i.pid);
             self.events.send(|| StateChanged {
                 ts: Utc::now(),
                 service: name.clone(),
@@ -369,7 +349,7 @@ impl Handler<ServiceUpdated> for ServiceManager {
         }
         let ended_for_good = matches!(state, ServiceState::Completed | ServiceState::Failed);
         let critical = e.cfg.critical;
-        let code = e.last_exit_code.unwrap_or(0);
+        let code = e.status.last_exit_code.unwrap_or(0);
         self.resolve(&name, dep_before);
         if changed {
             self.note_activity(ctx);

@@ -1,8 +1,9 @@
-//! The ServiceManager's answers to the API: queries read the cached views
-//! (no round trip to the service actors); commands validate against type
+//! The ServiceManager's answers to the API: queries build views from the
+//! statuses the service actors last published (no round trip to them); commands validate against type
 //! and state and forward to the ServiceActor.
 
 use super::messages::*;
+use super::view::service_view;
 use super::{Entry, ServiceManager};
 use crate::model::config::ServiceType;
 use crate::model::machine::StopTarget;
@@ -11,26 +12,6 @@ use crate::service::messages::{SendSignal, Stop};
 use actix::prelude::*;
 use chrono::Utc;
 use slog::{info, o};
-
-/// The cached view with a current uptime and, while it runs, usage.
-fn fresh(e: &Entry) -> ServiceView {
-    let mut v = e.view.clone();
-    v.health = e.health;
-    let pids: Vec<i32> = v.instances.iter().filter_map(|i| i.pid).collect();
-    if !pids.is_empty() {
-        let (memory, cpu) = e.limits.usage(&pids);
-        v.memory_bytes = Some(memory);
-        v.cpu_seconds = Some((cpu * 1000.0).round() / 1000.0);
-    }
-    v.uptime_seconds = v
-        .instances
-        .iter()
-        .filter(|i| i.pid.is_some())
-        .filter_map(|i| i.started_at)
-        .min()
-        .map(|t| ((Utc::now() - t).num_milliseconds().max(0) as f64) / 1000.0);
-    v
-}
 
 impl ServiceManager {
     fn entry(&self, name: &str) -> Result<&Entry, ControlError> {
@@ -50,14 +31,22 @@ impl ServiceManager {
 impl Handler<ListServices> for ServiceManager {
     type Result = MessageResult<ListServices>;
     fn handle(&mut self, _: ListServices, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.services.values().map(fresh).collect())
+        let now = Utc::now();
+        MessageResult(
+            self.services
+                .iter()
+                .map(|(name, e)| service_view(name, e, now))
+                .collect(),
+        )
     }
 }
 
 impl Handler<GetService> for ServiceManager {
     type Result = Option<ServiceView>;
     fn handle(&mut self, msg: GetService, _: &mut Context<Self>) -> Self::Result {
-        self.services.get(&msg.name).map(fresh)
+        self.services
+            .get(&msg.name)
+            .map(|e| service_view(&msg.name, e, Utc::now()))
     }
 }
 
@@ -66,7 +55,7 @@ impl Handler<ControlService> for ServiceManager {
     fn handle(&mut self, msg: ControlService, _: &mut Context<Self>) -> Self::Result {
         self.refuse_when_shutting_down()?;
         let e = self.entry(&msg.name)?;
-        let state = e.view.state;
+        let state = e.status.state;
         let addr = e.addr.clone();
         let log = self.log.new(o!("service" => msg.name.clone()));
         match msg.action {
@@ -154,11 +143,11 @@ impl Handler<GetGraph> for ServiceManager {
     fn handle(&mut self, _: GetGraph, _: &mut Context<Self>) -> Self::Result {
         let nodes = self
             .services
-            .values()
-            .map(|e| GraphNode {
-                name: e.view.name.clone(),
-                kind: e.view.kind.clone(),
-                state: e.view.state,
+            .iter()
+            .map(|(name, e)| GraphNode {
+                name: name.clone(),
+                kind: e.cfg.kind.as_str().into(),
+                state: e.status.state,
             })
             .collect();
         MessageResult(GraphView {
@@ -180,13 +169,15 @@ impl Handler<GetReadiness> for ServiceManager {
     fn handle(&mut self, _: GetReadiness, _: &mut Context<Self>) -> Self::Result {
         let not_ready: Vec<String> = self
             .services
-            .values()
-            .filter(|e| e.cfg.autostart())
-            .filter(|e| {
-                !matches!(e.view.state, ServiceState::Ready | ServiceState::Completed)
-                    || e.health == crate::model::view::Health::Unhealthy
+            .iter()
+            .filter(|(_, e)| e.cfg.autostart())
+            .filter(|(_, e)| {
+                !matches!(
+                    e.status.state,
+                    ServiceState::Ready | ServiceState::Completed
+                ) || e.health == crate::model::view::Health::Unhealthy
             })
-            .map(|e| e.view.name.clone())
+            .map(|(name, _)| name.clone())
             .collect();
         MessageResult(ReadinessView {
             ready: not_ready.is_empty() && self.shutdown.is_none(),

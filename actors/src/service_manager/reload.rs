@@ -139,7 +139,7 @@ impl ServiceManager {
         let Some(e) = self.services.get(name) else {
             return;
         };
-        if e.retiring.is_none() || !settled(e.view.state) {
+        if e.retiring.is_none() || !settled(e.status.state) {
             return;
         }
         let was_wanted = e.wanted;
