@@ -10,5 +10,6 @@ pub mod machine;
 pub mod schedule;
 pub mod signal;
 pub mod status;
+pub mod stop_plan;
 pub mod units;
 pub mod view;

@@ -83,6 +83,8 @@ impl ServiceManager {
         for e in self.services.values_mut() {
             e.wanted = false;
         }
+        // The shutdown stops everything in reverse dependency order itself.
+        self.stop_plans.clear();
         self.shutdown = Some(ShutdownState {
             layers: self.graph.shutdown_layers().into(),
             current: Vec::new(),

@@ -16,6 +16,7 @@ pub mod messages;
 pub mod process_table;
 pub mod queries;
 pub mod reload;
+mod stopping;
 mod trim;
 mod view;
 pub mod watch;
@@ -28,11 +29,10 @@ use crate::logging::sink::LogSink;
 use crate::metrics_exporter::messages::{ServiceRegistered, ServiceRemoved};
 use crate::model::config::{Config, LogFormat, ServiceConfig};
 use crate::model::graph::DepGraph;
-use crate::model::machine::StopTarget;
 use crate::model::status::ServiceStatus;
 use crate::model::view::{Health, ServiceState, StateChanged};
 use crate::service::limits::ServiceLimits;
-use crate::service::messages::{ServiceFact, Start, Stop, Wait};
+use crate::service::messages::{ServiceFact, Start, Wait};
 use crate::service::{ServiceActor, ServiceSetup};
 use crate::sys::cgroup::CgroupHost;
 use actix::prelude::*;
@@ -99,6 +99,8 @@ pub struct ServiceManager {
     pub(crate) services: BTreeMap<String, Entry>,
     /// The dependency graph of `config` (rebuilt on reload).
     pub(crate) graph: DepGraph,
+    /// Stops in progress, dependents first (`stopping.rs`).
+    pub(crate) stop_plans: Vec<crate::model::stop_plan::StopPlan>,
     pub(crate) procs: ProcessTable,
     pub(crate) events: Feed<StateChanged>,
     pub(crate) log_arbiter: Option<Arbiter>,
@@ -133,6 +135,7 @@ impl ServiceManager {
             removals: setup.removals,
             services: BTreeMap::new(),
             graph: DepGraph::default(),
+            stop_plans: Vec::new(),
             procs: ProcessTable::default(),
             events: Feed::new(4096),
             log_arbiter: None,
@@ -266,21 +269,17 @@ impl ServiceManager {
             self.want(name);
         }
         for name in &decision.start {
+            if self.held_by_stop(name) {
+                continue;
+            }
             if let Some(e) = self.services.get(name) {
                 if e.wanted && e.status.state == ServiceState::Waiting {
                     e.addr.do_send(Start);
                 }
             }
         }
-        for name in &decision.stop_dependents {
-            if let Some(e) = self.services.get(name) {
-                let log = self.log.new(o!("service" => name.clone()));
-                info!(log, "stopping: a service it requires went away");
-                e.addr.do_send(Stop {
-                    target: StopTarget::Waiting,
-                    signal: None,
-                });
-            }
+        if !decision.stop_dependents.is_empty() {
+            self.stop_dependents(&decision.stop_dependents);
         }
     }
 
@@ -351,6 +350,9 @@ impl Handler<ServiceUpdated> for ServiceManager {
         let critical = e.cfg.critical;
         let code = e.status.last_exit_code.unwrap_or(0);
         self.resolve(&name, dep_before);
+        if self.shutdown.is_none() {
+            self.advance_stop_plans();
+        }
         if changed {
             self.note_activity(ctx);
         }

@@ -67,6 +67,7 @@ impl Handler<ControlService> for ServiceManager {
             }
             Action::Start => {
                 info!(log, "start requested");
+                self.cancel_stop_of(&msg.name);
                 if !state.is_alive() && state != ServiceState::Backoff {
                     self.want(&msg.name);
                 } else if let Some(e) = self.services.get_mut(&msg.name) {
@@ -78,10 +79,8 @@ impl Handler<ControlService> for ServiceManager {
                 if let Some(e) = self.services.get_mut(&msg.name) {
                     e.wanted = false;
                 }
-                addr.do_send(Stop {
-                    target: StopTarget::Stopped,
-                    signal: None,
-                });
+                // Its `requires` dependents first (SPEC 9).
+                self.stop_with_dependents(&msg.name);
             }
             Action::Restart => {
                 info!(log, "restart requested");
