@@ -3,7 +3,7 @@
 //! new `logging.level` applied to oneinit's own log without restarting
 //! anything.
 
-mod util;
+use crate::util;
 
 use nix::sys::signal::Signal;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! page driven in headless Chromium by `tests/e2e/ui_e2e.py` (selenium)
 //! against a real oneinit with real services.
 
-mod util;
+use crate::util;
 
 use std::process::Command;
 use util::api::{http, sha_hex, ApiDaemon as Daemon};

@@ -2,7 +2,7 @@
 //! against the real binary (SPEC 2.3 `socket`/`schedule`/`max_instances`,
 //! SPEC 3): real sockets on 127.0.0.1 and in temp dirs, real processes.
 
-mod util;
+use crate::util;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -2,7 +2,7 @@
 //! `metrics.listen` listener, counters that move with events, `promtool
 //! check metrics`, and a real Prometheus server scraping oneinit.
 
-mod util;
+use crate::util;
 
 use std::fs;
 use std::io::Write;

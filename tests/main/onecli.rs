@@ -2,7 +2,7 @@
 //! JSON output, and every exit code (0 ok, 1 failure, 2 usage, 3 no such
 //! service, 4 unauthorized/forbidden, 5 unreachable).
 
-mod util;
+use crate::util;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

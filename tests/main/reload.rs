@@ -2,7 +2,7 @@
 //! their PIDs, added ones start, removed ones stop, changed ones restart,
 //! and an invalid new config changes nothing.
 
-mod util;
+use crate::util;
 
 use nix::sys::signal::Signal;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! (`unshare --pid --fork --mount-proc`): reaping orphans, the final kill
 //! sweep, and running as a non-root user with a read-only config.
 
-mod util;
+use crate::util;
 
 use nix::sys::signal::Signal;
 use std::time::Duration;

@@ -7,7 +7,7 @@
 //! no fd leaked to children, and a failed setuid as a failed start.
 //! These tests need root (cgroups, user switching); as non-root they skip.
 
-mod util;
+use crate::util;
 
 use nix::sys::signal::Signal;
 use std::collections::BTreeSet;

@@ -3,7 +3,7 @@
 //! document), the role × endpoint matrix, scoped tokens, SSE, unix-socket
 //! peer credentials, and the insecure-listener refusal.
 
-mod util;
+use crate::util;
 
 use oneinit::api::{self, ApiSettings};
 use oneinit::client::{Client, SseParser};

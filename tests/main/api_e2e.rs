@@ -3,7 +3,7 @@
 //! TLS and mTLS with certificates made here, the insecure-listener refusal
 //! and unix socket handling (mode, stale file, live socket).
 
-mod util;
+use crate::util;
 
 use oneinit::client::{Client, SseParser};
 use serde_json::{json, Value};

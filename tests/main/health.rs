@@ -3,7 +3,7 @@
 //! sd_notify, 5): local TCP and HTTP servers that each test switches
 //! between up, down and slow, and a local webhook receiver.
 
-mod util;
+use crate::util;
 
 use serde_json::Value;
 use std::time::{Duration, SystemTime};

@@ -3,7 +3,7 @@
 //! move, long lines and invalid UTF-8, an unwritable log path, and a flood
 //! of 20 services where every line is accounted for.
 
-mod util;
+use crate::util;
 
 use flate2::read::GzDecoder;
 use nix::sys::signal::Signal;

@@ -2,7 +2,7 @@
 //! backoff, oneshots, dependencies, critical services, tini mode, users,
 //! shutdown order and exit codes (SPEC 1, 2.3, 3, 5.2).
 
-mod util;
+use crate::util;
 
 use nix::sys::signal::Signal;
 use std::time::Duration;
