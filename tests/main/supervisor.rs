@@ -235,6 +235,9 @@ fn tini_mode_exits_with_the_command_status() {
 
 #[test]
 fn tini_mode_passes_on_the_stop_signal_and_exits_with_main_status() {
+    // Written once the TERM trap is set; the signal is sent after that.
+    let mark = std::env::temp_dir().join(format!("mark-{}-tini", std::process::id()));
+    let _ = std::fs::remove_file(&mark);
     let mut d = Daemon::start_args(
         &[
             "--",
@@ -243,19 +246,18 @@ fn tini_mode_passes_on_the_stop_signal_and_exits_with_main_status() {
             "trap 'exit 3' TERM; touch $MARK; while :; do sleep 0.05; done",
         ],
         Opts {
-            env: vec![(
-                "MARK",
-                std::env::temp_dir()
-                    .join(format!("mark-{}", std::process::id()))
-                    .to_string_lossy()
-                    .into(),
-            )],
+            env: vec![("MARK", mark.to_string_lossy().into())],
             ..Opts::default()
         },
     );
-    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        wait_until(secs(10), || mark.exists()),
+        "main never started: {}",
+        d.stdout()
+    );
     d.signal(Signal::SIGTERM);
     assert_eq!(d.wait_exit(secs(10)), Some(3));
+    let _ = std::fs::remove_file(&mark);
 }
 
 #[test]
