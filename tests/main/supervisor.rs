@@ -79,6 +79,7 @@ services:
 "#,
     );
     d.expect_event("gave_up", Some("broken"), secs(10));
+    // Part of the test: no run after gave_up (the delay is 50 ms).
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(lines(&d.path("runs")).len(), 3, "max_retries: 2 = 3 runs");
     let exits = d.events("exited", Some("broken"));
@@ -149,6 +150,7 @@ services:
     let a = f64s(&d.path("app"))[0];
     assert!(a >= m, "app started before migrate completed");
     assert!(d.wait_event("exited", Some("badmigrate"), secs(5)));
+    // Part of the test: the dependent must not start after the failure.
     std::thread::sleep(Duration::from_millis(500));
     assert!(
         !d.path("blocked").exists(),
