@@ -1,6 +1,12 @@
 //! The integration tests, one binary: each module is one former `tests/NAME.rs`.
 //! They start the real `oneinit` binary (see `util`), so they share one
 //! build of the helpers and one link step.
+//!
+//! A new test file: `tests/main/NAME.rs` starting with `use crate::util;`
+//! (then `use util::...` as usual), and `mod NAME;` below. Run one module
+//! with `cargo test --test main NAME::`. Tests that need root are
+//! `#[ignore = "needs root"]`; `scripts/test.sh` runs them as root with
+//! `--include-ignored`. No test returns early as "skipped".
 
 #[path = "../util/mod.rs"]
 mod util;
