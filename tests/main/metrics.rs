@@ -356,8 +356,6 @@ services:
         ),
     )
     .expect("prometheus config");
-    let port = free_port();
-    let prom = format!("127.0.0.1:{port}");
     let _server = KillOnDrop(
         Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
@@ -365,12 +363,32 @@ services:
                 "--storage.tsdb.path={}",
                 dir.join("data").display()
             ))
-            .arg(format!("--web.listen-address={prom}"))
+            .arg("--web.listen-address=127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(fs::File::create(dir.join("out.log")).expect("log file"))
             .stderr(fs::File::create(dir.join("err.log")).expect("log file"))
             .spawn()
             .expect("start prometheus"),
+    );
+    // Prometheus picks the port and logs it: `msg="Listening on" address=...`.
+    let mut prom = String::new();
+    let listening = wait_until(secs(30), || {
+        let log = fs::read_to_string(dir.join("err.log")).unwrap_or_default();
+        let found = log
+            .lines()
+            .filter(|l| l.contains("msg=\"Listening on\""))
+            .filter_map(|l| l.split("address=").nth(1))
+            .filter_map(|a| a.split_whitespace().next())
+            .find(|a| !a.ends_with(":0"));
+        if let Some(a) = found {
+            prom = a.to_string();
+        }
+        !prom.is_empty()
+    });
+    assert!(
+        listening,
+        "Prometheus never logged its address:\n{}",
+        fs::read_to_string(dir.join("err.log")).unwrap_or_default()
     );
     let mut last = (None, None);
     let ok = wait_until(secs(60), || {

@@ -355,16 +355,6 @@ pub fn refused_port() -> (std::os::fd::OwnedFd, u16) {
     (fd, addr.port())
 }
 
-/// A free TCP port on 127.0.0.1 (bound, then released for the caller): racy,
-/// only for fake peers that cannot bind port 0 and report it (the Prometheus
-/// server). oneinit's own listeners take `127.0.0.1:0` and log the address.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
-}
-
 /// A plain HTTP/1.1 GET (`Connection: close`); (status, body), None on any
 /// error or when `timeout` passes.
 pub fn http_get(addr: &str, path: &str, timeout: Duration) -> Option<(u16, String)> {
