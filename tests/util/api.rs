@@ -223,6 +223,13 @@ where
     None
 }
 
+/// A free TCP port (bound, then released): racy; see `super::free_port`.
+#[deprecated(note = "racy: ApiDaemon::spawn listens on 127.0.0.1:0 and reads the address")]
+pub fn free_port() -> u16 {
+    #[allow(deprecated)]
+    super::free_port()
+}
+
 /// A real `oneinit` process serving the API on 127.0.0.1, with its own temp dir, config and runtime dir;
 /// killed (TERM, then KILL) on drop so no test leaves it behind.
 pub struct ApiDaemon {
