@@ -1,7 +1,9 @@
 //! The ServiceManager in this process (issue 18): facts from service actors
-//! are accepted only from the actor that currently runs a service. One test
-//! per binary: the manager reaps with waitpid(-1), which must not meet
-//! other tests' children.
+//! are accepted only from the actor that currently runs a service.
+//!
+//! A binary of its own, not a module of `tests/main`: the manager reaps with
+//! waitpid(-1), which would collect the exit statuses of the oneinit
+//! processes the other tests start and wait for.
 
 use actix::prelude::*;
 use oneinit_actors::logging::{root_logger, sink::LogSink};

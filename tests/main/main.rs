@@ -29,5 +29,6 @@ mod readyz;
 mod reload;
 mod reload_live;
 mod remote;
+mod stop_order;
 mod supervisor;
 mod ui;

@@ -5,7 +5,7 @@
 //! only a manager that waits for it before stopping `web` (and `db`) gets
 //! the order right.
 
-mod util;
+use crate::util;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
