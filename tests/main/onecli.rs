@@ -73,6 +73,13 @@ async fn every_command_over_the_unix_socket() {
     let sock = d.socket();
     let s = sock.as_str();
 
+    // web starts once db is ready: wait for it (bounded) before the table.
+    let web_ready = util::wait_until(Duration::from_secs(10), || {
+        onecli(s, &["status", "web", "--output", "json"])
+            .1
+            .contains("\"ready\"")
+    });
+    assert!(web_ready, "web never became ready");
     let (code, out, _) = onecli(s, &["status"]);
     assert_eq!(code, 0);
     let header = out.lines().next().unwrap();
