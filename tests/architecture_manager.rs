@@ -58,7 +58,6 @@ services:
             format: LogFormat::Json,
             facts: Vec::new(),
             tini: false,
-            sources: Vec::new(),
             sockets: Default::default(),
             registrations: Vec::new(),
             removals: Vec::new(),

@@ -5,10 +5,11 @@
 
 use actix::dev::ToEnvelope;
 use actix::{Actor, Addr, Handler, Recipient};
+use oneinit_actors::config_loader::Reload;
 use oneinit_actors::metrics_exporter::messages::GatherMetrics;
 use oneinit_actors::service_manager::messages::{
-    ControlService, GetGraph, GetLogs, GetReadiness, GetService, ListServices, Ping, Reload,
-    SignalService, SubscribeEvents, SubscribeLogs, TriggerService,
+    ControlService, GetGraph, GetLogs, GetReadiness, GetService, ListServices, Ping, SignalService,
+    SubscribeEvents, SubscribeLogs, TriggerService,
 };
 
 /// Recipients of every message the API sends.
@@ -31,8 +32,13 @@ pub struct ApiBackend {
 }
 
 impl ApiBackend {
-    /// From the ServiceManager's address and the MetricsExporter's recipient.
-    pub fn new<A>(manager: &Addr<A>, gather_metrics: Option<Recipient<GatherMetrics>>) -> Self
+    /// From the ServiceManager's address, the ConfigLoader's `Reload`
+    /// recipient and the MetricsExporter's recipient.
+    pub fn new<A>(
+        manager: &Addr<A>,
+        reload: Recipient<Reload>,
+        gather_metrics: Option<Recipient<GatherMetrics>>,
+    ) -> Self
     where
         A: Actor
             + Handler<ListServices>
@@ -45,7 +51,6 @@ impl ApiBackend {
             + Handler<GetGraph>
             + Handler<SubscribeEvents>
             + Handler<GetReadiness>
-            + Handler<Reload>
             + Handler<Ping>,
         A::Context: ToEnvelope<A, ListServices>
             + ToEnvelope<A, GetService>
@@ -57,7 +62,6 @@ impl ApiBackend {
             + ToEnvelope<A, GetGraph>
             + ToEnvelope<A, SubscribeEvents>
             + ToEnvelope<A, GetReadiness>
-            + ToEnvelope<A, Reload>
             + ToEnvelope<A, Ping>,
     {
         ApiBackend {
@@ -71,7 +75,7 @@ impl ApiBackend {
             get_graph: manager.clone().recipient(),
             subscribe_events: manager.clone().recipient(),
             get_readiness: manager.clone().recipient(),
-            reload: manager.clone().recipient(),
+            reload,
             ping: manager.clone().recipient(),
             gather_metrics,
         }

@@ -7,11 +7,12 @@ use super::error::{self, HttpError};
 use super::{control, openapi, sse, AppState, BODY_LIMIT};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
+use oneinit_actors::config_loader::Reload;
 use oneinit_actors::model::config::{MetricsConfig, Role};
 use oneinit_actors::model::signal::{parse_signal, signal_short_name};
 use oneinit_actors::model::view::{ServiceView, Stream};
 use oneinit_actors::service_manager::messages::{
-    Action, GetGraph, GetLogs, GetReadiness, GetService, ListServices, Ping, Reload, SignalService,
+    Action, GetGraph, GetLogs, GetReadiness, GetService, ListServices, Ping, SignalService,
     SubscribeEvents, SubscribeLogs, TriggerService,
 };
 use serde::Deserialize;

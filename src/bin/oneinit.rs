@@ -4,7 +4,7 @@ use actix::{Actor, Addr, AsyncContext, Context};
 use clap::{Parser, Subcommand};
 use nix::sys::signal::Signal;
 use oneinit::metrics_listener;
-use oneinit_actors::config_loader;
+use oneinit_actors::config_loader::{self, ConfigLoader, LoaderSetup};
 use oneinit_actors::health_checker::{HealthChecker, HealthSetup};
 use oneinit_actors::logging::rotate::{report_to, RotatingFile, RotationPolicy};
 use oneinit_actors::logging::{root_logger_with_level, sink::LogSink, LevelHandle};
@@ -273,26 +273,32 @@ fn run(cli: Cli) -> i32 {
         tini,
         registrations: vec![exporter.clone().recipient()],
         removals: vec![exporter.clone().recipient()],
-        sources: if use_config {
-            sources.clone()
-        } else {
-            Vec::new()
-        },
         sockets,
+    };
+    // Where a reload reads from; nothing without a configuration file.
+    let reload_sources = if use_config {
+        sources.clone()
+    } else {
+        Vec::new()
     };
     let api_log = log.clone();
     let fixed_level = cli.log_level.is_some();
     let api = system.block_on(async move {
         let gather = exporter.clone().recipient();
-        let manager = start_actors(setup, &exporter, move |manager| {
-            let manager = manager.with_remote_digests(remote_digests);
-            if fixed_level {
-                manager
-            } else {
-                manager.with_log_level(level_handle, default_level)
-            }
-        });
-        let backend = oneinit::api::ApiBackend::new(&manager, Some(gather));
+        let (manager, loader) = start_actors(
+            setup,
+            reload_sources,
+            remote_digests,
+            &exporter,
+            move |manager| {
+                if fixed_level {
+                    manager
+                } else {
+                    manager.with_log_level(level_handle, default_level)
+                }
+            },
+        );
+        let backend = oneinit::api::ApiBackend::new(&manager, loader.recipient(), Some(gather));
         bound_api.serve(backend, api_log)
     });
     let api = match api {
@@ -317,17 +323,22 @@ fn run(cli: Cli) -> i32 {
     code
 }
 
-/// Starts the ServiceManager with its peers, the HealthChecker and the
-/// Notifier, which observe its services' facts and report back to it.
-/// Their contexts exist before anything runs, so each can be given the
-/// others' addresses, and the NOTIFY_SOCKETs are bound before any spawn.
-/// Answers the manager's address (for the API).
+/// Starts the ServiceManager with its peers: the ConfigLoader (reloads
+/// from `sources`, watches remote ones from `digests`), and the
+/// HealthChecker and the Notifier, which observe its services' facts and
+/// report back to it. Their contexts exist before anything runs, so each
+/// can be given the others' addresses, and the NOTIFY_SOCKETs are bound
+/// before any spawn. Answers the manager's and the loader's addresses (for
+/// the API).
 fn start_actors(
     mut setup: ManagerSetup,
+    sources: Vec<String>,
+    digests: std::collections::BTreeMap<String, String>,
     exporter: &Addr<MetricsExporter>,
     configure: impl FnOnce(ServiceManager) -> ServiceManager,
-) -> actix::Addr<ServiceManager> {
+) -> (Addr<ServiceManager>, Addr<ConfigLoader>) {
     let manager_ctx = Context::<ServiceManager>::new();
+    let loader_ctx = Context::<ConfigLoader>::new();
     let health_ctx = Context::<HealthChecker>::new();
     let notifier_ctx = Context::<Notifier>::new();
     let manager_addr = manager_ctx.address();
@@ -336,7 +347,15 @@ fn start_actors(
     let services = setup.config.services.clone();
     let notifiers = setup.config.notifiers.clone();
     let log = setup.log.clone();
-    let mut manager = configure(ServiceManager::new(setup));
+    let loader = ConfigLoader::new(LoaderSetup {
+        sources,
+        digests,
+        watch: setup.config.remote.watch.map(|d| d.get()),
+        manager: manager_addr.clone().recipient(),
+        log: log.clone(),
+    });
+    let mut manager =
+        configure(ServiceManager::new(setup)).with_reloader(loader_ctx.address().recipient());
     manager.observe_config(health_ctx.address().recipient());
     manager.observe_actors(health_ctx.address().recipient());
     manager.observe_config(notifier_ctx.address().recipient());
@@ -357,9 +376,10 @@ fn start_actors(
         log,
     });
     let manager = manager_ctx.run(manager);
+    let loader = loader_ctx.run(loader);
     health_ctx.run(health);
     notifier_ctx.run(notifier);
-    manager
+    (manager, loader)
 }
 
 type BoundSockets = std::collections::BTreeMap<String, Vec<socket::ListenSocket>>;

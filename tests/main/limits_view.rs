@@ -87,7 +87,6 @@ services:
                 format: LogFormat::Json,
                 facts: vec![recorder.recipient()],
                 tini: false,
-                sources: Vec::new(),
                 sockets: Default::default(),
                 registrations: Vec::new(),
                 removals: Vec::new(),

@@ -47,7 +47,11 @@ impl FakeApi {
         let settings = ApiSettings::new(api, metrics, vec!["127.0.0.1:0".into()]);
         let handle = api::start(
             settings,
-            ApiBackend::new(&fake, Some(fake.clone().recipient())),
+            ApiBackend::new(
+                &fake,
+                fake.clone().recipient(),
+                Some(fake.clone().recipient()),
+            ),
             quiet_log(),
         )
         .await

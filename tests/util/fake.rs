@@ -9,6 +9,7 @@
 
 use actix::prelude::*;
 use chrono::Utc;
+use oneinit_actors::config_loader::Reload;
 use oneinit_actors::metrics_exporter::messages::GatherMetrics;
 use oneinit_actors::model::view::{
     GraphEdge, GraphNode, GraphView, Health, InstanceView, LogLine, ReadinessView, ReloadReport,

@@ -5,10 +5,11 @@
 //! a position-aware `tree`) → `expand` (`${VAR}`) → `includes` (follow
 //! `include`, repeated `--config`) with `merge` (duplicate services,
 //! section merge) → `defaults` → `typing` (serde, unknown keys with hints)
-//! → `validate` (semantic rules). The `ConfigLoader` actor keeps the source
-//! list so a reload re-reads exactly what the start read. Remote sources:
+//! → `validate` (semantic rules). The `ConfigLoader` actor (`actor.rs`)
+//! owns the source list, `remote.watch` and reloads. Remote sources:
 //! `remote.rs` (fetch) and `cache.rs` (last-good copies).
 
+pub mod actor;
 mod cache;
 mod expand;
 mod formats;
@@ -26,9 +27,9 @@ mod tests;
 mod tests_includes;
 
 use crate::model::config::Config;
-use actix::{Actor, Context, Handler, Message, ResponseFuture};
 use std::fmt;
 
+pub use actor::{ConfigLoader, Load, LoaderSetup, Reload};
 pub use source::Source;
 
 /// One configuration error, printed compiler style.
@@ -153,36 +154,4 @@ fn sort_by_place(errors: &mut [ConfigError], read: &[String]) {
             .unwrap_or(read.len());
         (file, e.line.unwrap_or(0), e.col.unwrap_or(0))
     });
-}
-
-/// Holds the configuration sources so a reload re-reads the same ones.
-pub struct ConfigLoader {
-    sources: Vec<String>,
-}
-
-impl ConfigLoader {
-    pub fn new(sources: Vec<String>) -> ConfigLoader {
-        ConfigLoader { sources }
-    }
-}
-
-impl Actor for ConfigLoader {
-    type Context = Context<Self>;
-}
-
-/// Read the sources again and return the merged, validated configuration.
-#[derive(Clone, Debug, Default)]
-pub struct LoadConfig;
-
-impl Message for LoadConfig {
-    type Result = Result<LoadedConfig, Vec<ConfigError>>;
-}
-
-impl Handler<LoadConfig> for ConfigLoader {
-    type Result = ResponseFuture<Result<LoadedConfig, Vec<ConfigError>>>;
-
-    fn handle(&mut self, _msg: LoadConfig, _ctx: &mut Context<Self>) -> Self::Result {
-        let sources = self.sources.clone();
-        Box::pin(async move { load(&sources).await })
-    }
 }

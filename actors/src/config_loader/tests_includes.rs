@@ -1,5 +1,6 @@
 //! Loader tests for includes, merge rules across files, repeated
-//! `--config`, the ConfigLoader actor and the shipped `config-examples/`.
+//! `--config` and the shipped `config-examples/` (the ConfigLoader actor:
+//! `actor.rs`).
 
 #![allow(clippy::cloned_ref_to_slice_refs)] // `&[path.clone()]` reads best in tests
 
@@ -145,30 +146,6 @@ async fn merge_precedence_and_repeated_config() {
     );
     assert!(loaded.config.api.ui && loaded.config.api.insecure);
     assert_eq!(loaded.sources.last(), Some(&later));
-}
-
-#[actix_rt::test]
-async fn config_loader_actor_rereads_its_sources() {
-    use actix::Actor;
-    let d = Dir::new();
-    let p = d.write("c.yaml", "services:\n  a: {command: x}\n");
-    let addr = ConfigLoader::new(vec![p.clone()]).start();
-    let first = addr
-        .send(LoadConfig)
-        .await
-        .expect("actor answers")
-        .expect("valid");
-    assert_eq!(first.config.services.len(), 1);
-    d.write(
-        "c.yaml",
-        "services:\n  a: {command: x}\n  b: {command: y}\n",
-    );
-    let second = addr
-        .send(LoadConfig)
-        .await
-        .expect("actor answers")
-        .expect("valid");
-    assert_eq!(second.config.services.len(), 2);
 }
 
 fn examples_dir() -> PathBuf {

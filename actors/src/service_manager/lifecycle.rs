@@ -5,8 +5,8 @@
 //! as PID 1 a final sweep of leftover processes. Ends the actix system with
 //! oneinit's exit code (SPEC 1).
 
-use super::messages::Reload;
 use super::ServiceManager;
+use crate::config_loader::Reload;
 use crate::model::machine::StopTarget;
 use crate::model::view::ServiceState;
 use crate::service::messages::{InstanceExited, KillNow, SendSignal, Stop};
@@ -290,9 +290,10 @@ impl StreamHandler<Signal> for ServiceManager {
                     self.begin_shutdown_by(None, Some(sig), ctx);
                 }
             }
-            Signal::SIGHUP => {
-                ctx.address().do_send(Reload);
-            }
+            Signal::SIGHUP => match &self.reloader {
+                Some(loader) => loader.do_send(Reload),
+                None => warn!(self.log, "SIGHUP ignored: no configuration loader runs"),
+            },
             Signal::SIGUSR1 => {
                 info!(self.log, "reopening log files");
                 self.sink.reopen();

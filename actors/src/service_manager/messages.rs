@@ -98,11 +98,14 @@ pub struct SubscribeEvents;
 #[rtype(result = "ReadinessView")]
 pub struct GetReadiness;
 
-/// Re-read the configuration and apply the difference. Errors are the
-/// config errors, one per line, and nothing changed.
+/// A new configuration was loaded and validated (by the ConfigLoader: a
+/// reload or a `remote.watch` change): apply the difference. Answers what
+/// changed, or the errors that refused it (nothing changed).
 #[derive(Message)]
 #[rtype(result = "Result<ReloadReport, Vec<String>>")]
-pub struct Reload;
+pub struct ConfigChanged {
+    pub loaded: crate::config_loader::LoadedConfig,
+}
 
 /// Answers when the actor system is alive (for `/healthz`).
 #[derive(Message)]

@@ -7,7 +7,8 @@
 //!
 //! Files: `mod.rs` set-up and facts from peers, `queries.rs` API messages,
 //! `lifecycle.rs` signals, reaping and shutdown, `reload.rs` hot reload,
-//! `watch.rs` `remote.watch` and the live log level.
+//! `settings.rs` the live log level, `stopping.rs` stops with dependents
+//! first, `view.rs` the API's view of a service.
 
 pub mod activation;
 pub mod health;
@@ -16,10 +17,10 @@ pub mod messages;
 pub mod process_table;
 pub mod queries;
 pub mod reload;
+pub mod settings;
 mod stopping;
 mod trim;
 mod view;
-pub mod watch;
 
 use crate::dependency_resolver::{decide, DepState, DependencyDecision};
 use crate::feed::Feed;
@@ -58,9 +59,6 @@ pub struct ManagerSetup {
     pub registrations: Vec<Recipient<ServiceRegistered>>,
     /// Told of every service a reload removed (the metrics exporter).
     pub removals: Vec<Recipient<ServiceRemoved>>,
-    /// Where the configuration came from (re-read on reload); empty when
-    /// there is no config file (tini mode without one).
-    pub sources: Vec<String>,
     /// `socket.listen` sockets bound before start, by service name
     /// (`sys::socket::bind_all`).
     pub sockets: BTreeMap<String, Vec<crate::sys::socket::ListenSocket>>,
@@ -107,14 +105,15 @@ pub struct ServiceManager {
     pub(crate) shutdown: Option<ShutdownState>,
     /// The host's cgroups, detected once; parents removed at exit.
     pub(crate) cgroups: Arc<CgroupHost>,
-    pub(crate) sources: Vec<String>,
+    /// SIGHUP asks it for a reload (the ConfigLoader).
+    pub(crate) reloader: Option<Recipient<crate::config_loader::Reload>>,
     /// Peers told of every applied configuration (see `health.rs`).
     pub(crate) config_observers: Vec<Recipient<health::ConfigApplied>>,
     /// Peers told which actor runs each service (see `health.rs`).
     pub(crate) actor_observers: Vec<Recipient<crate::service::messages::ServiceActorStarted>>,
     pub(crate) next_generation: u64,
-    /// `remote.watch` and the live log level (see `watch.rs`).
-    pub(crate) watch: watch::WatchState,
+    /// The live log level (see `settings.rs`).
+    pub(crate) settings: settings::Settings,
     /// The trim of freed memory after a burst (see `trim.rs`).
     pub(crate) trim: trim::TrimState,
     /// Bound activation sockets by service; kept here so a reloaded service
@@ -141,11 +140,11 @@ impl ServiceManager {
             log_arbiter: None,
             shutdown: None,
             cgroups: Arc::new(CgroupHost::detect()),
-            sources: setup.sources,
+            reloader: None,
             config_observers: Vec::new(),
             actor_observers: Vec::new(),
             next_generation: 1,
-            watch: watch::WatchState::default(),
+            settings: settings::Settings::default(),
             trim: trim::TrimState::default(),
             sockets: setup
                 .sockets
@@ -312,7 +311,6 @@ impl Actor for ServiceManager {
         }
         // Children may have exited before the SIGCHLD handler existed.
         self.reap();
-        self.arm_watch(ctx);
     }
 }
 

@@ -1,13 +1,14 @@
-//! Hot reload (SIGHUP, `POST /v1/reload`): re-read the same sources, and
-//! only if the whole new configuration is valid, apply the difference:
+//! Hot reload: the ConfigLoader re-reads the sources (SIGHUP, `POST
+//! /v1/reload`, `remote.watch`) and pushes `ConfigChanged`; only if the
+//! whole new configuration is valid is the difference applied here:
 //! added services start, removed ones stop, changed ones are stopped and
 //! started again with their new config (their `requires` dependents follow
 //! through the usual dependency kill), unchanged ones are not touched.
 
 use super::lifecycle::settled;
-use super::messages::Reload;
+use super::messages::ConfigChanged;
 use super::ServiceManager;
-use crate::config_loader::{self, LoadedConfig};
+use crate::config_loader::LoadedConfig;
 use crate::metrics_exporter::messages::ServiceRemoved;
 use crate::model::config::{Config, ServiceConfig};
 use crate::model::machine::StopTarget;
@@ -35,9 +36,7 @@ impl ServiceManager {
                 error!(self.log, "reload refused, nothing changed: {e}");
             }
         })?;
-        self.watch.digests = loaded.remote_digests;
         self.apply_log_level();
-        self.arm_watch(ctx);
         Ok(report)
     }
 
@@ -167,35 +166,13 @@ impl ServiceManager {
     }
 }
 
-impl Handler<Reload> for ServiceManager {
-    type Result = ResponseActFuture<Self, Result<ReloadReport, Vec<String>>>;
+impl Handler<ConfigChanged> for ServiceManager {
+    type Result = Result<ReloadReport, Vec<String>>;
 
-    fn handle(&mut self, _: Reload, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: ConfigChanged, ctx: &mut Context<Self>) -> Self::Result {
         if self.shutdown.is_some() {
-            return Box::pin(fut::ready(Err(
-                vec!["oneinit is shutting down".to_string()],
-            )));
+            return Err(vec!["oneinit is shutting down".to_string()]);
         }
-        if self.sources.is_empty() {
-            return Box::pin(fut::ready(Err(vec![
-                "nothing to reload: oneinit was started without a configuration file".to_string(),
-            ])));
-        }
-        let sources = self.sources.clone();
-        info!(self.log, "reloading the configuration"; "sources" => sources.join(", "));
-        Box::pin(
-            async move { config_loader::load(&sources).await }
-                .into_actor(self)
-                .map(|loaded, act, ctx| match loaded {
-                    Ok(loaded) => act.apply_loaded(loaded, ctx),
-                    Err(errors) => {
-                        let errors: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-                        for e in &errors {
-                            error!(act.log, "reload refused, nothing changed: {e}");
-                        }
-                        Err(errors)
-                    }
-                }),
-        )
+        self.apply_loaded(msg.loaded, ctx)
     }
 }
