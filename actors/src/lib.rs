@@ -2,17 +2,29 @@
 //! syscall layer.
 //!
 //! ```text
-//!   signals (SIGCHLD, TERM, HUP, ...) ──stream──▶ ServiceManager ◀── API (actix-web)
-//!                                                   │  ▲
-//!              ConfigLoader ◀── LoadConfig ─────────┤  │ StateChanged / ServiceExited
-//!         DependencyResolver ◀── Resolve* ──────────┤  │
-//!                                                   ▼  │
-//!                                   ServiceActor (one per service)
-//!                                        │ spawn / kill (sys::spawn)
-//!                                        ▼
-//!                                   child processes ── stdout/stderr ──▶ log sink
-//!   HealthChecker ── HealthChanged ──▶ ServiceManager ── metric facts ──▶ MetricsExporter
+//!  signals ──stream──▶ ServiceManager ◀──────────── API (actix-web): queries, commands
+//!  (CHLD, TERM, HUP)    │ ▲ │ config, wanted, health, views (view.rs)
+//!                       │ │ │ decide() (dependency_resolver), stop_plan, shutdown order
+//!   SIGHUP ─── Reload ──┼─┼─┼──────────▶ ConfigLoader ◀── Reload ── POST /v1/reload
+//!                       │ │ ◀─ ConfigChanged ─┘  (sources, remote.watch, validation)
+//!     Start/Stop/Wait/  │ │ ServiceUpdated {generation, ServiceStatus}
+//!     KillNow/Signal    ▼ │
+//!                    ServiceActor (one per service) ── spawn/kill (sys::spawn)
+//!                       ▲   │  └── ServiceFact ──▶ HealthChecker, Notifier, MetricsExporter
+//!    InstanceReady,     │   ▼
+//!    SetStatusText ─────┘  children ── stdout/stderr ──▶ log sink
+//!    (HealthChecker)       reaped by the manager (sys::reap) ─ InstanceExited ─▶ owner
+//!
+//!  HealthChecker ── HealthChanged ──▶ ServiceManager, Notifier
+//!  ServiceManager ── ServiceActorStarted ──▶ HealthChecker; ConfigApplied ──▶ HealthChecker, Notifier
+//!  ServiceManager ── ServiceRegistered/Removed ──▶ MetricsExporter
 //! ```
+//!
+//! One owner per fact: a service's runtime state is its ServiceActor's (the
+//! manager keeps the last `ServiceStatus` it was told, and ignores one from
+//! an actor generation a reload retired); the configuration and the wanted
+//! flags are the manager's; where the configuration comes from is the
+//! ConfigLoader's; health is the HealthChecker's. See docs/architecture.md.
 //!
 //! `model/` is pure (no actix, no syscalls); `sys/` is the only place with
 //! `unsafe`.
