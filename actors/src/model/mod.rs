@@ -8,6 +8,7 @@ pub mod graph;
 pub mod limits;
 pub mod machine;
 pub mod schedule;
+pub mod shutdown;
 pub mod signal;
 pub mod status;
 pub mod stop_plan;

@@ -8,13 +8,13 @@
 use super::ServiceManager;
 use crate::config_loader::Reload;
 use crate::model::machine::StopTarget;
+use crate::model::shutdown::{self, Shutdown, Step};
 use crate::model::view::ServiceState;
 use crate::service::messages::{InstanceExited, KillNow, SendSignal, Stop};
 use crate::sys::{pid1, reap, signals};
 use actix::prelude::*;
 use nix::sys::signal::Signal;
 use slog::{debug, error, info, warn};
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Exit waits for pipe readers to read the last lines while lines keep
@@ -22,18 +22,6 @@ use std::time::{Duration, Instant};
 const DRAIN_MAX: Duration = Duration::from_secs(10);
 /// ...and gives up when none has come for this long.
 const DRAIN_STALL: Duration = Duration::from_millis(500);
-
-pub struct ShutdownState {
-    /// Layers still to stop, dependents first.
-    layers: VecDeque<Vec<String>>,
-    /// The layer being stopped now.
-    current: Vec<String>,
-    /// Set when a critical service ended: oneinit's exit code.
-    critical_code: Option<i32>,
-    /// The signal that asked for the shutdown (tini mode passes it on).
-    signal: Option<Signal>,
-    finishing: bool,
-}
 
 /// A service no longer has processes and will not start any.
 pub(crate) fn settled(state: ServiceState) -> bool {
@@ -85,16 +73,14 @@ impl ServiceManager {
         }
         // The shutdown stops everything in reverse dependency order itself.
         self.stop_plans.clear();
-        self.shutdown = Some(ShutdownState {
-            layers: self.graph.shutdown_layers().into(),
-            current: Vec::new(),
+        self.shutdown = Some(Shutdown::new(
+            self.graph.shutdown_layers(),
             critical_code,
             signal,
-            finishing: false,
-        });
+        ));
         let timeout = self.config.shutdown.timeout.get();
         ctx.run_later(timeout, |act, ctx| {
-            if act.shutdown.as_ref().is_some_and(|s| !s.finishing) {
+            if act.shutdown.as_ref().is_some_and(|s| !s.finishing()) {
                 warn!(act.log, "shutdown timeout reached, killing what is left");
                 act.kill_all();
                 act.advance_shutdown(ctx);
@@ -109,42 +95,34 @@ impl ServiceManager {
             let Some(s) = self.shutdown.as_mut() else {
                 return;
             };
-            if s.finishing {
-                return;
-            }
-            let busy = s.current.iter().any(|n| {
-                self.services
-                    .get(n)
-                    .is_some_and(|e| !settled(e.status.state))
-            });
-            if busy {
-                return;
-            }
-            let Some(layer) = s.layers.pop_front() else {
-                self.finish(ctx);
-                return;
-            };
+            let services = &self.services;
+            let step = s.next(|n| services.get(n).is_none_or(|e| settled(e.status.state)));
             let signal = s.signal.filter(|_| self.tini);
-            for name in &layer {
-                if let Some(e) = self.services.get(name) {
-                    if !matches!(
-                        e.status.state,
-                        ServiceState::Stopped | ServiceState::Completed | ServiceState::Failed
-                    ) {
-                        // Inactive ones too: that switches socket activation
-                        // and per-demand triggers off.
-                        e.addr.do_send(Stop {
-                            target: StopTarget::Stopped,
-                            signal: if name == "main" { signal } else { None },
-                        });
-                    }
-                }
-            }
-            if let Some(s) = self.shutdown.as_mut() {
-                s.current = layer;
+            match step {
+                Step::Wait => return,
+                Step::Finish => return self.finish(ctx),
+                Step::StopLayer(layer) => self.stop_layer(&layer, signal),
             }
             // Loop: a layer whose services were all settled already is done;
             // otherwise their ServiceUpdated facts call us again.
+        }
+    }
+
+    fn stop_layer(&self, layer: &[String], signal: Option<Signal>) {
+        for name in layer {
+            if let Some(e) = self.services.get(name) {
+                if !matches!(
+                    e.status.state,
+                    ServiceState::Stopped | ServiceState::Completed | ServiceState::Failed
+                ) {
+                    // Inactive ones too: that switches socket activation
+                    // and per-demand triggers off.
+                    e.addr.do_send(Stop {
+                        target: StopTarget::Stopped,
+                        signal: if name == "main" { signal } else { None },
+                    });
+                }
+            }
         }
     }
 
@@ -156,13 +134,6 @@ impl ServiceManager {
 
     /// All services stopped: sweep (as PID 1), then end with the exit code.
     fn finish(&mut self, ctx: &mut Context<Self>) {
-        let Some(s) = self.shutdown.as_mut() else {
-            return;
-        };
-        if s.finishing {
-            return;
-        }
-        s.finishing = true;
         if pid1::is_pid1() {
             let grace = self.config.shutdown.sweep_grace.get();
             pid1::signal_everyone(Signal::SIGTERM);
@@ -243,19 +214,20 @@ impl ServiceManager {
     /// SPEC 1: tini mode → main's status; a critical service's code; else 1
     /// if something had to be SIGKILLed or was failed, else 0.
     pub(crate) fn exit_code(&self) -> i32 {
-        if self.tini {
-            if let Some(main) = self.services.get("main") {
-                return main.status.last_exit_code.unwrap_or(0);
-            }
-        }
-        if let Some(code) = self.shutdown.as_ref().and_then(|s| s.critical_code) {
-            return code;
-        }
+        let main = self
+            .tini
+            .then(|| self.services.get("main"))
+            .flatten()
+            .map(|main| main.status.last_exit_code);
         let bad = self
             .services
             .values()
             .any(|e| e.killed || e.status.state == ServiceState::Failed);
-        i32::from(bad)
+        shutdown::exit_code(
+            main,
+            self.shutdown.as_ref().and_then(|s| s.critical_code),
+            bad,
+        )
     }
 
     fn forward(&self, sig: Signal) {
@@ -282,7 +254,7 @@ impl StreamHandler<Signal> for ServiceManager {
                 if self.shutdown.is_some() {
                     warn!(self.log, "second shutdown signal, killing every service now"; "signal" => sig.as_str());
                     self.kill_all();
-                    if self.shutdown.as_ref().is_some_and(|s| s.finishing) && pid1::is_pid1() {
+                    if self.shutdown.as_ref().is_some_and(|s| s.finishing()) && pid1::is_pid1() {
                         pid1::signal_everyone(Signal::SIGKILL);
                     }
                 } else {

@@ -38,7 +38,6 @@ use crate::service::{ServiceActor, ServiceSetup};
 use crate::sys::cgroup::CgroupHost;
 use actix::prelude::*;
 use chrono::Utc;
-use lifecycle::ShutdownState;
 use messages::ServiceUpdated;
 use process_table::ProcessTable;
 use slog::{debug, info, o, Logger};
@@ -102,7 +101,7 @@ pub struct ServiceManager {
     pub(crate) procs: ProcessTable,
     pub(crate) events: Feed<StateChanged>,
     pub(crate) log_arbiter: Option<Arbiter>,
-    pub(crate) shutdown: Option<ShutdownState>,
+    pub(crate) shutdown: Option<crate::model::shutdown::Shutdown>,
     /// The host's cgroups, detected once; parents removed at exit.
     pub(crate) cgroups: Arc<CgroupHost>,
     /// SIGHUP asks it for a reload (the ConfigLoader).
