@@ -33,12 +33,14 @@
 
 pub mod config_loader;
 pub mod dependency_resolver;
+pub mod facts;
 pub mod feed;
 pub mod health_checker;
 pub mod logging;
 pub mod metrics_exporter;
 pub mod model;
 pub mod notifier;
+pub mod processes;
 pub mod service;
 pub mod service_manager;
 pub mod sys;

@@ -12,8 +12,8 @@
 //! changed pushes `ConfigChanged` the same way.
 
 use super::{load, ConfigError, LoadedConfig};
+use crate::facts::ConfigChanged;
 use crate::model::view::ReloadReport;
-use crate::service_manager::messages::ConfigChanged;
 use actix::prelude::*;
 use slog::{error, info, warn, Logger};
 use std::collections::BTreeMap;

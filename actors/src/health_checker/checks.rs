@@ -4,9 +4,9 @@
 //! alive). Each run is bounded by the check's timeout; the error says why
 //! the check failed, for the `unhealthy` log event and notifications.
 
-use super::helper::HelperRunner;
 use crate::model::config::{CheckConfig, HttpCheck, ServiceConfig};
 use crate::model::units::format_duration;
+use crate::processes::helper::HelperRunner;
 use crate::service::plan;
 use crate::sys::reap::ExitStatus;
 use std::time::Duration;

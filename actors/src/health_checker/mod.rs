@@ -7,29 +7,30 @@
 //! actor runs a service from `ServiceActorStarted`, and reports
 //! `HealthChanged` (to the ServiceManager and the Notifier), `InstanceReady`
 //! and `SetStatusText` (straight to the service's actor), and
-//! `HealthCheckObserved` (to metrics). Check runs are futures bounded by their timeout, so a hanging
-//! check never blocks anything; a service without checks costs no timer.
+//! `HealthCheckObserved` (to metrics). Check runs are futures bounded by
+//! their timeout, so a hanging check never blocks anything; a service
+//! without checks costs no timer.
 //!
 //! Files: `checks.rs` one run of one check, `tally.rs` thresholds,
-//! `helper.rs` helper processes via the one reaper, `notify.rs` sd_notify.
+//! `notify.rs` sd_notify; exec checks run as helper processes through the
+//! one reaper (`crate::processes::helper`).
 
 pub mod checks;
-pub mod helper;
 pub mod messages;
 pub mod notify;
 pub mod tally;
 
+use crate::facts::ConfigApplied;
 use crate::metrics_exporter::messages::HealthCheckObserved;
 use crate::model::config::{CheckConfig, ServiceConfig};
 use crate::model::view::{Health, ServiceState};
+use crate::processes::helper::{ExitWaiters, HelperRunner};
+use crate::processes::ProcessTable;
 use crate::service::messages::{
     FactKind, InstanceExited, InstanceReady, ServiceActorStarted, ServiceFact, SetStatusText,
 };
-use crate::service_manager::health::ConfigApplied;
-use crate::service_manager::process_table::ProcessTable;
 use actix::prelude::*;
 use checks::CheckEnv;
-use helper::{ExitWaiters, HelperRunner};
 use messages::*;
 use slog::{debug, o, Logger};
 use std::collections::BTreeMap;

@@ -6,9 +6,9 @@
 //! notifier's own queue, never supervision.
 
 use super::event::Event;
-use crate::health_checker::helper::HelperRunner;
 use crate::metrics_exporter::messages::NotificationDelivered;
 use crate::model::config::NotifierConfig;
+use crate::processes::helper::HelperRunner;
 use crate::sys::reap::ExitStatus;
 use crate::sys::spawn::SpawnSpec;
 use actix::Recipient;

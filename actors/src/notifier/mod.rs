@@ -10,13 +10,13 @@ pub mod deliver;
 pub mod event;
 pub mod track;
 
-use crate::health_checker::helper::{ExitWaiters, HelperRunner};
+use crate::facts::ConfigApplied;
 use crate::health_checker::messages::HealthChanged;
 use crate::metrics_exporter::messages::NotificationDelivered;
 use crate::model::config::NotifierConfig;
+use crate::processes::helper::{ExitWaiters, HelperRunner};
+use crate::processes::ProcessTable;
 use crate::service::messages::{InstanceExited, ServiceFact};
-use crate::service_manager::health::ConfigApplied;
-use crate::service_manager::process_table::ProcessTable;
 use actix::prelude::*;
 use deliver::{RetryPolicy, Worker};
 use event::Event;

@@ -11,11 +11,11 @@
 
 use super::messages::Trigger;
 use super::{ServiceActor, Slot};
+use crate::facts::{ActivateService, ControlError};
 use crate::model::config::{Overlap, ServiceType};
 use crate::model::machine::Input;
 use crate::model::schedule::Timetable;
 use crate::model::view::ServiceState;
-use crate::service_manager::messages::{ActivateService, ControlError};
 use crate::sys::socket::{self, ListenSocket};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};

@@ -3,8 +3,9 @@
 
 use crate::model::machine::StopTarget;
 use crate::model::view::ServiceState;
-use crate::sys::reap::ExitStatus;
 use actix::Message;
+
+pub use crate::facts::InstanceExited;
 use nix::sys::signal::Signal;
 use std::time::Duration;
 
@@ -39,15 +40,6 @@ pub struct KillNow;
 #[rtype(result = "Result<usize, String>")]
 pub struct SendSignal {
     pub signal: Signal,
-}
-
-/// The reaper collected one of this service's processes.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct InstanceExited {
-    pub instance: u64,
-    pub pid: i32,
-    pub status: ExitStatus,
 }
 
 /// An instance reported readiness (notify `READY=1`, a readiness check, a
@@ -107,7 +99,7 @@ pub struct ServiceFact {
 /// accepted connection). Answers the new instance id, or `TooMany` when the
 /// queue of runs waiting for a free `max_instances` slot is full.
 #[derive(Message)]
-#[rtype(result = "Result<u64, crate::service_manager::messages::ControlError>")]
+#[rtype(result = "Result<u64, crate::facts::ControlError>")]
 pub struct Trigger {
     /// inetd style: the connection becomes the instance's stdin and stdout.
     pub connection: Option<std::os::fd::OwnedFd>,

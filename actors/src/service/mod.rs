@@ -9,6 +9,7 @@ pub mod limits;
 pub mod messages;
 pub mod plan;
 
+use crate::facts::ServiceUpdated;
 use crate::logging::capture::Reader;
 use crate::logging::service_logs::ServiceLogs;
 use crate::model::config::{RestartPolicy, ServiceConfig, ServiceType};
@@ -19,8 +20,7 @@ use crate::model::schedule::Timetable;
 use crate::model::signal::signal_short_name;
 use crate::model::status::ServiceStatus;
 use crate::model::view::{ExitView, InstanceView, ServiceState, Stream};
-use crate::service_manager::messages::ServiceUpdated;
-use crate::service_manager::process_table::{ProcessOwner, ProcessTable};
+use crate::processes::{ProcessOwner, ProcessTable};
 use crate::sys::reap::ExitStatus;
 use crate::sys::{signals, spawn};
 use actix::prelude::*;
@@ -50,7 +50,7 @@ pub struct ServiceSetup {
     /// The service's bound `socket.listen` sockets (on-demand, per-demand).
     pub sockets: Vec<std::rc::Rc<crate::sys::socket::ListenSocket>>,
     /// Where socket activation and schedules ask for a start.
-    pub activate: Option<Recipient<crate::service_manager::messages::ActivateService>>,
+    pub activate: Option<Recipient<crate::facts::ActivateService>>,
 }
 
 struct Slot {

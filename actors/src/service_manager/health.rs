@@ -4,24 +4,17 @@
 //! `STATUS=` text go from the HealthChecker straight to the ServiceActor,
 //! whose recipients the manager announces (`ServiceActorStarted`).
 
-use super::process_table::ProcessTable;
 use super::ServiceManager;
+pub use crate::facts::ConfigApplied;
 use crate::health_checker::messages::HealthChanged;
 use crate::model::config::OnUnhealthy;
 use crate::model::machine::StopTarget;
 use crate::model::view::{Health, ServiceState};
+use crate::processes::ProcessTable;
 use crate::service::messages::{ServiceActorStarted, Stop};
 use crate::service::ServiceActor;
 use actix::prelude::*;
 use slog::{info, o, warn};
-
-/// Fact: a new configuration was applied (reload). Peers that follow
-/// services (HealthChecker, Notifier) rebuild what they watch from it.
-#[derive(Message, Clone, Debug)]
-#[rtype(result = "()")]
-pub struct ConfigApplied {
-    pub config: crate::model::config::Config,
-}
 
 impl ServiceManager {
     /// The table of child pids and their owners, for peers that spawn helper

@@ -1,30 +1,12 @@
 //! Messages the ServiceManager answers: commands from the API, onecli (via
 //! the API), signals and peers. Queries never mutate; commands say what to do.
 
-use crate::model::status::ServiceStatus;
-use crate::model::view::{
-    GraphView, LogLine, ReadinessView, ReloadReport, ServiceView, StateChanged, Stream,
-};
+use crate::model::view::{GraphView, LogLine, ReadinessView, ServiceView, StateChanged, Stream};
 use actix::Message;
+
+pub use crate::facts::{ActivateService, ConfigChanged, ControlError, ServiceUpdated};
 use nix::sys::signal::Signal;
 use tokio::sync::broadcast;
-
-/// Why a command on a service was refused. The API maps each to a status.
-#[derive(Clone, Debug, thiserror::Error, PartialEq)]
-pub enum ControlError {
-    /// 404
-    #[error("no such service: {0}")]
-    NotFound(String),
-    /// 409: the service's type or state does not allow it.
-    #[error("{0}")]
-    Conflict(String),
-    /// 429: a per-demand queue is full.
-    #[error("{0}")]
-    TooMany(String),
-    /// 503
-    #[error("oneinit is shutting down")]
-    ShuttingDown,
-}
 
 /// All services, sorted by name.
 #[derive(Message)]
@@ -98,15 +80,6 @@ pub struct SubscribeEvents;
 #[rtype(result = "ReadinessView")]
 pub struct GetReadiness;
 
-/// A new configuration was loaded and validated (by the ConfigLoader: a
-/// reload or a `remote.watch` change): apply the difference. Answers what
-/// changed, or the errors that refused it (nothing changed).
-#[derive(Message)]
-#[rtype(result = "Result<ReloadReport, Vec<String>>")]
-pub struct ConfigChanged {
-    pub loaded: crate::config_loader::LoadedConfig,
-}
-
 /// Answers when the actor system is alive (for `/healthz`).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -116,26 +89,3 @@ pub struct Ping;
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Shutdown;
-
-/// A service's own trigger fired (first connection on an on-demand
-/// service's socket, a schedule's due time): start it like an operator's
-/// `start` would, dependencies first. Ignored while shutting down.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ActivateService {
-    pub name: String,
-    /// What fired, for the log: "socket", "schedule".
-    pub reason: &'static str,
-}
-
-/// Fact from a ServiceActor: its runtime status changed.
-#[derive(Message, Clone, Debug)]
-#[rtype(result = "()")]
-pub struct ServiceUpdated {
-    pub service: String,
-    /// The generation of the actor that sent it. A reload retires an actor
-    /// and starts another under the same name; an update whose generation
-    /// is not the current actor's is stale and ignored.
-    pub generation: u64,
-    pub status: ServiceStatus,
-}

@@ -3,7 +3,7 @@
 //! handler that forked it, and the reaper runs on the same thread, so an
 //! exit can never arrive before its owner is known.
 
-use crate::service::messages::InstanceExited;
+use crate::facts::InstanceExited;
 use actix::Recipient;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -5,8 +5,8 @@
 //! deadline. On timeout, or when the caller drops the future, the whole
 //! process group is SIGKILLed; the reaper still collects it.
 
-use crate::service::messages::InstanceExited;
-use crate::service_manager::process_table::{ProcessOwner, ProcessTable};
+use crate::facts::InstanceExited;
+use crate::processes::{ProcessOwner, ProcessTable};
 use crate::sys::reap::ExitStatus;
 use crate::sys::{signals, spawn};
 use actix::Recipient;
