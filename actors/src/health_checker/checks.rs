@@ -180,13 +180,7 @@ fn process_check(expected: usize, pids: &[Option<i32>]) -> Result<(), String> {
 }
 
 fn is_alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.trim_start().chars().next())
-            .is_some_and(|state| state != 'Z' && state != 'X'),
-        Err(_) => false,
-    }
+    crate::sys::procfs::read(pid).is_some_and(|p| p.state != 'Z' && p.state != 'X')
 }
 
 #[cfg(test)]

@@ -161,9 +161,7 @@ pub fn owner_instance(sender: Option<i32>, instances: &[(u64, i32)]) -> Option<(
 }
 
 fn parent_of(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = stat.rsplit_once(')')?.1;
-    rest.split_whitespace().nth(1)?.parse().ok()
+    crate::sys::procfs::read(pid).map(|p| p.ppid)
 }
 
 #[cfg(test)]

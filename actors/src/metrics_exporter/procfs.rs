@@ -1,55 +1,12 @@
 //! CPU time and RSS of a service's processes, read from /proc at scrape
-//! time: every instance's process, its process group, and its descendants.
+//! time (`sys::procfs`): every instance's process, its process group, and its descendants.
 //!
 //! CPU is a counter, but processes come and go: the CPU of a process that
 //! disappeared since the last scrape is kept (its last reading) in a
 //! per-service base, so the reported value never goes down.
 
+pub use crate::sys::procfs::{scan, ProcStat};
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
-
-/// One process as read from `/proc/PID/stat`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ProcStat {
-    pub pid: i32,
-    pub ppid: i32,
-    pub pgrp: i32,
-    /// utime + stime, in clock ticks.
-    pub cpu_ticks: u64,
-    /// Resident pages.
-    pub rss_pages: i64,
-}
-
-/// Parses the text of `/proc/PID/stat` (the command may hold spaces and
-/// parentheses, so fields are counted from the last `)`).
-pub fn parse_stat(pid: i32, text: &str) -> Option<ProcStat> {
-    let after = text.rsplit_once(')')?.1;
-    // Fields from 3 on (state is field 3).
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let field = |n: usize| f.get(n - 3).copied();
-    Some(ProcStat {
-        pid,
-        ppid: field(4)?.parse().ok()?,
-        pgrp: field(5)?.parse().ok()?,
-        cpu_ticks: field(14)?.parse::<u64>().ok()? + field(15)?.parse::<u64>().ok()?,
-        rss_pages: field(24)?.parse().ok()?,
-    })
-}
-
-/// Every process of the system (those that vanish while reading are skipped).
-pub fn scan() -> Vec<ProcStat> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| {
-            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-            let text = fs::read_to_string(e.path().join("stat")).ok()?;
-            parse_stat(pid, &text)
-        })
-        .collect()
-}
 
 /// Assigns processes to services: a process belongs to the service whose
 /// instance pid is its process group, or one of its ancestors.
@@ -105,25 +62,6 @@ impl CpuAccount {
 mod tests {
     use super::*;
 
-    #[test]
-    fn parses_a_stat_line_with_a_tricky_command() {
-        let text = "4242 (my (odd) cmd) S 1 4242 4242 0 -1 4194560 100 0 0 0 \
-                    250 50 7 3 20 0 1 0 12345 10000000 321 18446744073709551615";
-        let s = parse_stat(4242, text).unwrap();
-        assert_eq!(s.ppid, 1);
-        assert_eq!(s.pgrp, 4242);
-        assert_eq!(s.cpu_ticks, 300);
-        assert_eq!(s.rss_pages, 321);
-    }
-
-    #[test]
-    fn reads_this_process() {
-        let me = std::process::id() as i32;
-        let all = scan();
-        let mine = all.iter().find(|p| p.pid == me).unwrap();
-        assert!(mine.rss_pages > 0);
-    }
-
     fn p(pid: i32, ppid: i32, pgrp: i32) -> ProcStat {
         ProcStat {
             pid,
@@ -131,6 +69,7 @@ mod tests {
             pgrp,
             cpu_ticks: 1,
             rss_pages: 1,
+            ..Default::default()
         }
     }
 

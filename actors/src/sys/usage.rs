@@ -1,8 +1,10 @@
-//! Resource usage of a set of processes, read from /proc at query time:
+//! Resource usage of a set of processes, read from /proc at query time
+//! (`procfs`):
 //! resident memory (`statm`) and CPU time (`stat` utime+stime, plus the
 //! times of children they already waited for). Used for the `memory_bytes`
 //! and `cpu_seconds` of a service object when no cgroup counts them.
 
+use super::procfs;
 use std::sync::OnceLock;
 
 fn page_size() -> u64 {
@@ -30,31 +32,14 @@ fn clock_ticks() -> f64 {
 
 /// Resident set size of one process in bytes (None when it is gone).
 pub fn rss_bytes(pid: i32) -> Option<u64> {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * page_size())
+    Some(procfs::resident_pages(pid)? * page_size())
 }
 
 /// CPU seconds of one process: its own user+system time and that of the
 /// children it reaped (None when it is gone).
 pub fn cpu_seconds(pid: i32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat_ticks(&stat).map(|t| t as f64 / clock_ticks())
-}
-
-/// utime+stime+cutime+cstime (fields 14-17) of a /proc/PID/stat line.
-fn parse_stat_ticks(stat: &str) -> Option<u64> {
-    // The command name (field 2) may hold spaces and parentheses: skip past
-    // the last ')'.
-    let rest = stat.rsplit_once(')')?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // rest starts at field 3 (state): field N is f[N - 3].
-    let sum = f
-        .get(11..15)?
-        .iter()
-        .map(|v| v.parse::<i64>().unwrap_or(0).max(0) as u64)
-        .sum();
-    Some(sum)
+    let stat = procfs::read(pid)?;
+    Some((stat.cpu_ticks + stat.child_ticks) as f64 / clock_ticks())
 }
 
 /// Total resident memory and CPU seconds of `pids` (missing ones count 0).
@@ -70,12 +55,6 @@ pub fn totals(pids: &[i32]) -> (u64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stat_fields_with_a_tricky_name() {
-        let line = "42 (a) b (c) S 1 42 42 0 -1 4194560 100 0 0 0 7 3 2 1 20 0 1 0 5 100 10";
-        assert_eq!(parse_stat_ticks(line), Some(7 + 3 + 2 + 1));
-    }
 
     #[test]
     fn own_process_has_memory_and_time() {
