@@ -218,7 +218,7 @@ async fn list(c: &Client, out: Output, tree: bool) -> Result<(), Failure> {
         .map(|s| {
             vec![
                 s.name.clone(),
-                s.kind.clone(),
+                s.kind.as_str().to_string(),
                 s.state.as_str().to_string(),
                 if s.autostart { "yes" } else { "no" }.to_string(),
                 s.description.clone().unwrap_or_default(),

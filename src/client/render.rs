@@ -54,7 +54,7 @@ pub fn status_table(services: &[ServiceView]) -> String {
                 .collect();
             vec![
                 s.name.clone(),
-                s.kind.clone(),
+                s.kind.as_str().to_string(),
                 s.state.as_str().to_string(),
                 serde_json::to_value(s.health)
                     .ok()
@@ -191,7 +191,7 @@ mod tests {
     fn tree_draws_dependencies() {
         let node = |n: &str| GraphNode {
             name: n.into(),
-            kind: "ongoing".into(),
+            kind: oneinit_actors::model::config::ServiceType::Ongoing,
             state: ServiceState::Ready,
         };
         let edge = |f: &str, t: &str, k: &str| GraphEdge {

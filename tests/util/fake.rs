@@ -11,6 +11,7 @@ use actix::prelude::*;
 use chrono::Utc;
 use oneinit_actors::config_loader::Reload;
 use oneinit_actors::metrics_exporter::messages::GatherMetrics;
+use oneinit_actors::model::config::ServiceType;
 use oneinit_actors::model::view::{
     GraphEdge, GraphNode, GraphView, Health, InstanceView, LogLine, ReadinessView, ReloadReport,
     ServiceState, ServiceView, StateChanged, Stream,
@@ -34,7 +35,8 @@ fn view(name: &str, kind: &str, state: ServiceState, requires: &[&str]) -> Servi
     ServiceView {
         name: name.into(),
         description: Some(format!("the {name} service")),
-        kind: kind.into(),
+        kind: serde_json::from_value(serde_json::Value::String(kind.into()))
+            .expect("a service type"),
         state,
         health: Health::Unknown,
         status_text: None,
@@ -187,7 +189,7 @@ impl Handler<ControlService> for FakeManager {
         let Some(v) = self.services.get(&m.name) else {
             return Err(ControlError::NotFound(m.name));
         };
-        if v.kind == "per-demand" && m.action != Action::Stop {
+        if v.kind == ServiceType::PerDemand && m.action != Action::Stop {
             return Err(ControlError::Conflict(format!(
                 "{} is per-demand: use trigger",
                 m.name
@@ -229,9 +231,10 @@ impl Handler<TriggerService> for FakeManager {
     fn handle(&mut self, m: TriggerService, _: &mut Context<Self>) -> Self::Result {
         match self.services.get(&m.name) {
             None => Err(ControlError::NotFound(m.name)),
-            Some(v) if v.kind != "per-demand" => Err(ControlError::Conflict(format!(
+            Some(v) if v.kind != ServiceType::PerDemand => Err(ControlError::Conflict(format!(
                 "{} is {}: only on-demand and per-demand services can be triggered",
-                m.name, v.kind
+                m.name,
+                v.kind.as_str()
             ))),
             Some(_) => {
                 let id = self.next_instance;

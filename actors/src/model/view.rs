@@ -2,6 +2,7 @@
 //! by the API and read back by onecli. Produced by the ServiceManager from
 //! its actors' state; plain data, no behaviour.
 
+use crate::model::config::ServiceType;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -104,7 +105,7 @@ pub struct ServiceView {
     pub name: String,
     pub description: Option<String>,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: ServiceType,
     pub state: ServiceState,
     pub health: Health,
     pub status_text: Option<String>,
@@ -170,7 +171,7 @@ pub struct LogLine {
 pub struct GraphNode {
     pub name: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: ServiceType,
     pub state: ServiceState,
 }
 

@@ -145,7 +145,7 @@ impl Handler<GetGraph> for ServiceManager {
             .iter()
             .map(|(name, e)| GraphNode {
                 name: name.clone(),
-                kind: e.cfg.kind.as_str().into(),
+                kind: e.cfg.kind,
                 state: e.status.state,
             })
             .collect();

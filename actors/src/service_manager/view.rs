@@ -16,7 +16,7 @@ pub(crate) fn service_view(name: &str, e: &Entry, now: DateTime<Utc>) -> Service
     ServiceView {
         name: name.to_string(),
         description: c.description.clone(),
-        kind: c.kind.as_str().into(),
+        kind: c.kind,
         state: s.state,
         health: e.health,
         status_text: s.status_text.clone(),
