@@ -37,9 +37,17 @@ pub struct KillNow;
 
 /// Deliver a signal to every running instance.
 #[derive(Message)]
-#[rtype(result = "Result<usize, String>")]
+#[rtype(result = "Result<usize, SignalError>")]
 pub struct SendSignal {
     pub signal: Signal,
+}
+
+/// A signal could not be delivered to an instance's process.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot signal pid {pid}: {errno}")]
+pub struct SignalError {
+    pub pid: i32,
+    pub errno: nix::errno::Errno,
 }
 
 /// An instance reported readiness (notify `READY=1`, a readiness check, a

@@ -501,13 +501,13 @@ impl Handler<KillNow> for ServiceActor {
 }
 
 impl Handler<SendSignal> for ServiceActor {
-    type Result = Result<usize, String>;
+    type Result = Result<usize, SignalError>;
     fn handle(&mut self, msg: SendSignal, _: &mut Context<Self>) -> Self::Result {
         let mut sent = 0;
         for s in &self.slots {
             if let Some(pid) = s.m.pid {
                 signals::send(pid, msg.signal, self.s.cfg.stop.group)
-                    .map_err(|e| format!("cannot signal pid {pid}: {e}"))?;
+                    .map_err(|errno| SignalError { pid, errno })?;
                 sent += 1;
             }
         }

@@ -115,7 +115,7 @@ impl Handler<SignalService> for ServiceManager {
                     "service {name} has no running process to signal"
                 ))),
                 Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(ControlError::Conflict(e)),
+                Ok(Err(e)) => Err(ControlError::Conflict(e.to_string())),
                 Err(_) => Err(ControlError::ShuttingDown),
             }
         })
