@@ -5,10 +5,12 @@
 //!   `Host: evil.example`);
 //! - an `Origin` other than the listener's own (`scheme://Host`) is 403
 //!   `forbidden_origin` (cross-site requests from a browser);
-//! - a mutating request (POST, PUT, PATCH, DELETE) needs
-//!   `Content-Type: application/json`, else 415 `unsupported_media_type`
-//!   (a cross-site HTML form or `text/plain` fetch cannot send it without a
-//!   CORS preflight, which this API never grants).
+//! - a mutating request (POST: every mutating route of the API is a POST)
+//!   needs `Content-Type: application/json`, else 415
+//!   `unsupported_media_type` (a cross-site HTML form or `text/plain` fetch
+//!   cannot send it without a CORS preflight, which this API never grants).
+//!   Other methods have no route and answer 405 as before; browsers cannot
+//!   send them cross-site without a preflight either.
 //!
 //! Unix-socket connections are exempt: browsers cannot reach them.
 
@@ -69,10 +71,7 @@ pub fn check(facts: &RequestFacts, allowed_hosts: &[String]) -> Result<(), HttpE
             ));
         }
     }
-    let mutating = matches!(
-        facts.method,
-        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-    );
+    let mutating = facts.method == Method::POST;
     if mutating && !is_json(facts.content_type) {
         return Err(HttpError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
