@@ -126,8 +126,10 @@ fn schemas() -> Value {
                                    { "name": "db", "type": "ongoing", "state": "ready" }],
                          "edges": [{ "from": "web", "to": "db", "kind": "requires" }] } },
         "ReloadReport": { "type": "object", "required": ["added", "removed", "changed", "unchanged"],
-            "properties": { "added": names, "removed": names, "changed": names, "unchanged": names },
-            "example": { "added": ["cron"], "removed": [], "changed": ["web"], "unchanged": ["db"] } },
+            "properties": { "added": names, "removed": names, "changed": names, "unchanged": names,
+                "api": names, "metrics": names, "restart_needed": names },
+            "example": { "added": ["cron"], "removed": [], "changed": ["web"], "unchanged": ["db"],
+                "api": ["auth"], "metrics": [], "restart_needed": [] } },
         "Readiness": { "type": "object", "required": ["ready", "not_ready"], "properties": {
             "ready": { "type": "boolean" }, "not_ready": names },
             "example": { "ready": false, "not_ready": ["web"] } },
@@ -337,6 +339,44 @@ fn operation(op: Op, metrics_open: bool) -> Value {
             ("Readiness of the autostart services", "none")
         }
     };
+    // Browser safety of TCP listeners (SPEC 9), on every operation.
+    responses.insert(
+        "421".into(),
+        error_response(
+            "TCP: the Host header is not the listener's address, localhost or in \
+             api.allowed_hosts (code `misdirected_request`)",
+        ),
+    );
+    responses
+        .entry("403")
+        .or_insert_with(|| error_response("TCP: a foreign Origin (code `forbidden_origin`)"));
+    if matches!(
+        op,
+        Op::Start | Op::Stop | Op::Restart | Op::Signal | Op::Trigger | Op::Reload
+    ) {
+        responses.insert(
+            "415".into(),
+            error_response(
+                "TCP: a POST without Content-Type: application/json \
+                 (code `unsupported_media_type`)",
+            ),
+        );
+    }
+    if op == Op::Signal {
+        responses.insert(
+            "408".into(),
+            error_response("the body did not arrive within 5s (code `request_timeout`)"),
+        );
+    }
+    if matches!(op, Op::Events | Op::Logs) {
+        responses.insert(
+            "503".into(),
+            error_response(
+                "the supervisor is not answering, or too many event streams are open \
+                 (code `too_many_subscribers`)",
+            ),
+        );
+    }
     let mut o = json!({
         "summary": summary,
         "operationId": format!("{op:?}"),
@@ -393,7 +433,11 @@ pub fn document_for(metrics: &MetricsConfig, auth: bool) -> Value {
                     o.remove("security");
                     if let Some(r) = o.get_mut("responses").and_then(Value::as_object_mut) {
                         r.remove("401");
-                        r.remove("403");
+                        // Without auth, 403 is only a foreign Origin.
+                        r.insert(
+                            "403".into(),
+                            error_response("TCP: a foreign Origin (code `forbidden_origin`)"),
+                        );
                     }
                 }
             }
