@@ -423,3 +423,80 @@ fn an_https_include_may_not_redirect_to_http() {
     assert!(out.stderr.contains("https to plain http"), "{}", out.stderr);
     assert_eq!(plain.hits("/c.yaml"), 0);
 }
+
+#[actix_rt::test]
+async fn sighup_rereads_the_tls_certificate_without_dropping_connections() {
+    let old_ca = util::api::Pki::new();
+    let new_ca = util::api::Pki::new();
+    old_ca.issue("server", "localhost", true);
+    let (new_crt, new_key) = new_ca.issue("server", "localhost", true);
+    let dir = tempfile::tempdir().unwrap();
+    let crt = dir.path().join("tls.crt");
+    let key = dir.path().join("tls.key");
+    std::fs::copy(old_ca.path("server.crt"), &crt).unwrap();
+    std::fs::copy(old_ca.path("server.key"), &key).unwrap();
+    let config = format!(
+        "api:\n  tls: {{cert: \"{}\", key: \"{}\"}}\n{WEB}",
+        crt.display(),
+        key.display()
+    );
+    let mut d = spawn_with_env(&config, &[]);
+    d.base = format!("https://localhost:{}", d.port);
+    let trusting = |pki: &util::api::Pki| {
+        reqwest::Client::builder()
+            .use_rustls_tls()
+            .add_root_certificate(reqwest::Certificate::from_pem(pki.ca_pem().as_bytes()).unwrap())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    };
+    let (old_client, new_client) = (trusting(&old_ca), trusting(&new_ca));
+    d.wait_healthy(&old_client).await;
+    // An event stream opened before the rotation.
+    let mut events = old_client
+        .get(d.url("/v1/events"))
+        .send()
+        .await
+        .unwrap()
+        .bytes_stream();
+    use futures_util::StreamExt;
+    let first = events.next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("events"));
+    assert!(new_client.get(d.url("/healthz")).send().await.is_err());
+    // Rotate in place, as a Kubernetes secret mount does, then SIGHUP.
+    std::fs::write(&crt, new_crt).unwrap();
+    std::fs::write(&key, new_key).unwrap();
+    let pid = nix::unistd::Pid::from_raw(d.child.as_ref().unwrap().id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    let rotated = wait_for(Duration::from_secs(10), || {
+        let c = new_client.clone();
+        let u = d.url("/healthz");
+        async move { c.get(&u).send().await.ok().filter(|r| r.status() == 200) }
+    })
+    .await;
+    assert!(
+        rotated.is_some(),
+        "the new certificate is not served after SIGHUP"
+    );
+    // The stream from before is still open and still delivers.
+    let (s, _) = {
+        let r = new_client
+            .post(d.url("/v1/services/web/restart"))
+            .header("Content-Type", "application/json")
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), ())
+    };
+    assert_eq!(s, 200);
+    let got = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(chunk)) = events.next().await {
+            if String::from_utf8_lossy(&chunk).contains("\"web\"") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(got, Ok(true), "the event stream was dropped by the reload");
+}
