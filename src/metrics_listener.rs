@@ -78,7 +78,7 @@ impl BoundMetrics {
         // oneinit owns every signal (PID 1); the server must not install handlers.
         .disable_signals()
         .shutdown_timeout(1)
-        .on_connect(|conn, ext| api::conn::on_connect_uncounted(conn, ext));
+        .on_connect(api::conn::on_connect_uncounted);
         let (server, url) = match bound_api.tls_config() {
             Some(cfg) => (
                 server.listen_rustls_0_23(self.listener, cfg)?,

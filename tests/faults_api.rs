@@ -5,7 +5,6 @@
 //! (start falls over to the cache, reload keeps the running configuration,
 //! both within the timeout).
 
-#[allow(dead_code)]
 mod util;
 
 use std::io::Read;

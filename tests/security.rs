@@ -5,7 +5,6 @@
 //! and https→http redirects. (Cache file mode and the socket mode before
 //! listen() are unit tests: `config_loader::cache`, `sys::private_socket`.)
 
-#[allow(dead_code)]
 mod util;
 
 use serde_json::{json, Value};

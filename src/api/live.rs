@@ -83,7 +83,7 @@ impl LiveControl {
             Err(p) => p.into_inner().clone(),
         };
         let mut out = String::new();
-        let families: [(&str, &str, &str, fn(&ConnCounter, &SseLimit) -> u64); 4] = [
+        let families: [Family; 4] = [
             ("oneinit_api_connections_open", "gauge", "Open API connections, by server (unix or tcp listeners).", |c, _| c.open() as u64),
             ("oneinit_api_connection_cap_reached_total", "counter", "Times an API server reached its connection cap (further clients waited in the backlog).", |c, _| c.capped.load(Ordering::Relaxed)),
             ("oneinit_api_event_streams_open", "gauge", "Open Server-Sent Event streams, by server.", |_, s| s.open() as u64),
@@ -188,6 +188,14 @@ impl LiveControl {
         Ok(changes)
     }
 }
+
+/// One API series family: name, type, help, and its value per server.
+type Family = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&ConnCounter, &SseLimit) -> u64,
+);
 
 /// A `token_file` or `token_env` may hold a new secret under an unchanged
 /// config; compare the resolved hashes too.
