@@ -289,8 +289,9 @@ fn run(cli: Cli) -> i32 {
         });
         let backend = oneinit::api::ApiBackend::new(&manager, Some(gather));
         if let Some(m) = bound_metrics {
+            let addr = m.addr.to_string();
             match m.serve(&bound_api, backend.clone(), api_log.clone()) {
-                Ok(url) => info!(api_log, "serving metrics"; "listen" => url),
+                Ok(url) => info!(api_log, "serving metrics"; "listen" => addr, "url" => url),
                 Err(e) => {
                     slog::error!(api_log, "the metrics listener could not start"; "error" => %e)
                 }

@@ -5,40 +5,48 @@
 //! and https→http redirects. (Cache file mode and the socket mode before
 //! listen() are unit tests: `config_loader::cache`, `sys::private_socket`.)
 
-mod util;
+use crate::util;
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use util::api::{call, free_port, sha_hex, wait_for, ApiDaemon};
+use util::api::{call, sha_hex, wait_for, ApiDaemon};
 use util::http::{HttpServer, Reply};
 use util::{run_oneinit, secs, TestDir};
 
-/// `oneinit --config c.yaml --api-listen 127.0.0.1:PORT` with extra
+/// `oneinit --config c.yaml --api-listen 127.0.0.1:0` with extra
 /// environment variables; killed on drop (`ApiDaemon`).
 fn spawn_with_env(config: &str, envs: &[(&str, &str)]) -> ApiDaemon {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("c.yaml");
     std::fs::write(&cfg, config).expect("write config");
-    let port = free_port();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_oneinit"));
     cmd.arg("--config")
         .arg(&cfg)
         .arg("--api-listen")
-        .arg(format!("127.0.0.1:{port}"))
+        .arg("127.0.0.1:0")
         .env("ONEINIT_RUNTIME_DIR", dir.path().join("rt"))
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
+        .current_dir(dir.path());
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let child = cmd.spawn().expect("oneinit starts");
-    ApiDaemon {
-        child: Some(child),
-        dir,
-        base: format!("http://127.0.0.1:{port}"),
-        port,
-    }
+    ApiDaemon::spawn_command(cmd, dir)
+}
+
+/// The address of the metrics listener, from its `serving metrics` record.
+async fn metrics_addr(d: &ApiDaemon) -> String {
+    let log = d.path("out.log");
+    wait_for(Duration::from_secs(15), || {
+        let log = log.clone();
+        async move {
+            let text = std::fs::read_to_string(&log).ok()?;
+            text.lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|r| r["msg"] == "serving metrics")
+                .and_then(|r| r["listen"].as_str().map(str::to_string))
+        }
+    })
+    .await
+    .expect("a serving metrics record")
 }
 
 async fn started(config: &str, envs: &[(&str, &str)]) -> ApiDaemon {
@@ -352,7 +360,7 @@ fn a_public_metrics_listener_without_tls_and_auth_is_refused() {
     let dir = TestDir::new();
     let cfg = dir.write(
         "c.yaml",
-        &format!("metrics: {{listen: \"0.0.0.0:{}\"}}\n{WEB}", free_port()),
+        &format!("metrics: {{listen: \"0.0.0.0:0\"}}\n{WEB}"),
     );
     let out = run_oneinit(
         &["--config", &cfg.display().to_string()],
@@ -368,14 +376,13 @@ fn a_public_metrics_listener_without_tls_and_auth_is_refused() {
 
 #[actix_rt::test]
 async fn the_metrics_listener_obeys_metrics_auth() {
-    let port = free_port();
     let config = format!(
-        "metrics: {{auth: true, listen: \"127.0.0.1:{port}\"}}\n\
+        "metrics: {{auth: true, listen: \"127.0.0.1:0\"}}\n\
          api:\n  auth:\n    tokens:\n      - {{name: v, sha256: \"{}\", role: viewer}}\n{WEB}",
         sha_hex("view-token")
     );
-    let _d = started(&config, &[]).await;
-    let url = format!("http://127.0.0.1:{port}/metrics");
+    let d = started(&config, &[]).await;
+    let url = format!("http://{}/metrics", metrics_addr(&d).await);
     let (s, _) = call("GET", &url, None, None).await;
     assert_eq!(s, 401);
     let (s, _) = call("GET", &url, Some("view-token"), None).await;

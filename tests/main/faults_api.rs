@@ -5,11 +5,11 @@
 //! (start falls over to the cache, reload keeps the running configuration,
 //! both within the timeout).
 
-mod util;
+use crate::util;
 
 use std::io::Read;
 use std::time::{Duration, Instant};
-use util::api::{free_port, wait_for};
+use util::api::{wait_for, ApiDaemon};
 use util::http::{HttpServer, Reply};
 use util::{run_oneinit, secs, TestDir};
 
@@ -56,20 +56,14 @@ async fn a_trickled_remote_body_on_reload_keeps_the_running_config() {
     srv.route("/c.yaml", vec![Reply::yaml(DOC)]);
     // Not cached before start: the reload has no copy to fall back to.
     let top = including(&dir, &srv.url("/c.yaml"));
-    let port = free_port();
-    let _child = util::KillOnDrop(
-        std::process::Command::new(env!("CARGO_BIN_EXE_oneinit"))
-            .arg("--config")
-            .arg(&top)
-            .arg("--api-listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .env("ONEINIT_RUNTIME_DIR", dir.path().join("rt"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://127.0.0.1:{port}");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_oneinit"));
+    cmd.arg("--config")
+        .arg(&top)
+        .arg("--api-listen")
+        .arg("127.0.0.1:0")
+        .env("ONEINIT_RUNTIME_DIR", dir.path().join("rt"));
+    let d = ApiDaemon::spawn_command(cmd, tempfile::tempdir().unwrap());
+    let base = d.base.clone();
     let up = wait_for(Duration::from_secs(15), || {
         let u = format!("{base}/v1/services/from_remote");
         async move {
@@ -125,23 +119,19 @@ async fn a_connection_flood_under_ulimit_64_does_not_stop_supervision() {
         "c.yaml",
         "services:\n  crashy:\n    command: [sh, -c, 'exit 1']\n    restart: {policy: always, delay: 50ms, backoff: 1.0}\n",
     );
-    let port = free_port();
-    let log = dir.path().join("out.log");
     let rt = dir.path().join("rt");
+    // `exec`: the shell becomes oneinit, with 64 descriptors at most.
     let script = format!(
-        "ulimit -n 64 && exec {} --config {} --api-listen 127.0.0.1:{port} > {} 2>&1",
+        "ulimit -n 64 && exec {} --config {} --api-listen 127.0.0.1:0",
         env!("CARGO_BIN_EXE_oneinit"),
         cfg.display(),
-        log.display()
     );
-    let child = util::KillOnDrop(
-        std::process::Command::new("sh")
-            .args(["-c", &script])
-            .env("ONEINIT_RUNTIME_DIR", &rt)
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://127.0.0.1:{port}");
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", &script]).env("ONEINIT_RUNTIME_DIR", &rt);
+    let d = ApiDaemon::spawn_command(cmd, tempfile::tempdir().unwrap());
+    let log = d.path("out.log");
+    let base = d.base.clone();
+    let port = d.port;
     let healthy = || {
         let u = format!("{base}/healthz");
         async move {
@@ -182,5 +172,5 @@ async fn a_connection_flood_under_ulimit_64_does_not_stop_supervision() {
         wait_for(Duration::from_secs(20), healthy).await.is_some(),
         "the TCP API did not recover after the flood"
     );
-    drop(child);
+    drop(d);
 }
