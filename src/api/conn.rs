@@ -226,3 +226,21 @@ mod tests {
         assert_eq!(subject_cn(&[0x30, 0x00]), None);
     }
 }
+
+#[cfg(test)]
+mod counter_tests {
+    use super::*;
+
+    #[test]
+    fn reaching_the_cap_is_counted_and_slots_release() {
+        let log = slog::Logger::root(slog::Discard, slog::o!());
+        let c = ConnCounter::new("tcp", 2, log);
+        let a = c.enter();
+        assert_eq!(c.capped.load(Ordering::Relaxed), 0);
+        let b = c.enter();
+        assert_eq!((c.open(), c.capped.load(Ordering::Relaxed)), (2, 1));
+        drop(a);
+        drop(b);
+        assert_eq!(c.open(), 0);
+    }
+}

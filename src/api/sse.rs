@@ -206,3 +206,23 @@ pub fn event_stream(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_over_the_cap_are_refused_counted_and_released() {
+        let log = slog::Logger::root(slog::Discard, slog::o!());
+        let limit = SseLimit::new("tcp", 2, log);
+        let a = limit.enter().unwrap();
+        let _b = limit.enter().unwrap();
+        let e = limit.enter().err().unwrap();
+        assert_eq!((e.status.as_u16(), e.code), (503, "too_many_subscribers"));
+        assert_eq!(limit.refused.load(Ordering::Relaxed), 1);
+        assert_eq!(limit.open(), 2);
+        drop(a);
+        assert_eq!(limit.open(), 1);
+        assert!(limit.enter().is_ok());
+    }
+}
