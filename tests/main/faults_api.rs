@@ -174,3 +174,36 @@ async fn a_connection_flood_under_ulimit_64_does_not_stop_supervision() {
     );
     drop(d);
 }
+
+#[actix_rt::test]
+async fn slow_request_heads_and_bodies_are_cut_off() {
+    use std::io::Write;
+    let d = ApiDaemon::start("services:\n  web:\n    command: [sleep, '1000']\n").await;
+    let addr = ("127.0.0.1", d.port);
+    // A body that never completes: 408 within the body timeout.
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    write!(
+        s,
+        "POST /v1/services/web/signal HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{{"
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    // A head that never completes: the connection is answered and closed.
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    write!(s, "GET /v1/services HTTP/1.1\r\nHost: 127.0.0.1\r\n").unwrap();
+    let t0 = Instant::now();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+}
