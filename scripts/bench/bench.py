@@ -70,6 +70,7 @@ def parse_args():
     args = ap.parse_args()
     if args.quick and args.smoke:
         ap.error("--quick and --smoke exclude each other")
+    args.oneinit = os.path.abspath(args.oneinit)
     args.mode = "smoke" if args.smoke else ("quick" if args.quick else "full")
     args.reps = args.reps or {"smoke": 1, "quick": 3, "full": 5}[args.mode]
     if args.reps < 3 and not args.smoke:

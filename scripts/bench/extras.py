@@ -248,7 +248,8 @@ def _naive(argv_for, n, seconds):
     wall = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"cpu_s_per_min": cpu * 60 / wall, "rounds": rounds, "window_s": wall}
+    return {"cpu_s_per_min": cpu * 60 / wall, "cpu_ms_per_check": cpu * 1000 / (rounds * n) if rounds else None,
+            "rounds": rounds, "window_s": wall}
 
 
 def health_cpu(binary, tmproot, seconds, n=200, warmup=3.0):
@@ -282,6 +283,8 @@ def health_cpu(binary, tmproot, seconds, n=200, warmup=3.0):
                     "cpu_s_per_min": (own1 - own0) / tck * 60 / wall,
                     # exec checks: the `true` processes oneinit reaped, too
                     "cpu_with_children_s_per_min": (own1 - own0 + kids1 - kids0) / tck * 60 / wall,
+                    # assuming every check ran once a second (unhealthy_events shows failures)
+                    "cpu_ms_per_check": (own1 - own0) / tck * 1000 / (wall * n),
                     "unhealthy_events": unhealthy,
                 }
             finally:

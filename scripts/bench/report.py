@@ -227,18 +227,19 @@ def _health_section(h):
         f"{h['services']} `sleep` services, each with one check every second, "
         f"{h['window_s']:.0f} s window. CPU seconds per minute (utime+stime from /proc). "
         "The naive references spawn one process per check (all of a second's at once).\n",
-        "| checker | CPU-s/min | with reaped children | note |",
-        "|---|---|---|---|",
+        "| checker | CPU-s/min | CPU ms per check | with reaped children (CPU-s/min) | note |",
+        "|---|---|---|---|---|",
     ]
     for kind in ("http", "exec"):
         r = h.get(kind)
         if r:
-            out.append(f"| oneinit, {kind} checks | {r['cpu_s_per_min']:.2f} | "
+            out.append(f"| oneinit, {kind} checks | {r['cpu_s_per_min']:.2f} | {_fmt(r.get('cpu_ms_per_check'), 1, '{:.3f}')} | "
                        f"{r['cpu_with_children_s_per_min']:.2f} | {r['unhealthy_events']} unhealthy events |")
     for key, label in (("naive_curl", "one `curl` per HTTP check"), ("naive_exec", "one `true` per check (spawn only)")):
         r = h.get(key)
         if r:
-            out.append(f"| {label} | {r['cpu_s_per_min']:.2f} | (children) | {r['rounds']} rounds |")
+            out.append(f"| {label} | {r['cpu_s_per_min']:.2f} | {_fmt(r.get('cpu_ms_per_check'), 1, '{:.3f}')} | "
+                       f"(all children) | {r['rounds']} rounds of {h['services']} in {r['window_s']:.0f} s |")
     return out
 
 
@@ -330,16 +331,21 @@ def markdown(meta, summary, names, extras=None):
     ]
     for name, why in meta.get("skipped", {}).items():
         out.append(f"- **{name} skipped**: {why}")
-    out.append("\n## Services")
-    out += _services_tables(meta, summary, names)
-    out += _per_service_memory(meta, summary, names)
-    out += _restart_table(meta, summary, [n for n in names if n in summary["restart"]])
+    sections = meta.get("sections", ["services", "restart"])
+    if "services" in sections:
+        out.append("\n## Services")
+        out += _services_tables(meta, summary, names)
+        out += _per_service_memory(meta, summary, names)
+    if "restart" in sections:
+        out += _restart_table(meta, summary, [n for n in names if n in summary["restart"]])
     extras = extras or {}
     out += _logs_section(extras.get("logs"))
     out += _api_section(extras.get("api"))
     out += _health_section(extras.get("health"))
-    out += ["\n## Targets (issue 9, N = 100 unless said)\n", "| target | measured (oneinit) | verdict |", "|---|---|---|"]
-    out += [f"| {t} | {m_} | {v} |" for t, m_, v in verdicts(meta, summary)]
+    if "services" in sections or "restart" in sections:
+        out += ["\n## Targets (issue 9, N = 100 unless said)\n", "| target | measured (oneinit) | verdict |",
+                "|---|---|---|"]
+        out += [f"| {t} | {m_} | {v} |" for t, m_, v in verdicts(meta, summary)]
     out += ["\n## Goals (issue 19)\n", "| goal | measured | verdict |", "|---|---|---|"]
     out += [f"| {g} | {m_} | {v} |" for g, m_, v in goals(meta, summary, extras)]
     errs = []
