@@ -269,8 +269,18 @@ def _log_rates(logs):
             if want(label):
                 return f["lines_per_s"]
         return None
-    return (rate("1", lambda l: l == "stdout"), rate("10", lambda l: l == "stdout"),
-            rate("1", lambda l: "s6" in l))
+    def oneinit_stdout(label):
+        return label.endswith("stdout") and "s6" not in label
+
+    return (rate("1", oneinit_stdout), rate("10", oneinit_stdout), rate("1", lambda l: "s6" in l))
+
+
+def _log_losses(logs):
+    """Lines oneinit did not write to stdout, over the log runs (None if not measured)."""
+    lost = [f.get("not_written") for run in ((logs or {}).get("runs") or {}).values()
+            for label, f in run["figures"].items() if label.endswith("stdout") and "s6" not in label]
+    lost = [x for x in lost if x is not None]
+    return sum(lost) if lost else None
 
 
 def goals(meta, summary, extras):
@@ -288,6 +298,9 @@ def goals(meta, summary, extras):
         f"{_fmt(ten, 1e-6, '{:.2f}')} M lines/s (1 service: {_fmt(one, 1e-6, '{:.2f}')})")
     add("1. ratio to s6-log ≥ 0.8", None if one is None or s6log is None else one / s6log >= 0.8,
         f"{_fmt(one, 1e-6, '{:.2f}')} vs {_fmt(s6log, 1e-6, '{:.2f}')} M lines/s, ratio {ratio(one, s6log)}")
+    lost = _log_losses(extras.get("logs"))
+    add("1. zero loss with the default backpressure", None if lost is None else lost == 0,
+        f"{_fmt(lost, 1, '{:.0f}')} lines not written to stdout")
     o, fl, s6 = (sv.get(k, {}).get("1000", {}).get("startup_s") for k in ("oneinit", "floor", "s6"))
     add("2. startup at N = 1000 ≤ 2 × spawn floor", None if o is None or fl is None else o <= 2 * fl,
         f"{_fmt(o, 1000, '{:.0f}')} ms vs floor {_fmt(fl, 1000, '{:.0f}')} ms, ratio {ratio(o, fl)}")
