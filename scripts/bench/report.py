@@ -252,10 +252,13 @@ def _logs_section(logs):
     rows = []
     for services, run in (logs.get("runs") or {}).items():
         for label, f in run["figures"].items():
+            per_line = f["cpu_s"] * 1e9 / f["lines"] if f.get("cpu_s") and f["lines"] else None
             rows.append(f"| {services} | {label} | {f['lines']} | {f['lines_per_s']:,} | "
-                        f"{_fmt(f.get('cpu_s'), 1, '{:.2f}')} | {_fmt(f.get('not_written'), 1, '{:.0f}')} |")
+                        f"{_fmt(f.get('cpu_s'), 1, '{:.2f}')} | {_fmt(per_line, 1, '{:.0f}')} | "
+                        f"{_fmt(f.get('not_written'), 1, '{:.0f}')} |")
     if rows:
-        out += ["| services | output | lines | lines/s | CPU (s) | not written |", "|---|---|---|---|---|---|"] + rows
+        out += ["| services | output | lines | lines/s | CPU (s) | CPU ns/line | not written |",
+                "|---|---|---|---|---|---|---|"] + rows
     for raw in logs.get("raw", []):
         out += ["", "```", raw, "```"]
     return out
