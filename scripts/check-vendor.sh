@@ -39,8 +39,9 @@ else
     echo "check-vendor: FAIL: the [patch.crates-io] for actix-http is not in effect." >&2
     echo "  cargo tree -i actix-http: $first" >&2
     echo "  expected:                 actix-http v$version ($VENDORED)" >&2
-    echo "  actix-web probably needs a newer actix-http: raise VERSION in" >&2
-    echo "  scripts/vendor-actix-http.sh, rebase vendor/actix-http.patch and rebuild." >&2
+    echo "  Either the [patch.crates-io] entry in Cargo.toml is gone, or actix-web needs another" >&2
+    echo "  actix-http than the vendored one: then set VERSION in scripts/vendor-actix-http.sh," >&2
+    echo "  run it, and rebase vendor/actix-http.patch if it no longer applies." >&2
     fail=1
   elif grep -q "was not used in the crate graph" "$work/tree.err"; then
     echo "check-vendor: FAIL: cargo says a [patch] was not used:" >&2

@@ -239,7 +239,8 @@ def _health_section(h):
         r = h.get(key)
         if r:
             out.append(f"| {label} | {r['cpu_s_per_min']:.2f} | {_fmt(r.get('cpu_ms_per_check'), 1, '{:.3f}')} | "
-                       f"(all children) | {r['rounds']} rounds of {h['services']} in {r['window_s']:.0f} s |")
+                       f"(all children) | {r['rounds']} rounds of {h['services']} in {r['window_s']:.0f} s, "
+                       f"{r.get('failed', 0)} failed |")
     return out
 
 
