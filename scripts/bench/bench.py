@@ -109,7 +109,7 @@ def static_binary(path, tmproot):
     return os.path.join(dest, members[0].name)
 
 
-def run_extras(args, tmproot, meta):
+def run_extras(args, tmproot):
     """The oneinit-only figures of issue 19 (each once, not repeated)."""
     lines, api_s, health_s = EXTRA_SIZES[args.mode]
     out = {}
@@ -291,7 +291,7 @@ def main():
                 r["rep"] = rep
                 runs.append(r)
                 log(f"rep {rep + 1}/{args.reps} {d.name} restart: " + report.brief(r))
-        extra = run_extras(args, tmproot, meta)
+        extra = run_extras(args, tmproot)
     except KeyboardInterrupt as e:
         log(f"interrupted ({e}); writing what was measured")
         meta["interrupted"] = True
