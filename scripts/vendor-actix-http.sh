@@ -12,10 +12,9 @@
 # `actix-http = "=$VERSION"` is fetched (`cargo fetch`, so the .crate is checked
 # against the crates.io index checksum) and the .crate archive from cargo's
 # registry cache is unpacked. The vendored tree keeps the crate's Cargo.toml,
-# .cargo_vcs_info.json (the upstream commit),
-# licences, README and src/; benches, examples, tests, the changelog and the
-# crate's own Cargo.lock are left out (cargo never builds a dependency's
-# tests, benches or examples).
+# .cargo_vcs_info.json (the upstream commit), licences, README and src/;
+# benches, examples, tests, the changelog and the crate's own Cargo.lock are
+# left out (cargo never builds a dependency's tests, benches or examples).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -94,7 +93,7 @@ case "${1:-}" in
     echo "vendor/actix-http.patch: $(grep -c '^diff --git' "$PATCH") files, $(wc -l < "$PATCH") lines"
     ;;
   *)
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
