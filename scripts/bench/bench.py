@@ -105,14 +105,17 @@ def static_binary(path, tmproot):
         members = [m for m in tar.getmembers() if m.isfile() and os.path.basename(m.name) == "oneinit"]
         if not members:
             raise SystemExit(f"{path} holds no file named oneinit")
-        tar.extract(members[0], dest)
+        try:
+            tar.extract(members[0], dest, filter="data")
+        except TypeError:  # Python without extraction filters
+            tar.extract(members[0], dest)
     return os.path.join(dest, members[0].name)
 
 
-def run_extras(args, tmproot):
-    """The oneinit-only figures of issue 19 (each once, not repeated)."""
+def run_extras(args, tmproot, out):
+    """The oneinit-only figures of issue 19 (each once, not repeated), into
+    `out` as they come (an interrupt keeps the finished ones)."""
     lines, api_s, health_s = EXTRA_SIZES[args.mode]
-    out = {}
     plan = [
         ("logs", lambda: extras.log_throughput(args.oneinit, lines, [1, 10])),
         ("api", lambda: extras.api_latency(args.oneinit, tmproot, api_s)),
@@ -129,7 +132,6 @@ def run_extras(args, tmproot):
         finally:
             proctree.kill_descendants_of_self()
         log(f"{name}: " + json.dumps({k: v for k, v in out[name].items() if k != "raw"})[:400])
-    return out
 
 
 def machine():
@@ -291,7 +293,7 @@ def main():
                 r["rep"] = rep
                 runs.append(r)
                 log(f"rep {rep + 1}/{args.reps} {d.name} restart: " + report.brief(r))
-        extra = run_extras(args, tmproot)
+        run_extras(args, tmproot, extra)
     except KeyboardInterrupt as e:
         log(f"interrupted ({e}); writing what was measured")
         meta["interrupted"] = True
@@ -309,14 +311,18 @@ def main():
     with open(os.path.join(args.out, f"{args.stem}.json"), "w") as f:
         json.dump(doc, f, indent=1)
     md = report.markdown(meta, summary, names, extra)
-    with open(os.path.join(args.out, f"{args.stem}.md"), "w") as f:
-        f.write(md)
     if args.stem == "latest" and os.path.abspath(args.out) == os.path.join(HERE, "results"):
         update_readme(md)
-    print(md)
     lines, flagged = compare.table(doc, baseline, source)
-    print("\n".join(lines))
-    print(f"\n{flagged} figure(s) more than {compare.WORSE_BY * 100:.0f}% worse than {source or 'no baseline'}")
+    verdict = f"{flagged} figure(s) more than {compare.WORSE_BY * 100:.0f}% worse than {source or 'no baseline'}"
+    lines.append(f"\n{verdict}")
+    if args.stem != "latest":
+        md += "\n".join(lines) + "\n"
+    with open(os.path.join(args.out, f"{args.stem}.md"), "w") as f:
+        f.write(md)
+    print(md)
+    if args.stem == "latest":
+        print("\n".join(lines))
     log(f"results: {os.path.join(args.out, args.stem)}.json and .md")
     # Last: removing thousands of small files can take minutes on a busy disk.
     shutil.rmtree(tmproot, ignore_errors=True)
