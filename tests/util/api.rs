@@ -136,7 +136,7 @@ pub fn assert_documented(method: &str, path: &str, status: u16, body: &serde_jso
         "{method} {path} {status} is not documented"
     );
     match resp["content"]["application/json"].get("schema") {
-        Some(schema) => oneinit::api::openapi::validate(
+        Some(schema) => super::openapi_schema::validate(
             &doc,
             schema,
             body,
