@@ -41,6 +41,7 @@ pub mod metrics_exporter;
 pub mod model;
 pub mod notifier;
 pub mod processes;
+pub mod secrets;
 pub mod service;
 pub mod service_manager;
 pub mod sys;

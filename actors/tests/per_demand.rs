@@ -70,7 +70,6 @@ async fn per_demand_triggers_ids_queue_and_limits() {
         format: LogFormat::Json,
         facts: Vec::new(),
         tini: false,
-        sources: Vec::new(),
         sockets: Default::default(),
         registrations: Vec::new(),
         removals: Vec::new(),

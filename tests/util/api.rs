@@ -115,6 +115,9 @@ pub async fn call(
     }
     if let Some(b) = body {
         rb = rb.json(&b);
+    } else if method != "GET" {
+        // As onecli does: mutating requests say JSON (SPEC 9 browser safety).
+        rb = rb.header("Content-Type", "application/json");
     }
     let resp = rb.send().await.expect("request");
     let status = resp.status().as_u16();
@@ -137,7 +140,7 @@ pub fn assert_documented(method: &str, path: &str, status: u16, body: &serde_jso
         "{method} {path} {status} is not documented"
     );
     match resp["content"]["application/json"].get("schema") {
-        Some(schema) => oneinit::api::openapi::validate(
+        Some(schema) => super::openapi_schema::validate(
             &doc,
             schema,
             body,

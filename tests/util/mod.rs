@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 pub mod api;
 pub mod fake;
+pub mod openapi_schema;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_oneinit");
 

@@ -5,7 +5,6 @@
 #![allow(clippy::cloned_ref_to_slice_refs)] // `&[path.clone()]` reads best in tests
 
 use super::tests::{load_err, load_ok, Dir};
-use super::*;
 use std::path::{Path, PathBuf};
 
 #[actix_rt::test]

@@ -7,12 +7,13 @@
 //!
 //! Files: `mod.rs` set-up and facts from peers, `queries.rs` API messages,
 //! `lifecycle.rs` signals, reaping and shutdown, `reload.rs` hot reload,
-//! `settings.rs` the live log level, `stopping.rs` stops with dependents
+//! `log_level.rs` the live log level, `settings.rs` api/metrics on reload, `stopping.rs` stops with dependents
 //! first, `view.rs` the API's view of a service.
 
 pub mod activation;
 pub mod health;
 pub mod lifecycle;
+pub mod log_level;
 pub mod messages;
 pub mod queries;
 pub mod reload;
@@ -110,13 +111,15 @@ pub struct ServiceManager {
     /// Peers told which actor runs each service (see `health.rs`).
     pub(crate) actor_observers: Vec<Recipient<crate::service::messages::ServiceActorStarted>>,
     pub(crate) next_generation: u64,
-    /// The live log level (see `settings.rs`).
-    pub(crate) settings: settings::Settings,
+    /// The live log level (see `log_level.rs`).
+    pub(crate) log_level: log_level::LogLevelState,
     /// The trim of freed memory after a burst (see `trim.rs`).
     pub(crate) trim: trim::TrimState,
     /// Bound activation sockets by service; kept here so a reloaded service
     /// with the same addresses gets the same sockets (`activation.rs`).
     pub(crate) sockets: BTreeMap<String, Vec<std::rc::Rc<crate::sys::socket::ListenSocket>>>,
+    /// Applies `api` / `metrics` on reload (the HTTP layer; `settings.rs`).
+    pub(crate) settings_hook: Option<std::sync::Arc<dyn settings::SettingsHook>>,
 }
 
 impl ServiceManager {
@@ -142,13 +145,14 @@ impl ServiceManager {
             config_observers: Vec::new(),
             actor_observers: Vec::new(),
             next_generation: 1,
-            settings: settings::Settings::default(),
+            log_level: log_level::LogLevelState::default(),
             trim: trim::TrimState::default(),
             sockets: setup
                 .sockets
                 .into_iter()
                 .map(|(k, v)| (k, v.into_iter().map(std::rc::Rc::new).collect()))
                 .collect(),
+            settings_hook: None,
         }
     }
 

@@ -1,46 +1,39 @@
-//! The run-time settings a reload updates besides services: the level of
-//! oneinit's own log. Applied from `reload.rs` (`apply_loaded`).
+//! Settings outside the services that a reload applies too (SPEC 9): the
+//! API's `api.auth`, `api.allowed_hosts`, TLS files and the `metrics`
+//! section. They belong to the HTTP layer in the binary crate, so the
+//! ServiceManager only holds a `SettingsHook` and calls it once per reload,
+//! after the new configuration validated and before any service changes:
+//! an error refuses the whole reload, nothing changed.
 
-use super::ServiceManager;
-use crate::config_loader::Reload;
-use crate::logging::LevelHandle;
-use crate::model::config::LogLevel;
-use actix::prelude::*;
-use slog::info;
+use crate::model::config::Config;
+use serde::{Deserialize, Serialize};
 
-/// What the manager keeps for live settings.
-#[derive(Default)]
-pub struct Settings {
-    /// oneinit's own log level; None when `--log-level` fixed it.
-    pub level: Option<LevelHandle>,
-    /// The level used when the configuration sets none.
-    pub default_level: Option<LogLevel>,
+/// What a reload changed outside the services: key names only, never values
+/// (so never a secret). Part of the reload answer.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct SettingsChanges {
+    /// Changed `api` keys applied live: `auth`, `tls`, `allowed_hosts`.
+    pub api: Vec<String>,
+    /// Changed `metrics` keys applied live: `enabled`, `path`, `auth`.
+    pub metrics: Vec<String>,
+    /// Changed keys that only take effect at the next start
+    /// (`api.listen`, `metrics.listen`, ...).
+    pub restart_needed: Vec<String>,
 }
 
-impl ServiceManager {
-    /// Lets a reload change the level of oneinit's own log (`logging.level`);
-    /// `default` applies when the new configuration sets no level. Not
-    /// called when `--log-level` was given: the flag wins.
-    pub fn with_log_level(mut self, handle: LevelHandle, default: LogLevel) -> ServiceManager {
-        self.settings.level = Some(handle);
-        self.settings.default_level = Some(default);
-        self
-    }
+/// Applies the non-service settings of a new configuration, all or nothing.
+pub trait SettingsHook {
+    /// Checks and applies; errors are config errors naming the key.
+    fn apply(&self, config: &Config) -> Result<SettingsChanges, Vec<String>>;
+}
 
-    /// SIGHUP reloads through `to` (the ConfigLoader).
-    pub fn with_reloader(mut self, to: Recipient<Reload>) -> ServiceManager {
-        self.reloader = Some(to);
+impl super::ServiceManager {
+    /// The hook that applies `api` / `metrics` on every reload.
+    pub fn with_settings_hook(
+        mut self,
+        hook: std::sync::Arc<dyn SettingsHook>,
+    ) -> super::ServiceManager {
+        self.settings_hook = Some(hook);
         self
-    }
-
-    /// Applies the top-level `logging.level` of the running configuration.
-    pub(crate) fn apply_log_level(&mut self) {
-        if let (Some(handle), Some(default)) = (&self.settings.level, self.settings.default_level) {
-            let level = self.config.logging.level.unwrap_or(default);
-            if handle.get() != level {
-                handle.set(level);
-                info!(self.log, "log level changed"; "level" => format!("{level:?}").to_lowercase());
-            }
-        }
     }
 }
