@@ -283,7 +283,7 @@ impl Handler<GetGraph> for FakeManager {
             .values()
             .map(|v| GraphNode {
                 name: v.name.clone(),
-                kind: v.kind.clone(),
+                kind: v.kind,
                 state: v.state,
             })
             .collect();
