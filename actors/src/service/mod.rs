@@ -8,9 +8,9 @@ pub mod demand;
 pub mod limits;
 pub mod messages;
 pub mod plan;
+mod process;
 
 use crate::facts::ServiceUpdated;
-use crate::logging::capture::Reader;
 use crate::logging::service_logs::ServiceLogs;
 use crate::model::config::{RestartPolicy, ServiceConfig, ServiceType};
 use crate::model::machine::{
@@ -19,10 +19,10 @@ use crate::model::machine::{
 use crate::model::schedule::Timetable;
 use crate::model::signal::signal_short_name;
 use crate::model::status::ServiceStatus;
-use crate::model::view::{ExitView, InstanceView, ServiceState, Stream};
-use crate::processes::{ProcessOwner, ProcessTable};
+use crate::model::view::{ExitView, InstanceView, ServiceState};
+use crate::processes::ProcessTable;
 use crate::sys::reap::ExitStatus;
-use crate::sys::{signals, spawn};
+use crate::sys::signals;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use messages::*;
@@ -219,116 +219,6 @@ impl ServiceActor {
         }
     }
 
-    fn spawn_instance(&mut self, idx: usize, ctx: &mut Context<Self>) {
-        let id = self.slots[idx].id;
-        let log = self.s.log.new(o!("instance" => id));
-        let accept = self.s.cfg.socket.as_ref().is_some_and(|s| s.accept);
-        let connection = self.slots[idx].connection.take();
-        let listen_fds = self.demand.listen_fds(accept);
-        let result = plan::spawn_spec(&self.s.name, &self.s.cfg, id)
-            .map_err(|message| spawn::SpawnError {
-                message,
-                exit_code: 126,
-            })
-            .and_then(|mut spec| {
-                let lim = self.s.limits.prepare_spawn();
-                if let Some(w) = &lim.warning {
-                    warn!(log, "limits: {w}");
-                }
-                spec.rlimits.extend(lim.rlimits);
-                spec.cgroup_procs = lim.cgroup_procs;
-                // systemd names each fd after its socket unit; ours is the service.
-                spec.listen_names = vec![self.s.name.clone(); listen_fds.len()];
-                spec.listen_fds = listen_fds;
-                spec.connection = connection;
-                spawn::spawn(&spec)
-            });
-        match result {
-            Ok(child) => {
-                let pid = child.pid.as_raw();
-                self.s.procs.insert(
-                    pid,
-                    ProcessOwner {
-                        service: self.s.name.clone(),
-                        instance: id,
-                        notify: ctx.address().recipient(),
-                    },
-                );
-                info!(log, "spawned"; "event" => "spawned", "pid" => pid);
-                let slot = &mut self.slots[idx];
-                slot.started_utc = Some(Utc::now());
-                slot.spawned_at = Some(Instant::now());
-                self.start_readers(id, pid, child.stdout, child.stderr, ctx);
-                self.fact(id, Some(pid), FactKind::Spawned);
-                self.feed(idx, Input::Spawned { pid }, ctx);
-            }
-            Err(e) => {
-                error!(log, "cannot start: {}", e.message; "event" => "exited", "exit_code" => e.exit_code);
-                self.demand.runs_total += 1;
-                self.last_exit = Some((
-                    ExitView {
-                        code: Some(e.exit_code),
-                        signal: None,
-                        at: Utc::now(),
-                        reason: None,
-                    },
-                    e.exit_code,
-                ));
-                self.fact(
-                    id,
-                    None,
-                    FactKind::Exited {
-                        code: Some(e.exit_code),
-                        signal: None,
-                        ran: Default::default(),
-                        success: false,
-                    },
-                );
-                self.feed(idx, Input::SpawnFailed { code: e.exit_code }, ctx);
-                self.release_cgroup(0, ctx);
-            }
-        }
-    }
-
-    fn start_readers(
-        &self,
-        id: u64,
-        pid: i32,
-        stdout: Option<std::os::fd::OwnedFd>,
-        stderr: Option<std::os::fd::OwnedFd>,
-        ctx: &mut Context<Self>,
-    ) {
-        let ready_re = self
-            .s
-            .cfg
-            .readiness
-            .log_line
-            .as_deref()
-            .and_then(|r| regex::Regex::new(r).ok());
-        for (fd, stream) in [(stdout, Stream::Stdout), (stderr, Stream::Stderr)] {
-            let Some(fd) = fd else { continue };
-            let ready_when = ready_re.clone().map(|re| {
-                let addr = ctx.address();
-                let on_match: crate::logging::capture::OnMatch = Box::new(move || {
-                    addr.do_send(InstanceReady {
-                        instance: id,
-                        pid: Some(pid),
-                    });
-                });
-                (re, on_match)
-            });
-            let reader = Reader {
-                fd,
-                logs: self.s.logs.clone(),
-                instance: id,
-                pid,
-                stream,
-                ready_when,
-            };
-            reader.spawn_on(&self.s.log_arbiter);
-        }
-    }
-
     /// Sends the current status to the manager; handles `notify_delay`.
     fn publish(&mut self, ctx: &mut Context<Self>) {
         self.settle_demand(ctx);
@@ -388,42 +278,6 @@ impl ServiceActor {
             runs_total: self.counts_runs().then_some(self.demand.runs_total),
             released: self.released,
             killed: self.slots.iter().any(|s| s.m.killed),
-        }
-    }
-
-    /// Once no instance has a process, removes the service's cgroup. What
-    /// is left in it (descendants that outlived the service) is ended like
-    /// systemd does: SIGTERM, then SIGKILL after ~0.3 s; removal is retried
-    /// with growing delays (0.1 s .. ~6 s), then left to oneinit's exit.
-    fn release_cgroup(&mut self, attempt: u32, ctx: &mut Context<Self>) {
-        if self.slots.iter().any(|s| s.m.pid.is_some()) {
-            return;
-        }
-        if let Some(h) = self.release_retry.take() {
-            ctx.cancel_future(h);
-        }
-        if let Err(e) = self.s.limits.release() {
-            let left = self.s.limits.cgroup_pids();
-            let sig = match attempt {
-                0 => Some(Signal::SIGTERM),
-                2 => Some(Signal::SIGKILL),
-                _ => None,
-            };
-            if let (Some(sig), false) = (sig, left.is_empty()) {
-                info!(self.s.log, "ending processes left in the service's cgroup"; "count" => left.len(), "signal" => signal_short_name(sig));
-                for pid in left {
-                    let _ = signals::send(pid, sig, false);
-                }
-            }
-            if attempt >= 6 {
-                warn!(self.s.log, "cannot remove the service's cgroup, a process is left in it; it is removed when oneinit exits"; "error" => e);
-                return;
-            }
-            let delay = std::time::Duration::from_millis(100 << attempt);
-            self.release_retry = Some(ctx.run_later(delay, move |act, ctx| {
-                act.release_retry = None;
-                act.release_cgroup(attempt + 1, ctx);
-            }));
         }
     }
 
