@@ -221,7 +221,7 @@ async fn signal(
             ))
         }
     };
-    let sig = parse_signal(&text).map_err(HttpError::bad_request)?;
+    let sig = parse_signal(&text).map_err(|e| HttpError::bad_request(e.to_string()))?;
     let name = name.into_inner();
     ask(
         &st.backend.signal,

@@ -10,7 +10,7 @@ use crate::service_manager::process_table::{ProcessOwner, ProcessTable};
 use crate::sys::reap::ExitStatus;
 use crate::sys::{signals, spawn};
 use actix::Recipient;
-use nix::sys::signal::Signal;
+use crate::model::signal::Signal;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -6,7 +6,7 @@
 
 use super::signal::SignalName;
 use super::units::{ConfDuration, ConfSize};
-use nix::sys::signal::Signal;
+use super::signal::Signal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -12,7 +12,7 @@ use crate::model::limits::{plan, Controller, LimitPlan, LimitValue, Mechanism, R
 use crate::model::view::LimitView;
 use crate::sys::cgroup::{CgroupHost, CgroupSettings, ServiceCgroup};
 use crate::sys::{identity, usage};
-use nix::sys::signal::Signal;
+use crate::model::signal::Signal;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -5,7 +5,7 @@ use crate::model::machine::StopTarget;
 use crate::model::view::{ServiceState, ServiceView};
 use crate::sys::reap::ExitStatus;
 use actix::Message;
-use nix::sys::signal::Signal;
+use crate::model::signal::Signal;
 use std::time::Duration;
 
 /// Dependencies are satisfied (or an operator asked): start every instance.

@@ -23,7 +23,7 @@ use crate::sys::{signals, spawn};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use messages::*;
-use nix::sys::signal::Signal;
+use crate::model::signal::Signal;
 use slog::{error, info, o, warn, Logger};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -553,7 +553,7 @@ impl Handler<InstanceExited> for ServiceActor {
             .unwrap_or_default();
         let (ended, code, signal) = match msg.status {
             ExitStatus::Exited(c) => (Ended::Code(c), Some(c), None),
-            ExitStatus::Signaled(s) => (Ended::Signal(s as i32), None, Some(s)),
+            ExitStatus::Signaled(s) => (Ended::Signal(s.number()), None, Some(s)),
         };
         let success = code.is_some_and(|c| self.s.cfg.restart.success_codes.contains(&c));
         let log = self.s.log.new(o!("instance" => msg.instance));

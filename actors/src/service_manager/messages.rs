@@ -5,7 +5,7 @@ use crate::model::view::{
     GraphView, LogLine, ReadinessView, ReloadReport, ServiceView, StateChanged, Stream,
 };
 use actix::Message;
-use nix::sys::signal::Signal;
+use crate::model::signal::Signal;
 use tokio::sync::broadcast;
 
 /// Why a command on a service was refused. The API maps each to a status.

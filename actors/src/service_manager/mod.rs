@@ -90,6 +90,9 @@ pub struct ServiceManager {
     pub(crate) format: LogFormat,
     pub(crate) facts: Vec<Recipient<ServiceFact>>,
     pub(crate) tini: bool,
+    /// Tini mode without a config file: every signal but SIGCHLD is passed
+    /// to the services that forward it (`main`), none is oneinit's (SPEC 1).
+    pub(crate) pass_signals: bool,
     pub(crate) registrations: Vec<Recipient<ServiceRegistered>>,
     pub(crate) removals: Vec<Recipient<ServiceRemoved>>,
     pub(crate) services: BTreeMap<String, Entry>,
@@ -123,6 +126,7 @@ impl ServiceManager {
             format: setup.format,
             facts: setup.facts,
             tini: setup.tini,
+            pass_signals: false,
             registrations: setup.registrations,
             removals: setup.removals,
             services: BTreeMap::new(),
