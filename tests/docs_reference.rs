@@ -102,7 +102,7 @@ fn full_config() -> Config {
             overlap: Overlap::Skip,
             timezone: Some("UTC".into()),
         }),
-        forward_signals: vec![SignalName(nix::sys::signal::Signal::SIGUSR2)],
+        forward_signals: vec![SignalName(oneinit_actors::model::signal::Signal::SIGUSR2)],
         ..ServiceConfig::default()
     };
     let notifier = NotifierConfig {

@@ -2,7 +2,6 @@
 
 use actix::{Actor, Addr, AsyncContext, Context};
 use clap::{Parser, Subcommand};
-use oneinit_actors::model::signal::Signal;
 use oneinit::metrics_listener;
 use oneinit_actors::config_loader;
 use oneinit_actors::health_checker::{HealthChecker, HealthSetup};
@@ -13,6 +12,7 @@ use oneinit_actors::model::activation;
 use oneinit_actors::model::config::{
     Command, Config, LogFormat, LogLevel, RestartPolicy, ServiceConfig, ServiceType,
 };
+use oneinit_actors::model::signal::Signal;
 use oneinit_actors::model::signal::{parse_signal, SignalName, UnknownSignal};
 use oneinit_actors::notifier::deliver::RetryPolicy;
 use oneinit_actors::notifier::{Notifier, NotifierSetup};

@@ -4,9 +4,9 @@
 //! merging and validation are the config loader's job (`crate::config_loader`);
 //! this file only says what a valid document looks like.
 
+use super::signal::Signal;
 use super::signal::SignalName;
 use super::units::{ConfDuration, ConfSize};
-use super::signal::Signal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

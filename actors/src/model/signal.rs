@@ -106,9 +106,8 @@ impl Signal {
 const NAMES_FROM_32: [&str; 33] = [
     "32", "33", "RTMIN", "RTMIN+1", "RTMIN+2", "RTMIN+3", "RTMIN+4", "RTMIN+5", "RTMIN+6",
     "RTMIN+7", "RTMIN+8", "RTMIN+9", "RTMIN+10", "RTMIN+11", "RTMIN+12", "RTMIN+13", "RTMIN+14",
-    "RTMIN+15", "RTMIN+16", "RTMIN+17", "RTMIN+18", "RTMIN+19", "RTMIN+20", "RTMIN+21",
-    "RTMIN+22", "RTMIN+23", "RTMIN+24", "RTMIN+25", "RTMIN+26", "RTMIN+27", "RTMIN+28",
-    "RTMIN+29", "RTMIN+30",
+    "RTMIN+15", "RTMIN+16", "RTMIN+17", "RTMIN+18", "RTMIN+19", "RTMIN+20", "RTMIN+21", "RTMIN+22",
+    "RTMIN+23", "RTMIN+24", "RTMIN+25", "RTMIN+26", "RTMIN+27", "RTMIN+28", "RTMIN+29", "RTMIN+30",
 ];
 
 /// Names of 1..=31, by libc's constants (so the numbering is the target's).
@@ -171,7 +170,9 @@ pub fn parse_signal(text: &str) -> Result<Signal, UnknownSignal> {
     let upper = t.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
     if let Some(n) = realtime_number(name) {
-        return Signal::new(n).filter(|s| s.is_realtime()).ok_or_else(unknown);
+        return Signal::new(n)
+            .filter(|s| s.is_realtime())
+            .ok_or_else(unknown);
     }
     Signal::all()
         .find(|s| classic_name(s.0) == Some(name))
@@ -303,7 +304,9 @@ mod tests {
         assert_eq!(parse_signal("RTMAX").unwrap().number(), 64);
         assert_eq!(parse_signal("SIGRTMAX-2").unwrap().number(), 62);
         assert_eq!(parse_signal("32").unwrap().number(), 32);
-        for bad in ["RTMIN+31", "RTMAX-31", "RTMIN+", "RTMIN-1", "RTMAX+1", "RTMIN+x"] {
+        for bad in [
+            "RTMIN+31", "RTMAX-31", "RTMIN+", "RTMIN-1", "RTMAX+1", "RTMIN+x",
+        ] {
             assert!(parse_signal(bad).is_err(), "{bad} refused");
         }
     }

@@ -16,6 +16,7 @@ use crate::model::machine::{
 };
 use crate::model::schedule::Timetable;
 use crate::model::signal::signal_short_name;
+use crate::model::signal::Signal;
 use crate::model::view::{ExitView, Health, InstanceView, ServiceState, ServiceView, Stream};
 use crate::service_manager::process_table::{ProcessOwner, ProcessTable};
 use crate::sys::reap::ExitStatus;
@@ -23,7 +24,6 @@ use crate::sys::{signals, spawn};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use messages::*;
-use crate::model::signal::Signal;
 use slog::{error, info, o, warn, Logger};
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,11 +1,11 @@
 //! Messages the ServiceManager answers: commands from the API, onecli (via
 //! the API), signals and peers. Queries never mutate; commands say what to do.
 
+use crate::model::signal::Signal;
 use crate::model::view::{
     GraphView, LogLine, ReadinessView, ReloadReport, ServiceView, StateChanged, Stream,
 };
 use actix::Message;
-use crate::model::signal::Signal;
 use tokio::sync::broadcast;
 
 /// Why a command on a service was refused. The API maps each to a status.

@@ -26,6 +26,14 @@ pub fn signal_everyone(sig: Signal) {
 pub fn set_parent_death_signal(sig: Signal) -> nix::Result<()> {
     // SAFETY: PR_SET_PDEATHSIG takes a signal number (1..=64 is valid) and
     // touches no memory of ours.
-    let r = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig.number() as libc::c_ulong, 0, 0, 0) };
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            sig.number() as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
     nix::errno::Errno::result(r).map(drop)
 }
