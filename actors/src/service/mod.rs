@@ -152,6 +152,11 @@ impl ServiceActor {
                     if let Err(e) = signals::send(pid, sig, self.s.cfg.stop.group) {
                         warn!(log, "cannot send the stop signal"; "pid" => pid, "error" => %e);
                     }
+                    // A stopped process (SIGSTOP, SIGTSTP) acts on no signal but
+                    // KILL until continued: SIGCONT lets it handle the stop
+                    // signal now instead of being SIGKILLed at the timeout
+                    // (systemd does the same).
+                    let _ = signals::send(pid, Signal::SIGCONT, self.s.cfg.stop.group);
                 }
             }
             Effect::Kill => {
