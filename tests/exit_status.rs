@@ -200,3 +200,32 @@ fn post_json(addr: &str, path: &str, body: &str) -> (u16, String) {
         .unwrap_or(0);
     (status, body.to_string())
 }
+
+/// As PID 1, shutdown ends as soon as no process is left: the check for
+/// children left (`waitid` with WNOWAIT) works, so the sweep does not wait
+/// out `shutdown.sweep_grace` (2 s) and a SIGKILL round for nothing.
+#[test]
+fn as_pid1_shutdown_does_not_wait_out_the_sweep_grace() {
+    let mut d = Daemon::start_with(
+        r#"
+services:
+  a:
+    command: ["sh", "-c", "touch {dir}/up; exec sleep 1000"]
+"#,
+        Opts {
+            pid1: true,
+            ..Opts::default()
+        },
+    );
+    assert!(wait_until(secs(10), || d.path("up").exists()));
+    let t = Instant::now();
+    d.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(d.wait_exit(secs(10)), Some(0), "{}", d.stdout());
+    let took = t.elapsed();
+    assert!(took < Duration::from_millis(1500), "shutdown took {took:?}");
+    assert!(
+        !d.stdout().contains("processes left after SIGKILL sweep"),
+        "{}",
+        d.stdout()
+    );
+}
