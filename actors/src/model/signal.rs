@@ -95,11 +95,6 @@ impl Signal {
             NAMES_FROM_32[(self.0 - 32) as usize]
         })
     }
-
-    /// Alias of `name`, for code written against nix's `Signal::as_str`.
-    pub fn as_str(self) -> &'static str {
-        self.name()
-    }
 }
 
 /// 32..=64 in glibc's numbering: 32 and 33 are nameless, 34 is RTMIN.
