@@ -182,7 +182,8 @@ fn with_a_config_hup_reloads_instead_of_reaching_main() {
 /// main exits. Without `-g` only main is signalled, and nothing happens.
 #[test]
 fn dash_g_signals_the_whole_process_group() {
-    let script = "trap '' USR1; touch \"$READY\"; env --default-signal=USR1 sleep 1000; echo \"sleep ended $?\"; exit 7";
+    // READY is touched by the child once its USR1 is back to the default.
+    let script = "trap '' USR1; env --default-signal=USR1 sh -c 'touch \"$READY\"; exec sleep 1000'; echo \"sleep ended $?\"; exit 7";
     let dir = TestDir::new();
     let mut d = start_ready(&dir, &["-g"], script, vec![]);
     d.signal(nix::sys::signal::Signal::SIGUSR1);
