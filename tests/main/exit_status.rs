@@ -141,7 +141,7 @@ services:
     assert!(wait_until(secs(10), || lines(&file).contains(&"up".into())));
     // forward_signals: RTMIN+2 sent to oneinit reaches the service.
     let pid = d.oneinit_pid().expect("oneinit pid");
-    assert_eq!(kill_with_program(pid, 36), 0);
+    send_signal(pid, 36);
     assert!(
         wait_until(secs(10), || lines(&file).contains(&"got-rt2".into())),
         "forwarded RTMIN+2 never arrived: {:?}",
@@ -187,14 +187,10 @@ fn api_addr(d: &Daemon) -> String {
     found.unwrap_or_else(|| panic!("no `api listening` record: {}", d.stdout()))
 }
 
-/// `kill(pid, n)` through the `kill` program (nix cannot send 32..=64).
-fn kill_with_program(pid: i32, n: i32) -> i32 {
-    std::process::Command::new("kill")
-        .args([format!("-{n}"), pid.to_string()])
-        .status()
-        .ok()
-        .and_then(|s| s.code())
-        .unwrap_or(-1)
+/// `kill(pid, n)` for any signal 1..=64 (nix's `kill` stops at 31).
+fn send_signal(pid: i32, n: i32) {
+    let sig = oneinit_actors::model::signal::Signal::new(n).expect("a signal number");
+    oneinit_actors::sys::signals::kill(pid, sig).expect("kill");
 }
 
 /// A JSON POST over plain HTTP/1.1; (status, body).

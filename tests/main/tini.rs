@@ -143,11 +143,8 @@ fn signals_are_forwarded_and_give_128_plus_n() {
         let dir = TestDir::new();
         let mut d = start_ready(&dir, &[], "touch \"$READY\"; exec sleep 100", vec![]);
         let pid = d.oneinit_pid().expect("oneinit pid");
-        let sent = Command::new("kill")
-            .args([format!("-{n}"), pid.to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(sent.success());
+        let sig = oneinit_actors::model::signal::Signal::new(n).expect("a signal number");
+        oneinit_actors::sys::signals::kill(pid, sig).expect("kill");
         let code = d.wait_exit(secs(10));
         assert_eq!(code, Some(128 + n), "signal {n}: {}", d.stdout());
     }
