@@ -162,7 +162,7 @@ services:
         let (_, body) = http_get(&addr, "/metrics", secs(5)).unwrap_or_default();
         metric(
             &body,
-            "oneinit_service_exits_total{service=\"gen\",outcome=\"success\"}",
+            "oneinit_service_exits_total{outcome=\"success\",service=\"gen\"}",
         ) == Some(1.0)
     });
     assert!(finished, "the oneshot finished without a reader");

@@ -248,7 +248,8 @@ impl Lines {
         self.format.set_time(&now_ts_of(now));
         let logs = self.logs.clone();
         let sink = &logs.sink;
-        let room = sink.room();
+        // Nothing waits for a stdout that is gone.
+        let room = if sink.broken() { 0 } else { sink.room() };
         let drop_mode = logs.on_full == OnFull::Drop;
         // Once a record did not fit, the rest of this read goes to the file
         // only (drop mode, or stdout stuck).
@@ -270,7 +271,7 @@ impl Lines {
             let start = out.len();
             self.format.write(&text, out);
             if !file_only && out.len() > room {
-                stuck = !drop_mode && sink.stuck();
+                stuck = sink.stuck();
                 if !drop_mode && !stuck {
                     out.truncate(start);
                     blocked = true;

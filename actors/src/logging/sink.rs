@@ -162,7 +162,8 @@ impl LogSink {
     /// when dropped (counted): the queue and its reserve are full.
     pub fn try_write(&self, record: &[u8]) -> bool {
         let mut q = self.lock();
-        if !q.buf.is_empty() && q.buf.len() + record.len() > QUEUE_BYTES + RESERVE {
+        let full = !q.buf.is_empty() && q.buf.len() + record.len() > QUEUE_BYTES + RESERVE;
+        if full || self.broken() {
             drop(q);
             self.shared.own_dropped.fetch_add(1, Ordering::Relaxed);
             if self.stuck() {
@@ -212,6 +213,11 @@ impl LogSink {
             .now_ms()
             .saturating_sub(s.progress_ms.load(Ordering::Acquire));
         since >= s.stall.as_millis() as u64
+    }
+
+    /// stdout is gone for good (EPIPE).
+    pub fn broken(&self) -> bool {
+        self.shared.broken.load(Ordering::Relaxed)
     }
 
     /// The writer holds records it has not written yet.
