@@ -191,8 +191,14 @@ impl Lines {
         }
     }
 
-    /// The pipe is empty: keep no more memory than an unfinished line.
+    /// The pipe is empty: keep no more memory than an unfinished line (and
+    /// give back a flood's batch buffer: kept while the flood lasts, it
+    /// saves an allocation and its page faults per read).
     fn release(&mut self) {
+        OUT.with_borrow_mut(|out| {
+            out.clear();
+            out.shrink_to(READ_SIZE);
+        });
         self.buf.drain(..self.pos);
         self.pos = 0;
         if self.buf.is_empty() {
@@ -235,11 +241,7 @@ impl Lines {
         }
         OUT.with_borrow_mut(|out| {
             out.clear();
-            let done = self.emit_into(out, eof);
-            // A flood's batch is not kept once written.
-            out.clear();
-            out.shrink_to(READ_SIZE);
-            done
+            self.emit_into(out, eof)
         })
     }
 
