@@ -30,6 +30,10 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// Bytes asked for per read (a default pipe holds 64 KiB).
 const READ_SIZE: usize = 64 * 1024;
 
+/// Batch buffer capacity the log thread keeps between reads (the records
+/// of one 64 KiB read of 50-byte lines take about 180 KiB).
+const KEEP_OUT: usize = 256 * 1024;
+
 /// How often a reader waiting for room checks whether stdout is stuck.
 const ROOM_RECHECK: Duration = Duration::from_millis(250);
 
@@ -197,7 +201,7 @@ impl Lines {
     fn release(&mut self) {
         OUT.with_borrow_mut(|out| {
             out.clear();
-            out.shrink_to(READ_SIZE);
+            out.shrink_to(KEEP_OUT);
         });
         self.buf.drain(..self.pos);
         self.pos = 0;

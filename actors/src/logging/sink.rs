@@ -33,6 +33,8 @@ pub const QUEUE_BYTES: usize = 1024 * 1024;
 pub const RESERVE: usize = 256 * 1024;
 /// Batch buffer capacity kept while output is quiet.
 const KEEP_BUF: usize = 64 * 1024;
+/// Output quiet this long gives back its batch buffers.
+const SHRINK_AFTER: Duration = Duration::from_secs(1);
 /// Largest single write to stdout (progress is noted between writes).
 const WRITE_PIECE: usize = 64 * 1024;
 /// A flush gives up after this long without progress.
@@ -324,16 +326,30 @@ fn writer(shared: &Shared, mut out: Box<dyn Write + Send>) {
                 .queue
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut idle_since: Option<Instant> = None;
             while q.buf.is_empty() && q.ctrl.is_empty() {
                 shared.busy.store(false, Ordering::Release);
-                // Quiet: give back a flood's buffers.
-                q.buf.shrink_to(KEEP_BUF);
-                batch.shrink_to(KEEP_BUF);
+                // Quiet for a while: give back a flood's buffers (not at
+                // every pause of a flood: new pages cost page faults).
+                let since = *idle_since.get_or_insert_with(Instant::now);
+                let quiet = since.elapsed() >= SHRINK_AFTER;
+                if quiet {
+                    q.buf.shrink_to(KEEP_BUF);
+                    batch.shrink_to(KEEP_BUF);
+                }
                 q.writer_waiting = true;
-                q = shared
-                    .wake_writer
-                    .wait(q)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                q = if quiet || batch.capacity() <= KEEP_BUF {
+                    shared
+                        .wake_writer
+                        .wait(q)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                } else {
+                    shared
+                        .wake_writer
+                        .wait_timeout(q, SHRINK_AFTER)
+                        .map(|(q, _)| q)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner().0)
+                };
             }
             shared.progress_ms.store(now_ms(), Ordering::Release);
             shared.busy.store(true, Ordering::Release);
