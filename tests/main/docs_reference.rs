@@ -148,6 +148,7 @@ fn full_config() -> Config {
             }),
             insecure: true,
             ui: true,
+            allowed_hosts: vec!["oneinit.internal".into()],
         },
         metrics: MetricsConfig {
             listen: Some("127.0.0.1:2".into()),
@@ -172,6 +173,7 @@ fn full_config() -> Config {
         },
         defaults: Some(serde_json::json!({"restart": {"delay": "1s"}})),
         shutdown: ShutdownConfig::default(),
+        secrets_env: vec!["DB_PASSWORD".into()],
         services: BTreeMap::from([("<name>".into(), std::sync::Arc::new(service))]),
     }
 }

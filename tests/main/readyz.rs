@@ -2,7 +2,7 @@
 //! autostart service is not ready, 200 once every one is ready or completed,
 //! 503 again when one stops; `/healthz` stays 200 throughout.
 
-mod util;
+use crate::util;
 
 use std::time::Duration;
 use util::api::{http, ApiDaemon as Daemon};
@@ -48,6 +48,7 @@ services:
     assert_eq!(status(&d, "/healthz").await.0, 200);
     let r = http()
         .post(d.url("/v1/services/slow/stop?wait=true&timeout=10s"))
+        .header("Content-Type", "application/json")
         .send()
         .await
         .unwrap();
