@@ -34,9 +34,9 @@ impl RecordFormat {
             LogFormat::Json => {
                 fixed.extend_from_slice(b"\",\"service\":\"");
                 json_escape(service, &mut fixed);
-                let _ = write!(
+                let _ = writeln!(
                     Bytes(&mut fixed),
-                    "\",\"instance\":{instance},\"pid\":{pid},\"stream\":\"{}\"}}\n",
+                    "\",\"instance\":{instance},\"pid\":{pid},\"stream\":\"{}\"}}",
                     stream.as_str()
                 );
             }
