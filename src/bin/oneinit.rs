@@ -276,7 +276,11 @@ fn run(cli: Cli) -> i32 {
         // Tini mode passes main's output through: only errors of its own.
         None => config.logging.level.unwrap_or(default_level),
     };
-    let sink = LogSink::start(Box::new(std::io::stdout()));
+    let stall = config
+        .logging
+        .stall_timeout
+        .map_or(oneinit_actors::logging::sink::DEFAULT_STALL, |d| d.get());
+    let sink = LogSink::start_with(stdout_writer(), stall);
     let level_handle = LevelHandle::new(level);
     let log = root_logger_with_level(&sink, format, level_handle.clone());
     oneinit::api::accept_log::install(log.clone());
@@ -362,8 +366,19 @@ fn run(cli: Cli) -> i32 {
         api.remove_sockets();
     }
     drop(log);
-    sink.flush(Duration::from_secs(2));
+    // Bounded by progress: a flush gives up once stdout takes nothing.
+    sink.flush(Duration::from_secs(60));
     code
+}
+
+/// stdout for the log writer: a duplicate of fd 1 written directly, not
+/// std's line-buffered `Stdout` (the writer batches records itself).
+fn stdout_writer() -> Box<dyn std::io::Write + Send> {
+    use std::os::fd::AsFd;
+    match std::io::stdout().as_fd().try_clone_to_owned() {
+        Ok(fd) => Box::new(std::fs::File::from(fd)),
+        Err(_) => Box::new(std::io::stdout()),
+    }
 }
 
 /// Starts the ServiceManager with its peers, the HealthChecker and the

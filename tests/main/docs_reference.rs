@@ -163,6 +163,7 @@ fn full_config() -> Config {
                 max_files: 1,
                 compress: true,
             }),
+            stall_timeout: Some(ConfDuration::from_secs(1)),
         },
         notifiers: BTreeMap::from([("<name>".into(), notifier)]),
         remote: RemoteConfig {

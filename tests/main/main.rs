@@ -20,6 +20,7 @@ mod docs_reference;
 mod exit_status;
 mod faults_api;
 mod faults_exit;
+mod faults_logs;
 mod health;
 mod import_supervisord;
 mod limits;

@@ -542,9 +542,29 @@ impl Handler<SendSignal> for ServiceActor {
     }
 }
 
+/// How long an exit waits for the lines its process left in its pipes
+/// (longer than the default `logging.stall_timeout`, after which a stuck
+/// stdout no longer holds them back).
+const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 impl Handler<InstanceExited> for ServiceActor {
     type Result = ();
     fn handle(&mut self, msg: InstanceExited, ctx: &mut Context<Self>) {
+        // What the process wrote before it exited is logged before its
+        // exit is, and before dependents start. This actor handles nothing
+        // else meanwhile (no signal can reach a reaped pid); other actors
+        // go on.
+        let drained = self.s.logs.drained(msg.instance, msg.pid);
+        ctx.wait(
+            tokio::time::timeout(DRAIN_WAIT, drained)
+                .into_actor(self)
+                .map(move |_, act, ctx| act.exited(msg, ctx)),
+        );
+    }
+}
+
+impl ServiceActor {
+    fn exited(&mut self, msg: InstanceExited, ctx: &mut Context<Self>) {
         let Some(idx) = self
             .slots
             .iter()

@@ -19,8 +19,9 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Exit waits for pipe readers to read the last lines while lines keep
-/// coming, at most this long...
-const DRAIN_MAX: Duration = Duration::from_secs(10);
+/// coming (or wait for a stdout that is still taking output), at most
+/// this long...
+const DRAIN_MAX: Duration = Duration::from_secs(60);
 /// ...and gives up when none has come for this long.
 const DRAIN_STALL: Duration = Duration::from_millis(500);
 
@@ -235,7 +236,10 @@ impl ServiceManager {
             .map(|e| e.logs.lines.load(std::sync::atomic::Ordering::Relaxed))
             .sum();
         let now = Instant::now();
-        let progress_at = if lines != lines_seen {
+        // Readers held back by a slow stdout make progress as it drains (a
+        // stuck one makes them drop, and progress, after the stall timeout).
+        let waiting_for_stdout = self.sink.busy() && !self.sink.stuck();
+        let progress_at = if lines != lines_seen || waiting_for_stdout {
             now
         } else {
             progress_at

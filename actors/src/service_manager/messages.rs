@@ -70,7 +70,7 @@ pub struct TriggerService {
 
 /// The last `tail` lines kept in memory, oldest first.
 #[derive(Message)]
-#[rtype(result = "Result<Vec<LogLine>, ControlError>")]
+#[rtype(result = "Result<crate::logging::ring::LogTail, ControlError>")]
 pub struct GetLogs {
     pub name: String,
     pub tail: Option<usize>,

@@ -161,12 +161,11 @@ impl ServiceManager {
         cfg: Arc<ServiceConfig>,
         ctx: &mut Context<Self>,
     ) {
-        let logs = Arc::new(ServiceLogs::new(
-            name,
-            cfg.logs.ring,
-            self.format,
-            self.sink.clone(),
-        ));
+        let logs = Arc::new(
+            ServiceLogs::new(name, cfg.logs.ring, self.format, self.sink.clone())
+                .with_limits(cfg.logs.ring, cfg.logs.buffer.0, cfg.logs.on_full)
+                .with_log(self.log.new(o!("service" => name.to_string()))),
+        );
         let log_arbiter = match &self.log_arbiter {
             Some(a) => a.handle(),
             None => return,
