@@ -5,7 +5,7 @@
 //! ServiceManager feeds it which services have settled and performs the
 //! steps; `exit_code` is oneinit's status.
 
-use nix::sys::signal::Signal;
+use crate::model::signal::Signal;
 use std::collections::VecDeque;
 
 /// What the ServiceManager does next.

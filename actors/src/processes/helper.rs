@@ -6,11 +6,11 @@
 //! process group is SIGKILLed; the reaper still collects it.
 
 use crate::facts::InstanceExited;
+use crate::model::signal::Signal;
 use crate::processes::{ProcessOwner, ProcessTable};
 use crate::sys::reap::ExitStatus;
 use crate::sys::{signals, spawn};
 use actix::Recipient;
-use nix::sys::signal::Signal;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

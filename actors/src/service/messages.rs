@@ -2,11 +2,11 @@
 //! readiness reporters) and the facts it publishes.
 
 use crate::model::machine::StopTarget;
+use crate::model::signal::Signal;
 use crate::model::view::ServiceState;
 use actix::Message;
 
 pub use crate::facts::InstanceExited;
-use nix::sys::signal::Signal;
 use std::time::Duration;
 
 /// Dependencies are satisfied (or an operator asked): start every instance.

@@ -7,12 +7,12 @@ use super::{plan, ServiceActor};
 use crate::logging::capture::Reader;
 use crate::model::machine::Input;
 use crate::model::signal::signal_short_name;
+use crate::model::signal::Signal;
 use crate::model::view::{ExitView, Stream};
 use crate::processes::ProcessOwner;
 use crate::sys::{signals, spawn};
 use actix::prelude::*;
 use chrono::Utc;
-use nix::sys::signal::Signal;
 use slog::{error, info, o, warn};
 use std::time::Instant;
 
