@@ -7,6 +7,11 @@
 //! with `cargo test --test main NAME::`. Tests that need root are
 //! `#[ignore = "needs root"]`; `scripts/test.sh` runs them as root with
 //! `--include-ignored`. No test returns early as "skipped".
+//!
+//! Tests that run a ServiceManager in-process (`tests/limits_view.rs`,
+//! `tests/architecture_manager.rs`) stay binaries of their own: the manager
+//! reaps with waitpid(-1) and would collect the exit statuses of the oneinit
+//! processes the tests here wait for.
 
 #[path = "../util/mod.rs"]
 mod util;
@@ -24,7 +29,6 @@ mod faults_logs;
 mod health;
 mod import_supervisord;
 mod limits;
-mod limits_view;
 mod logs;
 mod metrics;
 mod onecli;
