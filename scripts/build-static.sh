@@ -11,7 +11,8 @@
 # C compiler for ring, x86_64), gcc-aarch64-linux-gnu (linker and C compiler
 # for aarch64) and qemu-user-static (to run the aarch64 binary for the check).
 # On a musl host (Alpine, as in config-examples/docker/Dockerfile) it builds
-# the native architecture with the system's cc and installs nothing.
+# the native architecture with the system's cc and installs nothing: there
+# it needs bash, file, GNU tar and gzip, and musl-dev.
 #
 # Each binary is checked before it is packed: `file` must say "statically
 # linked" and the right machine, and `oneinit --version` must run (aarch64
@@ -125,6 +126,6 @@ for arch in "${arches[@]}"; do
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
     -C "$stage" -cf - "$name" | gzip -9n > "dist/$name.tar.gz"
   rm -rf "$stage"
-  (cd dist && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256" && sha256sum -c --quiet "$name.tar.gz.sha256")
+  (cd dist && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256" && sha256sum -c "$name.tar.gz.sha256" >/dev/null)
   echo "  dist/$name.tar.gz ($(wc -c < "dist/$name.tar.gz") bytes), dist/$name.tar.gz.sha256"
 done
