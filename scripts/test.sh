@@ -13,6 +13,10 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+echo "== static (musl) builds, then the scratch-root and Dockerfile tests on them"
+{ scripts/build-static.sh all && cargo test --test scratch --test docker_build -- --include-ignored; } 2>&1 | tee -a "$log"
+st=${PIPESTATUS[0]}
+[ $st -eq 0 ] || status=$st
 echo "== schemathesis against /v1/openapi.json"
 timeout 600 bash scripts/schemathesis.sh 2>&1
 st=$?
