@@ -2,7 +2,7 @@
 # Installs the tools the test suite uses, only when they are missing, so the
 # suite runs on a fresh Debian machine:
 #   util-linux (unshare, setpriv)      PID-1 and non-root tests
-#   busybox-static                     the scratch-root test (tests/scratch.rs)
+#   busybox-static                     the scratch-root test (tests/main/scratch.rs)
 #   python3                            sd_notify / socket-activation test helpers
 #   prometheus (promtool + server)     metrics exposition and scrape tests
 #   chromium, chromium-driver          dashboard end-to-end test

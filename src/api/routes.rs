@@ -4,9 +4,9 @@
 
 use super::auth::Principal;
 use super::error::{self, HttpError};
-use super::{control, openapi, sse, AppState, BODY_LIMIT};
+use super::{control, openapi, scope, sse, AppState, BODY_LIMIT, BODY_TIMEOUT};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use oneinit_actors::model::config::{MetricsConfig, Role};
 use oneinit_actors::model::signal::{parse_signal, signal_short_name};
 use oneinit_actors::model::view::{ServiceView, Stream};
@@ -102,7 +102,7 @@ fn route_for(op: Op, method: Method) -> actix_web::Route {
         Op::Reload => r.to(reload),
         Op::Events => r.to(events),
         Op::OpenApi => r.to(openapi_doc),
-        Op::Metrics => r.to(metrics),
+        Op::Metrics => r.to(fallback),
         Op::Healthz => r.to(healthz),
         Op::Readyz => r.to(readyz),
     }
@@ -120,7 +120,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, metrics: &MetricsConfig) {
     .app_data(web::PayloadConfig::default().limit(BODY_LIMIT))
     .app_data(web::QueryConfig::default().error_handler(error::query_error))
     .app_data(web::PathConfig::default().error_handler(error::path_error));
-    let rows = endpoints(metrics);
+    // The metrics path follows the live settings (a reload may move or
+    // disable it): it is answered by the default service, see `fallback`.
+    let rows: Vec<Endpoint> = endpoints(metrics)
+        .into_iter()
+        .filter(|e| e.op != Op::Metrics)
+        .collect();
     let mut paths: Vec<&str> = Vec::new();
     for e in &rows {
         if !paths.contains(&e.path.as_str()) {
@@ -140,7 +145,38 @@ pub fn configure(cfg: &mut web::ServiceConfig, metrics: &MetricsConfig) {
             async move { error::wrong_method(req, &allow) }
         })));
     }
-    cfg.default_service(web::to(error::unknown_path));
+    cfg.default_service(web::to(fallback));
+}
+
+/// The metrics listener's only route: the live metrics path.
+pub(crate) async fn metrics_only(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
+    let live = st.live.current();
+    if live.metrics.enabled && req.path() == live.metrics.path {
+        if req.method() != Method::GET {
+            return error::wrong_method(req, "GET");
+        }
+        return match metrics(req, st).await {
+            Ok(r) => r,
+            Err(e) => e.error_response(),
+        };
+    }
+    HttpError::not_found(format!("this listener serves only {}", live.metrics.path))
+        .error_response()
+}
+
+/// Unknown paths, and the metrics path of the live settings.
+async fn fallback(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
+    let live = st.live.current();
+    if live.metrics.enabled && req.path() == live.metrics.path {
+        if req.method() != Method::GET {
+            return error::wrong_method(req, "GET");
+        }
+        return match metrics(req, st).await {
+            Ok(r) => r,
+            Err(e) => e.error_response(),
+        };
+    }
+    error::unknown_path(req).await
 }
 
 /// Sends `msg` with a bound; no answer in time is 503.
@@ -156,7 +192,7 @@ where
 }
 
 fn who(req: &HttpRequest, st: &AppState, role: Role) -> Result<Principal, HttpError> {
-    let p = st.auth.authenticate(req)?;
+    let p = st.live.current().auth.authenticate(req)?;
     p.require(role)?;
     Ok(p)
 }
@@ -181,6 +217,7 @@ async fn list_services(
         .await?
         .into_iter()
         .filter(|s| p.can_see(&s.name))
+        .map(|s| scope::view(&p, s))
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "services": services })))
 }
@@ -196,8 +233,8 @@ async fn get_service(
     st: web::Data<AppState>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    scoped(&req, &st, Role::Viewer, &name)?;
-    Ok(HttpResponse::Ok().json(fetch_service(&st, &name).await?))
+    let p = scoped(&req, &st, Role::Viewer, &name)?;
+    Ok(HttpResponse::Ok().json(scope::view(&p, fetch_service(&st, &name).await?)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,13 +242,54 @@ struct SignalBody {
     signal: serde_json::Value,
 }
 
+/// Reads a JSON body of at most `BODY_LIMIT` bytes within `BODY_TIMEOUT`
+/// (a client that sends its body byte by byte is cut off, 408).
+async fn json_body<T: serde::de::DeserializeOwned>(
+    mut payload: web::Payload,
+) -> Result<T, HttpError> {
+    use futures_util::StreamExt;
+    let read = async {
+        let mut buf = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|e| HttpError::bad_request(format!("cannot read the body: {e}")))?;
+            if buf.len() + chunk.len() > BODY_LIMIT {
+                return Err(HttpError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!(
+                        "request body is larger than {BODY_LIMIT} bytes; send a smaller JSON body"
+                    ),
+                ));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf)
+    };
+    let buf = tokio::time::timeout(BODY_TIMEOUT, read)
+        .await
+        .map_err(|_| {
+            HttpError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request body did not arrive within {}s; send it at once",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            )
+        })??;
+    serde_json::from_slice(&buf)
+        .map_err(|e| HttpError::bad_request(format!("malformed JSON body: {e}")))
+}
+
 async fn signal(
     req: HttpRequest,
     st: web::Data<AppState>,
     name: web::Path<String>,
-    body: web::Json<SignalBody>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, HttpError> {
     scoped(&req, &st, Role::Operator, &name)?;
+    let body: SignalBody = json_body(payload).await?;
     let text = match &body.signal {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Number(n) => n.to_string(),
@@ -271,6 +349,10 @@ async fn logs(
 ) -> Result<HttpResponse, HttpError> {
     scoped(&req, &st, Role::Viewer, &name)?;
     let name = name.into_inner();
+    let slot = match q.follow {
+        Some(true) => Some(st.sse.enter()?),
+        _ => None,
+    };
     let stream = match q.stream.as_deref() {
         None => None,
         Some("stdout") => Some(Stream::Stdout),
@@ -307,9 +389,9 @@ async fn logs(
         },
     )
     .await??;
-    match live {
-        None => Ok(HttpResponse::Ok().json(serde_json::json!({ "lines": lines }))),
-        Some(rx) => Ok(sse::response(sse::log_stream(lines, rx, stream))),
+    match (live, slot) {
+        (Some(rx), Some(slot)) => Ok(sse::response(sse::log_stream(slot, lines, rx, stream))),
+        _ => Ok(HttpResponse::Ok().json(serde_json::json!({ "lines": lines }))),
     }
 }
 
@@ -344,18 +426,27 @@ async fn reload(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpRespons
 
 async fn events(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
     let p = who(&req, &st, Role::Viewer)?;
+    let slot = st.sse.enter()?;
     let rx = ask(&st.backend.subscribe_events, SubscribeEvents).await?;
-    Ok(sse::response(sse::event_stream(rx, p)))
+    Ok(sse::response(sse::event_stream(slot, rx, p)))
 }
 
 async fn openapi_doc(st: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(openapi::document_for(&st.metrics, st.auth.enabled()))
+    let live = st.live.current();
+    HttpResponse::Ok().json(openapi::document_for(&live.metrics, live.auth.enabled()))
 }
 
-async fn metrics(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
-    if st.metrics.auth {
-        who(&req, &st, Role::Viewer)?;
-    }
+/// `/metrics`: open, or with `metrics.auth` the viewer role; a scoped
+/// caller sees only the series of its services.
+pub(super) async fn metrics(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
+    let caller = if st.live.current().metrics.auth {
+        Some(who(&req, &st, Role::Viewer)?)
+    } else {
+        None
+    };
     let Some(exporter) = &st.backend.gather_metrics else {
         return Err(HttpError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -368,6 +459,11 @@ async fn metrics(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpRespon
         oneinit_actors::metrics_exporter::messages::GatherMetrics,
     )
     .await?;
+    let mut text = match &caller {
+        Some(p) => scope::metrics(p, &text),
+        None => text,
+    };
+    text.push_str(&st.live.exposition());
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(text))

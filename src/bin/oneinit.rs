@@ -162,6 +162,8 @@ fn run(cli: Cli) -> i32 {
     } else {
         Config::default()
     };
+    // Secrets (token_env, secrets_env, ONECLI_TOKEN) never reach children.
+    oneinit_actors::secrets::protect(&config);
     if tini {
         if config.services.contains_key("main") {
             eprintln!("oneinit: the service name `main` is reserved for the command after `--`; rename the service in the configuration");
@@ -212,6 +214,13 @@ fn run(cli: Cli) -> i32 {
             return 2;
         }
     };
+    let bound_metrics = match metrics_listener::bind(&config.metrics, &config.api) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("oneinit: {e}");
+            return 2;
+        }
+    };
 
     let format = match cli.log_format.as_deref() {
         Some("text") => LogFormat::Text,
@@ -236,6 +245,7 @@ fn run(cli: Cli) -> i32 {
     let sink = LogSink::start(Box::new(std::io::stdout()));
     let level_handle = LevelHandle::new(level);
     let log = root_logger_with_level(&sink, format, level_handle.clone());
+    oneinit::api::accept_log::install(log.clone());
     if let Some(file) = &config.logging.file {
         let policy = RotationPolicy::for_oneinit(file);
         sink.add_output(Box::new(RotatingFile::open(policy, report_to(log.clone()))));
@@ -254,25 +264,6 @@ fn run(cli: Cli) -> i32 {
         }
     }
     let exporter = start_metrics_exporter(&config);
-    if config.metrics.enabled {
-        if let Some(listen) = config.metrics.listen.clone() {
-            let path = config.metrics.path.clone();
-            let exporter = exporter.clone();
-            match system.block_on(async move { metrics_listener::serve(&listen, &path, exporter) })
-            {
-                Ok(bound) => {
-                    info!(log, "serving metrics"; "listen" => bound.to_string(), "path" => &config.metrics.path)
-                }
-                Err(e) => {
-                    eprintln!(
-                        "oneinit: metrics.listen {}: cannot listen: {e}; choose a free host:port",
-                        config.metrics.listen.as_deref().unwrap_or_default()
-                    );
-                    return 2;
-                }
-            }
-        }
-    }
     let setup = ManagerSetup {
         config,
         log: log.clone(),
@@ -291,10 +282,14 @@ fn run(cli: Cli) -> i32 {
     };
     let api_log = log.clone();
     let fixed_level = cli.log_level.is_some();
+    // A reload applies api.auth, TLS files and metrics through this.
+    let live = bound_api.live();
     let api = system.block_on(async move {
         let gather = exporter.clone().recipient();
         let manager = start_actors(setup, &exporter, move |manager| {
-            let manager = manager.with_remote_digests(remote_digests);
+            let manager = manager
+                .with_remote_digests(remote_digests)
+                .with_settings_hook(live);
             if fixed_level {
                 manager
             } else {
@@ -302,10 +297,25 @@ fn run(cli: Cli) -> i32 {
             }
         });
         let backend = oneinit::api::ApiBackend::new(&manager, Some(gather));
+        if let Some(m) = bound_metrics {
+            let addr = m.addr.to_string();
+            match m.serve(&bound_api, backend.clone(), api_log.clone()) {
+                Ok(url) => info!(api_log, "serving metrics"; "listen" => addr, "url" => url),
+                Err(e) => {
+                    slog::error!(api_log, "the metrics listener could not start"; "error" => %e)
+                }
+            }
+        }
         bound_api.serve(backend, api_log)
     });
     let api = match api {
-        Ok(handle) => Some(handle),
+        Ok(handle) => {
+            // The bound address, port 0 resolved: tests and tooling read it.
+            for address in &handle.addresses {
+                info!(log, "api listening"; "listen" => address);
+            }
+            Some(handle)
+        }
         Err(e) => {
             slog::error!(log, "the API could not start"; "error" => %e);
             None

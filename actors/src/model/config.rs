@@ -26,6 +26,10 @@ pub struct Config {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub defaults: Option<serde_json::Value>,
     pub shutdown: ShutdownConfig,
+    /// Environment variables that are secrets: never inherited by a child
+    /// unless a service names them in `environment` (see `crate::secrets`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets_env: Vec<String>,
     pub services: Services,
 }
 
@@ -62,6 +66,10 @@ pub struct ApiConfig {
     pub insecure: bool,
     /// Serve the dashboard at `/ui/`.
     pub ui: bool,
+    /// Extra `Host` names a TCP listener answers to, besides its own
+    /// address and `localhost` (DNS-rebinding protection, SPEC 9).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for ApiConfig {
@@ -72,6 +80,7 @@ impl Default for ApiConfig {
             auth: None,
             insecure: false,
             ui: true,
+            allowed_hosts: Vec::new(),
         }
     }
 }

@@ -144,7 +144,8 @@ impl Worker {
         ev: &Event,
     ) -> Result<(), String> {
         let argv = command.argv(false)?;
-        let mut env: Vec<(String, String)> = std::env::vars()
+        let mut env: Vec<(String, String)> = crate::secrets::inherited_vars()
+            .into_iter()
             .filter(|(k, _)| k != "ONEINIT_EVENT" && k != "ONEINIT_SERVICE")
             .collect();
         env.push(("ONEINIT_EVENT".into(), ev.event.to_string()));

@@ -15,6 +15,7 @@ pub mod messages;
 pub mod process_table;
 pub mod queries;
 pub mod reload;
+pub mod settings;
 mod trim;
 pub mod watch;
 
@@ -112,6 +113,8 @@ pub struct ServiceManager {
     /// Bound activation sockets by service; kept here so a reloaded service
     /// with the same addresses gets the same sockets (`activation.rs`).
     pub(crate) sockets: BTreeMap<String, Vec<std::rc::Rc<crate::sys::socket::ListenSocket>>>,
+    /// Applies `api` / `metrics` on reload (the HTTP layer; `settings.rs`).
+    pub(crate) settings_hook: Option<std::sync::Arc<dyn settings::SettingsHook>>,
 }
 
 impl ServiceManager {
@@ -143,6 +146,7 @@ impl ServiceManager {
                 .into_iter()
                 .map(|(k, v)| (k, v.into_iter().map(std::rc::Rc::new).collect()))
                 .collect(),
+            settings_hook: None,
         }
     }
 
