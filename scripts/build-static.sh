@@ -123,9 +123,15 @@ for arch in "${arches[@]}"; do
   mkdir "$stage/$name"
   install -m 0755 "$out/oneinit" "$out/onecli" "$stage/$name/"
   install -m 0644 LICENSE README.md "$stage/$name/"
+  # Reproducible (sorted, fixed owner and times) and replaced atomically, so
+  # a reader of dist/ (tests/main/scratch.rs) never sees a half-written file.
+  tmp="dist/.$name.tmp"
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
-    -C "$stage" -cf - "$name" | gzip -9n > "dist/$name.tar.gz"
+    -C "$stage" -cf - "$name" | gzip -9n > "$tmp.tar.gz"
   rm -rf "$stage"
-  (cd dist && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256" && sha256sum -c "$name.tar.gz.sha256" >/dev/null)
+  echo "$(sha256sum < "$tmp.tar.gz" | cut -d' ' -f1)  $name.tar.gz" > "$tmp.sha256"
+  mv "$tmp.tar.gz" "dist/$name.tar.gz"
+  mv "$tmp.sha256" "dist/$name.tar.gz.sha256"
+  (cd dist && sha256sum -c "$name.tar.gz.sha256" >/dev/null)
   echo "  dist/$name.tar.gz ($(wc -c < "dist/$name.tar.gz") bytes), dist/$name.tar.gz.sha256"
 done
