@@ -37,6 +37,20 @@ fn instructions(text: &str) -> Vec<(String, String)> {
     out
 }
 
+/// PATH and where the Rust toolchain and the build cache live.
+pub(crate) fn toolchain_env() -> Vec<(String, String)> {
+    [
+        "PATH",
+        "HOME",
+        "CARGO_HOME",
+        "RUSTUP_HOME",
+        "CARGO_TARGET_DIR",
+    ]
+    .iter()
+    .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+    .collect()
+}
+
 fn git_commit() -> String {
     let o = Command::new("git")
         .args(["rev-parse", "--short=7", "HEAD"])
@@ -83,9 +97,14 @@ fn check_dockerfile(name: &str) {
                 }
             }
             "RUN" if stage == "build" => {
+                // A clean environment, as in `docker build` (also keeps
+                // `cargo test`'s own variables from invalidating the cached
+                // release build): only the toolchain's and the stage's.
                 let status = Command::new("sh")
                     .args(["-ec", &rest])
                     .current_dir(REPO)
+                    .env_clear()
+                    .envs(toolchain_env())
                     .envs(&env)
                     .status()
                     .expect("run sh");

@@ -36,3 +36,4 @@ mod scratch;
 mod security;
 mod supervisor;
 mod ui;
+mod version;

@@ -37,6 +37,8 @@ fn tarball(arch: &str) -> PathBuf {
         let status = Command::new("scripts/build-static.sh")
             .arg(arch)
             .current_dir(REPO)
+            .env_clear()
+            .envs(crate::docker_build::toolchain_env())
             .status()
             .expect("run scripts/build-static.sh");
         assert!(status.success(), "scripts/build-static.sh {arch} failed");
