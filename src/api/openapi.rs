@@ -31,14 +31,12 @@ fn sse_response(description: &str) -> Value {
             "content": { "text/event-stream": { "schema": sse_event_schema() } } })
 }
 
-/// Signal names the API accepts (also with a `SIG` prefix, any case).
+/// Signal names the API accepts (also with a `SIG` prefix, any case):
+/// every named signal of `kill -l`, `RTMIN+N` included.
 fn signal_names() -> Vec<String> {
-    const NAMES: [&str; 22] = [
-        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
-        "PIPE", "ALRM", "TERM", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "WINCH",
-    ];
-    NAMES
-        .iter()
+    oneinit_actors::model::signal::Signal::all()
+        .map(|s| s.name())
+        .filter(|n| !n.starts_with(|c: char| c.is_ascii_digit()))
         .flat_map(|n| [n.to_string(), format!("SIG{n}")])
         .collect()
 }
@@ -141,7 +139,7 @@ fn schemas() -> Value {
             "instance": { "type": "integer", "minimum": 0 } }, "example": { "instance": 3 } },
         "SignalRequest": { "type": "object", "required": ["signal"], "properties": {
             "signal": { "oneOf": [{ "type": "string", "enum": signal_names() },
-                                  { "type": "integer", "minimum": 1, "maximum": 31 }] } },
+                                  { "type": "integer", "minimum": 1, "maximum": 64 }] } },
             "example": { "signal": "HUP" } },
         "SignalResult": { "type": "object", "required": ["service", "signal"], "properties": {
             "service": { "type": "string" }, "signal": { "type": "string" } } },

@@ -7,6 +7,7 @@ use super::error::{self, HttpError};
 use super::{control, openapi, scope, sse, AppState, BODY_LIMIT, BODY_TIMEOUT};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use oneinit_actors::logging::ring::LogTail;
 use oneinit_actors::model::config::{MetricsConfig, Role};
 use oneinit_actors::model::signal::{parse_signal, signal_short_name};
 use oneinit_actors::model::view::{ServiceView, Stream};
@@ -299,7 +300,7 @@ async fn signal(
             ))
         }
     };
-    let sig = parse_signal(&text).map_err(HttpError::bad_request)?;
+    let sig = parse_signal(&text).map_err(|e| HttpError::bad_request(e.to_string()))?;
     let name = name.into_inner();
     ask(
         &st.backend.signal,
@@ -380,7 +381,7 @@ async fn logs(
     } else {
         None
     };
-    let lines = ask(
+    let tail = ask(
         &st.backend.get_logs,
         GetLogs {
             name: name.clone(),
@@ -390,9 +391,52 @@ async fn logs(
     )
     .await??;
     match (live, slot) {
-        (Some(rx), Some(slot)) => Ok(sse::response(sse::log_stream(slot, lines, rx, stream))),
-        _ => Ok(HttpResponse::Ok().json(serde_json::json!({ "lines": lines }))),
+        (Some(rx), Some(slot)) => Ok(sse::response(sse::log_stream(
+            slot,
+            tail.collect_all(),
+            rx,
+            stream,
+        ))),
+        _ => Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .streaming(lines_body(tail))),
     }
+}
+
+/// `{"lines":[...]}`, written a batch of lines at a time as the client
+/// reads: memory per request stays at one batch, whatever the ring holds.
+fn lines_body(
+    tail: LogTail,
+) -> impl futures_util::Stream<Item = Result<actix_web::web::Bytes, actix_web::Error>> {
+    enum At {
+        Start,
+        Lines { first: bool },
+        Done,
+    }
+    futures_util::stream::unfold((tail, At::Start), |(mut tail, at)| async move {
+        let (chunk, next) = match at {
+            At::Start => (b"{\"lines\":[".to_vec(), At::Lines { first: true }),
+            At::Lines { first } => {
+                let batch = tail.next_batch();
+                if batch.is_empty() {
+                    (b"]}".to_vec(), At::Done)
+                } else {
+                    let mut out = Vec::with_capacity(batch.len() * 96);
+                    for (i, line) in batch.iter().enumerate() {
+                        if !(first && i == 0) {
+                            out.push(b',');
+                        }
+                        if serde_json::to_writer(&mut out, line).is_err() {
+                            return None;
+                        }
+                    }
+                    (out, At::Lines { first: false })
+                }
+            }
+            At::Done => return None,
+        };
+        Some((Ok(actix_web::web::Bytes::from(chunk)), (tail, next)))
+    })
 }
 
 async fn graph(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {

@@ -102,7 +102,7 @@ fn full_config() -> Config {
             overlap: Overlap::Skip,
             timezone: Some("UTC".into()),
         }),
-        forward_signals: vec![SignalName(nix::sys::signal::Signal::SIGUSR2)],
+        forward_signals: vec![SignalName(oneinit_actors::model::signal::Signal::SIGUSR2)],
         ..ServiceConfig::default()
     };
     let notifier = NotifierConfig {
@@ -163,6 +163,7 @@ fn full_config() -> Config {
                 max_files: 1,
                 compress: true,
             }),
+            stall_timeout: Some(ConfDuration::from_secs(1)),
         },
         notifiers: BTreeMap::from([("<name>".into(), notifier)]),
         remote: RemoteConfig {

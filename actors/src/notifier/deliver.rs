@@ -163,7 +163,7 @@ impl Worker {
         match out.status {
             ExitStatus::Exited(0) => Ok(()),
             ExitStatus::Exited(c) => Err(format!("command exited with {c}: {}", out.output)),
-            ExitStatus::Signaled(s) => Err(format!("command killed by {}", s.as_str())),
+            ExitStatus::Signaled(s) => Err(format!("command killed by {}", s.name())),
         }
     }
 }

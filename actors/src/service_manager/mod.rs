@@ -91,6 +91,9 @@ pub struct ServiceManager {
     pub(crate) format: LogFormat,
     pub(crate) facts: Vec<Recipient<ServiceFact>>,
     pub(crate) tini: bool,
+    /// Tini mode without a config file: every signal but SIGCHLD is passed
+    /// to the services that forward it (`main`), none is oneinit's (SPEC 1).
+    pub(crate) pass_signals: bool,
     pub(crate) registrations: Vec<Recipient<ServiceRegistered>>,
     pub(crate) removals: Vec<Recipient<ServiceRemoved>>,
     pub(crate) services: BTreeMap<String, Entry>,
@@ -126,6 +129,7 @@ impl ServiceManager {
             format: setup.format,
             facts: setup.facts,
             tini: setup.tini,
+            pass_signals: false,
             registrations: setup.registrations,
             removals: setup.removals,
             services: BTreeMap::new(),
@@ -157,12 +161,11 @@ impl ServiceManager {
         cfg: Arc<ServiceConfig>,
         ctx: &mut Context<Self>,
     ) {
-        let logs = Arc::new(ServiceLogs::new(
-            name,
-            cfg.logs.ring,
-            self.format,
-            self.sink.clone(),
-        ));
+        let logs = Arc::new(
+            ServiceLogs::new(name, cfg.logs.ring, self.format, self.sink.clone())
+                .with_limits(cfg.logs.ring, cfg.logs.buffer.0, cfg.logs.on_full)
+                .with_log(self.log.new(o!("service" => name.to_string()))),
+        );
         let log_arbiter = match &self.log_arbiter {
             Some(a) => a.handle(),
             None => return,
