@@ -2,6 +2,7 @@
 # Installs the tools the test suite uses, only when they are missing, so the
 # suite runs on a fresh Debian machine:
 #   util-linux (unshare, setpriv)      PID-1 and non-root tests
+#   busybox-static                     the scratch-root test (tests/main/scratch.rs)
 #   python3                            sd_notify / socket-activation test helpers
 #   prometheus (promtool + server)     metrics exposition and scrape tests
 #   chromium, chromium-driver          dashboard end-to-end test
@@ -13,6 +14,7 @@ need_apt=()
 command -v unshare >/dev/null || need_apt+=(util-linux)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
+command -v busybox >/dev/null || need_apt+=(busybox-static)
 command -v promtool >/dev/null || need_apt+=(prometheus)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)

@@ -20,8 +20,13 @@ ignored=()
 if [ "$(id -u)" -eq 0 ]; then
     ignored=(-- --include-ignored)
 fi
+# The static tarballs that tests/main/scratch.rs and docker_build.rs run.
+echo "== static (musl) builds: scripts/build-static.sh all"
+scripts/build-static.sh all
+static_status=$?
 cargo test --workspace --all-targets --no-fail-fast "${ignored[@]}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+[ $static_status -eq 0 ] || status=$static_status
 echo "== schemathesis against /v1/openapi.json"
 timeout 600 bash scripts/schemathesis.sh 2>&1
 st=$?

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// Control a running oneinit: status, start/stop, logs, reload, health.
 #[derive(Parser, Debug)]
-#[command(name = "onecli", version)]
+#[command(name = "onecli", version = oneinit::build_info::LONG_VERSION)]
 struct Cli {
     /// Where oneinit listens: unix:///path, http://host:port or https://host:port
     /// [default: $ONECLI_SERVER, else oneinit.sock in oneinit's runtime directory]

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 /// A fast, small init system and process supervisor for containers.
 #[derive(Parser, Debug)]
-#[command(name = "oneinit", version, args_conflicts_with_subcommands = true)]
+#[command(name = "oneinit", version = oneinit::build_info::LONG_VERSION, args_conflicts_with_subcommands = true)]
 struct Cli {
     /// Configuration file or URL; repeat to merge several (later ones as if included by the first).
     #[arg(long = "config", value_name = "PATH|URL", global = true)]
@@ -148,6 +148,8 @@ fn misplaced_tini_flags(cli: &Cli) -> bool {
 /// Supervises until shutdown; returns oneinit's exit code (SPEC 1).
 fn run(cli: Cli) -> i32 {
     oneinit_actors::sys::memory::tune_allocator();
+    // Before any socket or pipe exists; services get the original back.
+    let nofile = oneinit_actors::sys::spawn::raise_nofile_limit();
     if misplaced_tini_flags(&cli) {
         eprintln!("oneinit: -g and -e apply to the command after `--` (tini mode); add `-- COMMAND [ARG]...` or remove them");
         return 2;
@@ -289,6 +291,13 @@ fn run(cli: Cli) -> i32 {
         sink.add_output(Box::new(RotatingFile::open(policy, report_to(log.clone()))));
     }
 
+    match nofile {
+        Ok((before, after)) if before != after => {
+            info!(log, "raised the open-files soft limit; services keep the original"; "nofile" => after, "services_nofile" => before)
+        }
+        Ok(_) => {}
+        Err(e) => warn!(log, "cannot raise the open-files soft limit"; "error" => %e),
+    }
     if !pid1::is_pid1() {
         if let Err(e) = pid1::become_subreaper() {
             warn!(log, "cannot become a child subreaper; orphans of services will not be reaped"; "error" => %e);

@@ -1,11 +1,24 @@
-//! fork/exec of service processes. Everything the child needs (argv, envp,
-//! paths, ids) is prepared before `fork`, so the child only makes
-//! async-signal-safe calls: reset signals, new session, stdio, inherited
-//! sockets (LISTEN_FDS), fd cleanup, umask, cwd, rlimits, identity, exec.
-//! A CLOEXEC pipe reports an exec failure (errno) back to the parent, the way
-//! std and tini do, so "command not found" is a failed start with a reason.
+//! Starting service processes. Everything the child needs (argv, envp,
+//! paths, ids, limits) is prepared here, in the parent, before the clone;
+//! the child ([`child`]) then only makes raw system calls: reset signals,
+//! new session, stdio, inherited sockets (LISTEN_FDS), fd cleanup, umask,
+//! cwd, rlimits, cgroups, identity, exec. A CLOEXEC pipe reports a failure
+//! before exec (stage and errno) back to the parent, the way std and tini
+//! do, so "command not found" is a failed start with a reason.
+//!
+//! RLIMIT_NOFILE: oneinit raises its own soft limit to the hard limit at
+//! start ([`raise_nofile_limit`]), and every child gets back the soft limit
+//! oneinit was started with, unless its service sets `limits.nofile`.
 //!
 //! Nothing here waits for children: the single reaper (`sys::reap`) does.
+
+mod child;
+mod raw;
+#[cfg(test)]
+mod tests;
+
+use child::{ChildPlan, Stage, LISTEN_PID_DIGITS, MAX_LISTEN_FDS};
+use raw::Rlimit64;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -15,6 +28,7 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// What to run and how. Built by the service actor from the config.
 #[derive(Debug, Default)]
@@ -116,10 +130,9 @@ struct Prepared {
     program: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
-    /// Index into envp of `LISTEN_PID=`, rewritten in the child.
-    listen_pid_slot: Option<usize>,
     workdir: Option<CString>,
     cgroup_procs: Vec<CString>,
+    rlimits: Vec<(i32, Rlimit64)>,
 }
 
 fn prepare(spec: &SpawnSpec) -> Result<Prepared, SpawnError> {
@@ -128,16 +141,24 @@ fn prepare(spec: &SpawnSpec) -> Result<Prepared, SpawnError> {
         .first()
         .ok_or_else(|| SpawnError::new("the command is empty", 127))?;
     let program = resolve_program(first, &spec.env, spec.workdir.as_deref())?;
+    if spec.listen_fds.len() > MAX_LISTEN_FDS {
+        return Err(SpawnError::new(
+            format!(
+                "{} sockets to pass; at most {MAX_LISTEN_FDS} are supported",
+                spec.listen_fds.len()
+            ),
+            126,
+        ));
+    }
     let argv = spec
         .argv
         .iter()
         .map(|a| cstring(a, "an argument"))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut envp = Vec::with_capacity(spec.env.len() + 3);
+    let mut envp = Vec::with_capacity(spec.env.len() + 2);
     for (k, v) in &spec.env {
         envp.push(cstring(format!("{k}={v}"), "an environment variable")?);
     }
-    let mut listen_pid_slot = None;
     if !spec.listen_fds.is_empty() {
         envp.push(cstring(
             format!("LISTEN_FDS={}", spec.listen_fds.len()),
@@ -147,15 +168,12 @@ fn prepare(spec: &SpawnSpec) -> Result<Prepared, SpawnError> {
             format!("LISTEN_FDNAMES={}", spec.listen_names.join(":")),
             "LISTEN_FDNAMES",
         )?);
-        // Room for any pid; the child writes its own pid here after fork.
-        listen_pid_slot = Some(envp.len());
-        envp.push(cstring("LISTEN_PID=0000000000", "LISTEN_PID")?);
+        // LISTEN_PID is added by `spawn`: only the child knows its pid.
     }
     Ok(Prepared {
         program: cstring(program.as_os_str(), "the program path")?,
         argv,
         envp,
-        listen_pid_slot,
         workdir: spec
             .workdir
             .as_ref()
@@ -166,12 +184,66 @@ fn prepare(spec: &SpawnSpec) -> Result<Prepared, SpawnError> {
             .iter()
             .map(|p| cstring(p.as_os_str(), "a cgroup path"))
             .collect::<Result<Vec<_>, _>>()?,
+        rlimits: child_rlimits(&spec.rlimits, inherited_nofile()),
+    })
+}
+
+/// The rlimits the child sets: the service's (soft = hard = value), and
+/// RLIMIT_NOFILE back at `nofile` (the limit oneinit was started with) when
+/// the service does not set it and oneinit has raised its own.
+fn child_rlimits(service: &[(i32, u64)], nofile: Option<Rlimit64>) -> Vec<(i32, Rlimit64)> {
+    let mut out: Vec<(i32, Rlimit64)> = service
+        .iter()
+        .map(|&(r, v)| (r, Rlimit64 { cur: v, max: v }))
+        .collect();
+    let nofile_resource = libc::RLIMIT_NOFILE as i32;
+    if let Some(lim) = nofile {
+        if !service.iter().any(|&(r, _)| r == nofile_resource) {
+            out.push((nofile_resource, lim));
+        }
+    }
+    out
+}
+
+/// RLIMIT_NOFILE as oneinit found it, before `raise_nofile_limit`.
+static ORIGINAL_NOFILE: OnceLock<Rlimit64> = OnceLock::new();
+
+/// Raises oneinit's soft RLIMIT_NOFILE to its hard limit (connections,
+/// pipes and log files of many services need fds; the default soft limit
+/// is often 1024) and remembers the original, which children get back.
+/// Called once at start. Returns (original soft, new soft).
+pub fn raise_nofile_limit() -> io::Result<(u64, u64)> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(io::Error::from)?;
+    let _ = ORIGINAL_NOFILE.set(Rlimit64 {
+        cur: soft,
+        max: hard,
+    });
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard).map_err(io::Error::from)?;
+    }
+    Ok((soft, hard))
+}
+
+/// The RLIMIT_NOFILE a child gets back: the original soft limit with the
+/// current hard limit, or `None` when oneinit did not change its own.
+fn inherited_nofile() -> Option<Rlimit64> {
+    let original = ORIGINAL_NOFILE.get()?;
+    let (soft, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).ok()?;
+    (soft != original.cur).then_some(Rlimit64 {
+        cur: original.cur.min(hard),
+        max: hard,
     })
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(io::Error::from)
 }
+
+/// `LISTEN_PID=` and room for the digits and the NUL the child writes.
+const LISTEN_PID_PREFIX: &[u8] = b"LISTEN_PID=";
+const LISTEN_PID_LEN: usize = LISTEN_PID_PREFIX.len() + LISTEN_PID_DIGITS + 1;
 
 /// Starts a child as `spec` says. Returns as soon as the child has exec'd
 /// (or failed to).
@@ -182,10 +254,20 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     argv_ptrs.push(std::ptr::null());
     let mut envp_ptrs: Vec<*const libc::c_char> =
         prepared.envp.iter().map(|a| a.as_ptr()).collect();
+    // The one buffer the child writes (its pid): owned by this call, lent to
+    // the child alone, and not touched here until the child has exec'd. Both
+    // the envp entry and the child's write pointer come from one raw pointer.
+    let mut listen_pid_buf = [0u8; LISTEN_PID_LEN];
+    listen_pid_buf[..LISTEN_PID_PREFIX.len()].copy_from_slice(LISTEN_PID_PREFIX);
+    let listen_pid_ptr: *mut u8 = listen_pid_buf.as_mut_ptr();
+    let listen_pid = if spec.listen_fds.is_empty() {
+        None
+    } else {
+        envp_ptrs.push(listen_pid_ptr as *const libc::c_char);
+        // SAFETY: the offset stays inside `listen_pid_buf`.
+        Some(unsafe { listen_pid_ptr.add(LISTEN_PID_PREFIX.len()) })
+    };
     envp_ptrs.push(std::ptr::null());
-    let listen_pid_ptr: Option<*mut u8> = prepared
-        .listen_pid_slot
-        .map(|i| prepared.envp[i].as_ptr() as *mut u8);
 
     let io_err = |what: &str, e: io::Error| SpawnError::new(format!("{what}: {e}"), 126);
     // inetd style: stdout is the connection, only stderr is captured.
@@ -209,11 +291,11 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     };
     let (status_r, status_w) = pipe().map_err(|e| io_err("cannot create a pipe", e))?;
 
-    let child = ChildPlan {
+    let plan = ChildPlan {
         program: prepared.program.as_ptr(),
         argv: argv_ptrs.as_ptr(),
         envp: envp_ptrs.as_ptr(),
-        listen_pid: listen_pid_ptr,
+        listen_pid,
         workdir: prepared.workdir.as_ref().map(|w| w.as_ptr()),
         cgroup_procs: prepared.cgroup_procs.iter().map(|c| c.as_ptr()).collect(),
         stdin: in_r
@@ -227,7 +309,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
         stderr: err_w.as_ref().map(|w| w.as_raw_fd()),
         listen_fds: spec.listen_fds.clone(),
         umask: spec.umask,
-        rlimits: spec.rlimits.clone(),
+        rlimits: prepared.rlimits.clone(),
         uid: spec.uid,
         gid: spec.gid,
         groups: spec.groups.iter().map(|&g| g as libc::gid_t).collect(),
@@ -235,7 +317,8 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
         status_fd: status_w.as_raw_fd(),
     };
 
-    let pid = clone_vfork(&child).map_err(|e| io_err("cannot create a process", e))?;
+    let pid = child::clone_vfork(&plan).map_err(|e| io_err("cannot create a process", e))?;
+    drop(plan);
     drop(status_w);
     drop(out_w);
     drop(err_w);
@@ -249,16 +332,15 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
         }
     };
     if n >= 8 {
-        let stage = i32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
+        let stage = Stage::from_raw(i32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]));
         let errno = Errno::from_raw(i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]));
-        // The child _exit()ed right after writing; the reaper collects it.
-        let what = STAGES.get(stage as usize).copied().unwrap_or("exec");
-        let code = match (stage as usize, errno) {
-            (s, Errno::ENOENT) if s == STAGE_EXEC => 127,
+        // The child exited right after writing; the reaper collects it.
+        let code = match (stage, errno) {
+            (Stage::Exec, Errno::ENOENT) => 127,
             _ => 126,
         };
         return Err(SpawnError {
-            message: format!("{what} failed: {}", errno.desc()),
+            message: format!("{} failed: {}", stage.describe(), errno.desc()),
             exit_code: code,
         });
     }
@@ -268,303 +350,4 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
         stdout: out_r,
         stderr: err_r,
     })
-}
-
-const STAGES: [&str; 12] = [
-    "resetting signals",
-    "setsid",
-    "redirecting stdio",
-    "passing sockets",
-    "setting the umask",
-    "changing to workdir",
-    "setting a resource limit",
-    "entering the cgroup",
-    "setting groups",
-    "setting the group id",
-    "setting the user id",
-    "exec",
-];
-const STAGE_EXEC: usize = 11;
-
-struct ChildPlan {
-    program: *const libc::c_char,
-    argv: *const *const libc::c_char,
-    envp: *const *const libc::c_char,
-    listen_pid: Option<*mut u8>,
-    workdir: Option<*const libc::c_char>,
-    cgroup_procs: Vec<*const libc::c_char>,
-    stdin: Option<RawFd>,
-    stdout: Option<RawFd>,
-    stderr: Option<RawFd>,
-    listen_fds: Vec<RawFd>,
-    umask: Option<u32>,
-    rlimits: Vec<(i32, u64)>,
-    uid: Option<u32>,
-    gid: Option<u32>,
-    groups: Vec<libc::gid_t>,
-    no_new_privs: bool,
-    status_fd: RawFd,
-}
-
-/// Bytes of stack for the child until it execs (it only makes syscalls).
-const CHILD_STACK: usize = 64 * 1024;
-
-thread_local! {
-    /// One reusable child stack per spawning thread: with CLONE_VFORK the
-    /// parent thread is suspended until the child has exec'd or exited, so
-    /// the stack is never used by two children at once.
-    static STACK: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; CHILD_STACK]);
-}
-
-extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` is the `&ChildPlan` passed to clone below, alive in the
-    // suspended parent's frame until this child execs or exits.
-    let plan = unsafe { &*(arg as *const ChildPlan) };
-    child_main(plan)
-}
-
-/// Starts the child with `clone(CLONE_VM | CLONE_VFORK)`: no copy of
-/// oneinit's page tables (a plain fork costs time proportional to
-/// oneinit's memory), and the calling thread resumes once the child has
-/// exec'd or failed. Every signal is blocked around the clone so no
-/// handler of oneinit's ever runs on the child's stack; the child resets
-/// dispositions and unblocks before exec.
-fn clone_vfork(plan: &ChildPlan) -> io::Result<libc::pid_t> {
-    STACK.with(|stack| {
-        let mut stack = stack.borrow_mut();
-        // SAFETY: sigfillset/pthread_sigmask on local sets; clone(2) with a
-        // dedicated, 16-byte aligned stack top; the child runs `child_entry`,
-        // which only makes async-signal-safe syscalls on memory prepared
-        // before the call and ends in execve or _exit. CLONE_VFORK keeps
-        // this thread (and so `plan` and the stack) suspended meanwhile.
-        unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-            let top = stack.as_mut_ptr().add(stack.len());
-            let top = (top as usize & !0xf) as *mut libc::c_void;
-            let pid = libc::clone(
-                child_entry,
-                top,
-                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-                plan as *const ChildPlan as *mut libc::c_void,
-            );
-            let err = io::Error::last_os_error();
-            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-            if pid < 0 {
-                Err(err)
-            } else {
-                Ok(pid)
-            }
-        }
-    })
-}
-
-/// Reports (stage, errno) to the parent and exits. Async-signal-safe.
-fn child_fail(status_fd: RawFd, stage: usize) -> ! {
-    let errno = Errno::last_raw();
-    let mut buf = [0u8; 8];
-    buf[..4].copy_from_slice(&(stage as i32).to_ne_bytes());
-    buf[4..].copy_from_slice(&errno.to_ne_bytes());
-    // SAFETY: write(2) and _exit(2) are async-signal-safe; buf is on the stack.
-    unsafe {
-        libc::write(status_fd, buf.as_ptr().cast(), buf.len());
-        libc::_exit(if stage == STAGE_EXEC && errno == libc::ENOENT {
-            127
-        } else {
-            126
-        });
-    }
-}
-
-/// Moves `fd` to a number >= `min` so later dup2 calls cannot clobber it.
-fn lift_fd(fd: RawFd, min: RawFd) -> RawFd {
-    // SAFETY: fcntl(F_DUPFD_CLOEXEC) is async-signal-safe.
-    unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) }
-}
-
-/// Runs in the forked child; never returns.
-fn child_main(p: &ChildPlan) -> ! {
-    // SAFETY (whole function): only async-signal-safe libc calls on memory
-    // prepared before fork; every failure ends in child_fail (_exit).
-    unsafe {
-        // 1. Default dispositions and an empty mask (handlers are already reset
-        //    by exec, but ignored signals and the mask are inherited).
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        // The raw syscall: glibc's wrappers refuse signals 32 and 33, which
-        // may still be ignored from oneinit's own parent.
-        let dfl = KernelSigaction {
-            handler: libc::SIG_DFL,
-            flags: 0,
-            restorer: 0,
-            mask: 0,
-        };
-        for sig in 1..=64 {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::syscall(
-                    libc::SYS_rt_sigaction,
-                    sig,
-                    &dfl as *const KernelSigaction,
-                    std::ptr::null_mut::<KernelSigaction>(),
-                    8usize,
-                );
-            }
-        }
-        if libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) != 0 {
-            child_fail(p.status_fd, 0);
-        }
-        // 2. Own session and process group.
-        if libc::setsid() < 0 {
-            child_fail(p.status_fd, 1);
-        }
-        // 3. Lift every fd we still need above the range we are about to fill.
-        let nlisten = p.listen_fds.len() as RawFd;
-        let floor = 3 + nlisten + 8;
-        let status_fd = lift_fd(p.status_fd, floor);
-        if status_fd < 0 {
-            child_fail(p.status_fd, 2);
-        }
-        let lift = |fd: Option<RawFd>| -> Option<RawFd> { fd.map(|f| lift_fd(f, floor)) };
-        let stdin = lift(p.stdin);
-        let stdout = lift(p.stdout);
-        let stderr = lift(p.stderr);
-        let mut listen = [0 as RawFd; 64];
-        for (i, &fd) in p.listen_fds.iter().enumerate().take(64) {
-            listen[i] = lift_fd(fd, floor);
-            if listen[i] < 0 {
-                child_fail(status_fd, 3);
-            }
-        }
-        // stdio
-        if let Some(fd) = stdin {
-            if fd < 0 || libc::dup2(fd, 0) < 0 {
-                child_fail(status_fd, 2);
-            }
-        } else {
-            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
-            if null >= 0 && null != 0 {
-                libc::dup2(null, 0);
-                libc::close(null);
-            }
-        }
-        if let Some(fd) = stdout {
-            if fd < 0 || libc::dup2(fd, 1) < 0 {
-                child_fail(status_fd, 2);
-            }
-        }
-        if let Some(fd) = stderr {
-            if fd < 0 || libc::dup2(fd, 2) < 0 {
-                child_fail(status_fd, 2);
-            }
-        }
-        // 4. Sockets as 3.. (dup2 clears CLOEXEC on the new fd).
-        for i in 0..(nlisten as usize).min(64) {
-            if libc::dup2(listen[i], 3 + i as RawFd) < 0 {
-                child_fail(status_fd, 3);
-            }
-        }
-        // Close everything else except the status pipe (CLOEXEC closes it at exec).
-        let first_free = 3 + nlisten as libc::c_uint;
-        if (status_fd as libc::c_uint) > first_free {
-            close_range(first_free, status_fd as libc::c_uint - 1);
-        }
-        close_range(status_fd as libc::c_uint + 1, libc::c_uint::MAX);
-        // LISTEN_PID is our own pid, written into the prepared slot.
-        if let Some(slot) = p.listen_pid {
-            write_pid(slot.add("LISTEN_PID=".len()), libc::getpid());
-        }
-        // 5. umask, cwd, limits, cgroups.
-        if let Some(mask) = p.umask {
-            libc::umask(mask as libc::mode_t);
-        }
-        if let Some(dir) = p.workdir {
-            if libc::chdir(dir) < 0 {
-                child_fail(status_fd, 5);
-            }
-        }
-        for &(resource, value) in &p.rlimits {
-            let lim = libc::rlimit {
-                rlim_cur: value as libc::rlim_t,
-                rlim_max: value as libc::rlim_t,
-            };
-            if libc::setrlimit(resource as _, &lim) < 0 {
-                child_fail(status_fd, 6);
-            }
-        }
-        for &procs in &p.cgroup_procs {
-            let fd = libc::open(procs, libc::O_WRONLY | libc::O_CLOEXEC);
-            if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) < 0 {
-                child_fail(status_fd, 7);
-            }
-            libc::close(fd);
-        }
-        // 6. Identity: groups, gid, uid — verified, never left running as root by mistake.
-        if let Some(uid) = p.uid {
-            let gid = p.gid.unwrap_or(libc::getgid());
-            if libc::getuid() == 0 && libc::setgroups(p.groups.len(), p.groups.as_ptr()) < 0 {
-                child_fail(status_fd, 8);
-            }
-            if libc::setgid(gid) < 0 || libc::getgid() != gid {
-                child_fail(status_fd, 9);
-            }
-            if libc::setuid(uid) < 0 || libc::getuid() != uid || libc::geteuid() != uid {
-                child_fail(status_fd, 10);
-            }
-        } else if let Some(gid) = p.gid {
-            if libc::setgid(gid) < 0 {
-                child_fail(status_fd, 9);
-            }
-        }
-        if p.no_new_privs {
-            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-        }
-        // 7. exec.
-        libc::execve(p.program, p.argv, p.envp);
-        child_fail(status_fd, STAGE_EXEC);
-    }
-}
-
-/// The kernel's `struct sigaction` for rt_sigaction(2) (not glibc's).
-#[repr(C)]
-struct KernelSigaction {
-    handler: libc::sighandler_t,
-    flags: libc::c_ulong,
-    restorer: usize,
-    mask: u64,
-}
-
-/// close_range(2) with a fallback loop for old kernels. Async-signal-safe.
-unsafe fn close_range(first: libc::c_uint, last: libc::c_uint) {
-    // SAFETY: raw syscalls on fd numbers only.
-    let r = libc::syscall(libc::SYS_close_range, first, last, 0);
-    if r < 0 {
-        let max = libc::sysconf(libc::_SC_OPEN_MAX).clamp(256, 65536) as libc::c_uint;
-        let mut fd = first;
-        while fd <= last && fd < max {
-            libc::close(fd as RawFd);
-            fd += 1;
-        }
-    }
-}
-
-/// Writes `pid` as decimal over the 10 placeholder digits at `dst`, then a NUL.
-unsafe fn write_pid(dst: *mut u8, pid: libc::pid_t) {
-    let mut digits = [0u8; 10];
-    let mut n = pid as u32;
-    let mut len = 0;
-    loop {
-        digits[len] = b'0' + (n % 10) as u8;
-        len += 1;
-        n /= 10;
-        if n == 0 || len == 10 {
-            break;
-        }
-    }
-    for i in 0..len {
-        // SAFETY: the slot holds 10 placeholder digits plus the NUL we write.
-        *dst.add(i) = digits[len - 1 - i];
-    }
-    *dst.add(len) = 0;
 }
