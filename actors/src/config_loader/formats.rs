@@ -4,11 +4,12 @@
 //! (JSON is YAML 1.2) for positions; TOML is read with toml_edit, whose spans
 //! are turned into line/column.
 
+use super::budget::{check_nesting, Budget};
 use super::tree::{Entry, Node, Pos, Value};
 use super::ConfigError;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 use yaml_rust2::Yaml;
 
@@ -33,86 +34,139 @@ impl Format {
     }
 }
 
-/// Parses `text`; an empty document is an empty map.
+/// Parses `text` alone (a fresh budget); an empty document is an empty map.
+#[cfg(test)]
 pub fn parse(text: &str, format: Format, source: &Arc<str>) -> Result<Node, Vec<ConfigError>> {
+    parse_within(text, format, source, &mut Budget::default())
+}
+
+/// Parses `text` as one document of a load whose budget is `budget`
+/// (`budget.rs`): its size, values and nesting are charged, and running
+/// out is an error at the place it happened.
+pub fn parse_within(
+    text: &str,
+    format: Format,
+    source: &Arc<str>,
+    budget: &mut Budget,
+) -> Result<Node, Vec<ConfigError>> {
+    if let Err(e) = budget.take_document(text.len()) {
+        return Err(vec![Pos::unknown(source).error(e.to_string())]);
+    }
     match format {
-        Format::Yaml => parse_yaml(text, source),
-        Format::Json => parse_json(text, source),
-        Format::Toml => parse_toml(text, source),
+        Format::Yaml => parse_yaml(text, source, budget),
+        Format::Json => parse_json(text, source, budget),
+        Format::Toml => parse_toml(text, source, budget),
     }
 }
 
 // ------------------------------------------------------------------ YAML
 
-enum Frame {
-    Seq(Node, usize),
-    Map {
-        node: Node,
-        anchor: usize,
-        key: Option<(String, Pos)>,
-    },
+/// A list or map being built, with the size of what it holds so far (its
+/// own node included), so an anchor knows what each alias to it costs.
+struct Frame {
+    node: Node,
+    anchor: usize,
+    /// Maps: the key read, waiting for its value.
+    key: Option<(String, Pos)>,
+    /// Maps: the keys already set (duplicate check without a scan).
+    keys: HashSet<String>,
+    nodes: usize,
+    text: usize,
 }
 
-struct YamlBuilder {
+struct YamlBuilder<'b> {
     source: Arc<str>,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes with their size in values and string bytes.
+    anchors: HashMap<usize, (Node, usize, usize)>,
     root: Option<Node>,
     errors: Vec<ConfigError>,
+    budget: &'b mut Budget,
+    /// Set when a budget ran out: building stops there.
+    exceeded: Option<ConfigError>,
 }
 
-impl YamlBuilder {
+impl YamlBuilder<'_> {
     fn pos(&self, m: &Marker) -> Pos {
         // yaml-rust2 counts lines from 1 and columns from 0.
         Pos::new(&self.source, m.line(), m.col() + 1)
     }
 
-    /// Adds a finished node to its parent. `raw` is the scalar text, used
-    /// when the node is a mapping key.
-    fn push(&mut self, node: Node, raw: Option<String>, anchor: usize) {
-        if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
-        }
-        match self.stack.last_mut() {
-            None => self.root = Some(node),
-            Some(Frame::Seq(seq, _)) => {
-                if let Value::Seq(items) = &mut seq.value {
-                    items.push(node);
-                }
+    fn charge(&mut self, nodes: usize, text: usize, why: &'static str, pos: &Pos) -> bool {
+        match self.budget.take(nodes, text, why) {
+            Ok(()) => true,
+            Err(e) => {
+                self.exceeded = Some(pos.error(e.to_string()));
+                false
             }
-            Some(Frame::Map { node: map, key, .. }) => match key.take() {
+        }
+    }
+
+    fn open(&mut self, node: Node, anchor: usize) {
+        let depth = self.stack.len() + 1;
+        if let Err(e) = check_nesting(depth) {
+            self.exceeded = Some(node.pos.error(e.to_string()));
+            return;
+        }
+        if self.charge(1, 0, "", &node.pos) {
+            self.stack.push(Frame {
+                node,
+                anchor,
+                key: None,
+                keys: HashSet::new(),
+                nodes: 1,
+                text: 0,
+            });
+        }
+    }
+
+    /// Adds a finished node (of `nodes` values and `text` string bytes) to
+    /// its parent. `raw` is the scalar text, used when the node is a key.
+    fn push(&mut self, node: Node, raw: Option<String>, anchor: usize, size: (usize, usize)) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, (node.clone(), size.0, size.1));
+        }
+        let Some(frame) = self.stack.last_mut() else {
+            self.root = Some(node);
+            return;
+        };
+        frame.nodes = frame.nodes.saturating_add(size.0);
+        frame.text = frame.text.saturating_add(size.1);
+        match &mut frame.node.value {
+            Value::Seq(items) => items.push(node),
+            Value::Map(entries) => match frame.key.take() {
                 None => match raw {
-                    Some(k) => *key = Some((k, node.pos)),
+                    Some(k) => frame.key = Some((k, node.pos)),
                     None => {
                         self.errors
                             .push(node.pos.error("a mapping key must be a plain string"));
-                        *key = Some((String::new(), node.pos));
+                        frame.key = Some((String::new(), node.pos));
                     }
                 },
                 Some((k, key_pos)) => {
-                    if let Value::Map(entries) = &mut map.value {
-                        if entries.iter().any(|e| e.key == k) {
-                            self.errors
-                                .push(key_pos.error(format!("duplicate key \"{k}\"")));
-                            entries.retain(|e| e.key != k);
-                        }
-                        entries.push(Entry {
-                            key: k,
-                            key_pos,
-                            value: node,
-                        });
+                    if !frame.keys.insert(k.clone()) {
+                        self.errors
+                            .push(key_pos.error(format!("duplicate key \"{k}\"")));
+                        entries.retain(|e| e.key != k);
                     }
+                    entries.push(Entry {
+                        key: k,
+                        key_pos,
+                        value: node,
+                    });
                 }
             },
+            _ => {}
         }
     }
-}
 
-impl MarkedEventReceiver for YamlBuilder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let pos = self.pos(&mark);
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
+                if !self.charge(1, text.len(), "", &pos) {
+                    return;
+                }
                 let plain = style == TScalarStyle::Plain && tag.is_none();
                 let value = if plain {
                     resolve_plain(&text)
@@ -122,31 +176,32 @@ impl MarkedEventReceiver for YamlBuilder {
                         plain: false,
                     }
                 };
-                self.push(Node::new(value, pos), Some(text), anchor);
+                let size = (1, text.len());
+                self.push(Node::new(value, pos), Some(text), anchor, size);
             }
             Event::SequenceStart(anchor, _) => {
-                self.stack
-                    .push(Frame::Seq(Node::new(Value::Seq(Vec::new()), pos), anchor));
+                self.open(Node::new(Value::Seq(Vec::new()), pos), anchor)
             }
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
-                node: Node::empty_map(pos),
-                anchor,
-                key: None,
-            }),
-            Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Seq(node, anchor)) => self.push(node, None, anchor),
-                Some(Frame::Map {
-                    mut node, anchor, ..
-                }) => {
-                    apply_merge_key(&mut node);
-                    self.push(node, None, anchor)
+            Event::MappingStart(anchor, _) => self.open(Node::empty_map(pos), anchor),
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some(mut frame) = self.stack.pop() {
+                    if matches!(frame.node.value, Value::Map(_)) {
+                        apply_merge_key(&mut frame.node);
+                    }
+                    let size = (frame.nodes, frame.text);
+                    self.push(frame.node, None, frame.anchor, size);
                 }
-                None => {}
-            },
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => {
+            }
+            Event::Alias(id) => match self.anchors.get(&id) {
+                Some((node, nodes, text)) => {
+                    let (node, size) = (node.clone(), (*nodes, *text));
+                    // An alias copies its anchor: it costs what the anchor
+                    // holds, which is how an alias bomb is stopped.
+                    if !self.charge(size.0, size.1, " after YAML aliases are expanded", &pos) {
+                        return;
+                    }
                     let raw = node.as_str().map(str::to_string);
-                    self.push(node, raw, 0)
+                    self.push(node, raw, 0, size)
                 }
                 None => self.errors.push(pos.error("unknown alias")),
             },
@@ -168,10 +223,11 @@ fn apply_merge_key(node: &mut Node) {
     let Some(entries) = node.entries_mut() else {
         return;
     };
+    let mut present: HashSet<String> = entries.iter().map(|e| e.key.clone()).collect();
     for source in sources {
         if let Value::Map(from) = source.value {
             for e in from {
-                if !entries.iter().any(|x| x.key == e.key) {
+                if present.insert(e.key.clone()) {
                     entries.push(e);
                 }
             }
@@ -199,22 +255,69 @@ pub fn resolve_plain(text: &str) -> Value {
     }
 }
 
-fn parse_yaml(text: &str, source: &Arc<str>) -> Result<Node, Vec<ConfigError>> {
+/// Why a YAML document was not read: a budget ran out (the place where),
+/// or what the document says is wrong.
+enum YamlFailure {
+    Budget(ConfigError),
+    Errors(Vec<ConfigError>),
+}
+
+fn parse_yaml(
+    text: &str,
+    source: &Arc<str>,
+    budget: &mut Budget,
+) -> Result<Node, Vec<ConfigError>> {
+    read_yaml(text, source, budget).map_err(|f| match f {
+        YamlFailure::Budget(e) => vec![e],
+        YamlFailure::Errors(e) => e,
+    })
+}
+
+fn read_yaml(text: &str, source: &Arc<str>, budget: &mut Budget) -> Result<Node, YamlFailure> {
     let mut builder = YamlBuilder {
         source: source.clone(),
         stack: Vec::new(),
         anchors: HashMap::new(),
         root: None,
         errors: Vec::new(),
+        budget,
+        exceeded: None,
     };
+    // The events are pulled one by one (yaml-rust2's own `load` recurses
+    // per nesting level), so a budget stops the parse where it runs out.
     let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut builder, false) {
-        let m = e.marker();
-        let pos = Pos::new(source, m.line(), m.col() + 1);
-        return Err(vec![pos.error(format!("YAML syntax error: {}", e.info()))]);
+    let mut documents = 0;
+    loop {
+        let (ev, mark) = match parser.next_token() {
+            Ok(e) => e,
+            Err(e) => {
+                let m = e.marker();
+                let pos = Pos::new(source, m.line(), m.col() + 1);
+                return Err(YamlFailure::Errors(vec![
+                    pos.error(format!("YAML syntax error: {}", e.info()))
+                ]));
+            }
+        };
+        match ev {
+            Event::StreamEnd => break,
+            Event::DocumentStart => {
+                documents += 1;
+                if documents > 1 {
+                    let pos = builder.pos(&mark);
+                    return Err(YamlFailure::Errors(vec![pos.error(
+                        "a second YAML document (after `---`); a configuration file holds one \
+                         document: move the rest into its own file and include it",
+                    )]));
+                }
+            }
+            ev => builder.on_event(ev, mark),
+        }
+        if let Some(e) = builder.exceeded.take() {
+            return Err(YamlFailure::Budget(e));
+        }
     }
     if !builder.errors.is_empty() {
-        return Err(builder.errors);
+        return Err(YamlFailure::Errors(builder.errors));
     }
     let root = builder
         .root
@@ -222,28 +325,57 @@ fn parse_yaml(text: &str, source: &Arc<str>) -> Result<Node, Vec<ConfigError>> {
     match root.value {
         Value::Null => Ok(Node::empty_map(root.pos)),
         Value::Map(_) => Ok(root),
-        _ => Err(vec![root.pos.error(
+        _ => Err(YamlFailure::Errors(vec![root.pos.error(
             "the document must be a mapping of sections (services:, api:, ...)",
-        )]),
+        )])),
     }
 }
 
 // ------------------------------------------------------------------ JSON
 
-fn parse_json(text: &str, source: &Arc<str>) -> Result<Node, Vec<ConfigError>> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+fn parse_json(
+    text: &str,
+    source: &Arc<str>,
+    budget: &mut Budget,
+) -> Result<Node, Vec<ConfigError>> {
+    // Exact JSON syntax errors first, without building anything.
+    let syntax = |e: serde_json::Error| {
         vec![Pos::new(source, e.line(), e.column().max(1)).error(format!("JSON syntax error: {e}"))]
-    })?;
-    if !value.is_object() {
+    };
+    serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(syntax)?;
+    if !text.trim_start().starts_with('{') {
         return Err(vec![Pos::new(source, 1, 1).error(
             "the document must be an object of sections (\"services\", \"api\", ...)",
         )]);
     }
-    // Valid JSON is valid YAML 1.2; the YAML reader gives the positions.
-    // Should it ever disagree, keep the JSON value without positions.
-    match parse_yaml(text, source) {
-        Ok(node) if node.to_json() == value => Ok(node),
-        _ => Ok(Node::from_json(&value, &Pos::unknown(source))),
+    // Valid JSON is valid YAML 1.2; the YAML reader gives the positions
+    // and charges the budget.
+    let mut trial = budget.clone();
+    match read_yaml(text, source, &mut trial) {
+        Ok(node) => {
+            // Should the readers ever disagree (duplicate keys, numbers
+            // beyond i64), keep the JSON value without positions.
+            let value: serde_json::Value = serde_json::from_str(text).map_err(syntax)?;
+            *budget = trial;
+            if node.to_json() == value {
+                Ok(node)
+            } else {
+                Ok(Node::from_json(&value, &Pos::unknown(source)))
+            }
+        }
+        Err(YamlFailure::Budget(e)) => Err(vec![e]),
+        Err(YamlFailure::Errors(_)) => {
+            // JSON the YAML reader does not take (a tab where YAML
+            // wants none): serde_json's recursion limit (128) bounds
+            // the depth of this tree, the budget the rest.
+            let value: serde_json::Value = serde_json::from_str(text).map_err(syntax)?;
+            let node = Node::from_json(&value, &Pos::unknown(source));
+            let (nodes, text_bytes, depth) = node.measure();
+            check_nesting(depth)
+                .and_then(|()| budget.take(nodes, text_bytes, ""))
+                .map_err(|e| vec![Pos::unknown(source).error(e.to_string())])?;
+            Ok(node)
+        }
     }
 }
 
@@ -262,6 +394,9 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 struct TomlReader<'a> {
     text: &'a str,
     source: &'a Arc<str>,
+    budget: &'a mut Budget,
+    /// Set when a budget ran out: the rest is read as nulls, not built.
+    exceeded: Option<ConfigError>,
 }
 
 impl TomlReader<'_> {
@@ -275,15 +410,34 @@ impl TomlReader<'_> {
         }
     }
 
+    /// Charges one value (of `text` string bytes) at nesting `depth`;
+    /// false once a budget has run out.
+    fn charge(&mut self, depth: usize, text: usize, pos: &Pos) -> bool {
+        if self.exceeded.is_some() {
+            return false;
+        }
+        match check_nesting(depth).and_then(|()| self.budget.take(1, text, "")) {
+            Ok(()) => true,
+            Err(e) => {
+                self.exceeded = Some(pos.error(e.to_string()));
+                false
+            }
+        }
+    }
+
     fn table<'t>(
-        &self,
+        &mut self,
         entries: impl Iterator<Item = (&'t toml_edit::Key, &'t toml_edit::Item)>,
         pos: Pos,
+        depth: usize,
     ) -> Node {
+        if !self.charge(depth, 0, &pos) {
+            return Node::new(Value::Null, pos);
+        }
         let mut out = Vec::new();
         for (key, item) in entries {
             let key_pos = self.pos(key.span(), &pos);
-            let value = self.item(item, &key_pos);
+            let value = self.item(item, &key_pos, depth + 1);
             out.push(Entry {
                 key: key.get().to_string(),
                 key_pos,
@@ -293,23 +447,26 @@ impl TomlReader<'_> {
         Node::new(Value::Map(out), pos)
     }
 
-    fn item(&self, item: &toml_edit::Item, key_pos: &Pos) -> Node {
+    fn item(&mut self, item: &toml_edit::Item, key_pos: &Pos, depth: usize) -> Node {
         use toml_edit::Item;
         match item {
             Item::None => Node::new(Value::Null, key_pos.clone()),
-            Item::Value(v) => self.value(v, key_pos),
+            Item::Value(v) => self.value(v, key_pos, depth),
             Item::Table(t) => {
                 let pos = self.pos(t.span(), key_pos);
                 // Keys of `[a.b]` headers carry no span of their own here;
                 // the key position of the parent is the best there is.
-                self.table(t.get_values_keys(), pos)
+                self.table(t.get_values_keys(), pos, depth)
             }
             Item::ArrayOfTables(a) => {
+                if !self.charge(depth, 0, key_pos) {
+                    return Node::new(Value::Null, key_pos.clone());
+                }
                 let items = a
                     .iter()
                     .map(|t| {
                         let pos = self.pos(t.span(), key_pos);
-                        self.table(t.get_values_keys(), pos)
+                        self.table(t.get_values_keys(), pos, depth + 1)
                     })
                     .collect();
                 Node::new(Value::Seq(items), key_pos.clone())
@@ -317,9 +474,21 @@ impl TomlReader<'_> {
         }
     }
 
-    fn value(&self, v: &toml_edit::Value, key_pos: &Pos) -> Node {
+    fn value(&mut self, v: &toml_edit::Value, key_pos: &Pos, depth: usize) -> Node {
         use toml_edit::Value as T;
         let pos = self.pos(v.span(), key_pos);
+        if let T::InlineTable(t) = v {
+            return self.table(t.iter().filter_map(|(k, _)| t.get_key_value(k)), pos, depth);
+        }
+        let text = match v {
+            T::String(s) => s.value().len(),
+            _ => 0,
+        };
+        // Only lists and maps count as nesting, as in the YAML reader.
+        let nesting = if matches!(v, T::Array(_)) { depth } else { 0 };
+        if !self.charge(nesting, text, &pos) {
+            return Node::new(Value::Null, pos);
+        }
         let value = match v {
             T::String(s) => Value::Str {
                 text: s.value().clone(),
@@ -332,10 +501,8 @@ impl TomlReader<'_> {
                 text: d.value().to_string(),
                 plain: false,
             },
-            T::Array(a) => Value::Seq(a.iter().map(|v| self.value(v, &pos)).collect()),
-            T::InlineTable(t) => {
-                return self.table(t.iter().filter_map(|(k, _)| t.get_key_value(k)), pos)
-            }
+            T::Array(a) => Value::Seq(a.iter().map(|v| self.value(v, &pos, depth + 1)).collect()),
+            T::InlineTable(_) => Value::Null,
         };
         Node::new(value, pos)
     }
@@ -355,13 +522,26 @@ impl KeyedItems for toml_edit::Table {
     }
 }
 
-fn parse_toml(text: &str, source: &Arc<str>) -> Result<Node, Vec<ConfigError>> {
+fn parse_toml(
+    text: &str,
+    source: &Arc<str>,
+    budget: &mut Budget,
+) -> Result<Node, Vec<ConfigError>> {
     let doc = toml_edit::ImDocument::parse(text).map_err(|e| {
         let (l, c) = e.span().map_or((1, 1), |r| line_col(text, r.start));
         let msg = e.message().trim().to_string();
         vec![Pos::new(source, l, c).error(format!("TOML syntax error: {msg}"))]
     })?;
-    let reader = TomlReader { text, source };
+    let mut reader = TomlReader {
+        text,
+        source,
+        budget,
+        exceeded: None,
+    };
     let root = doc.as_table();
-    Ok(reader.table(root.get_values_keys(), Pos::new(source, 1, 1)))
+    let node = reader.table(root.get_values_keys(), Pos::new(source, 1, 1), 1);
+    match reader.exceeded {
+        Some(e) => Err(vec![e]),
+        None => Ok(node),
+    }
 }

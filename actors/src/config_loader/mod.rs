@@ -9,11 +9,14 @@
 //! list so a reload re-reads exactly what the start read. Remote sources:
 //! `remote.rs` (fetch) and `cache.rs` (last-good copies).
 
+mod access;
+pub mod budget;
 mod cache;
 mod expand;
 mod formats;
 mod includes;
 mod merge;
+mod ranges;
 mod remote;
 mod source;
 mod tree;
@@ -116,6 +119,10 @@ pub async fn load(sources: &[String]) -> Result<LoadedConfig, Vec<ConfigError>> 
     let complete = errors.is_empty();
     merge::drop_nulls(&mut root);
     typing::check_defaults(&mut root, &mut errors);
+    if let Err(e) = merge::charge_defaults(&root, &mut reader.budget) {
+        errors.push(e);
+        return Err(errors);
+    }
     merge::apply_defaults(&mut root);
     let typed = typing::type_config(&mut root, &mut errors);
     if let Some(config) = &typed.config {
