@@ -16,8 +16,9 @@ pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
 pub const MAX_TOTAL_BYTES: usize = 32 * 1024 * 1024;
 /// Documents read in one load (includes and globs included).
 pub const MAX_SOURCES: usize = 1024;
-/// Values (scalars, lists, maps) in one load, after YAML aliases are
-/// expanded and `defaults` are copied into every service.
+/// Keys and values (scalars, lists, maps) in one load, after YAML aliases
+/// are expanded and `defaults` are copied into every service. A service
+/// with 20 keys set is about 40.
 pub const MAX_NODES: usize = 250_000;
 /// Bytes of string values in one load, after aliases, `defaults` and
 /// `${VAR}` expansion.
@@ -44,7 +45,7 @@ pub enum BudgetExceeded {
     )]
     Sources,
     #[error(
-        "the configuration expands to more than {MAX_NODES} values{}; look for YAML aliases \
+        "the configuration expands to more than {MAX_NODES} keys and values{}; look for YAML aliases \
          (*name) that repeat large anchors, or a large `defaults`",
         .0
     )]

@@ -27,6 +27,8 @@ mod validate;
 mod tests;
 #[cfg(test)]
 mod tests_includes;
+#[cfg(test)]
+mod tests_limits;
 
 use crate::model::config::Config;
 use actix::{Actor, Context, Handler, Message, ResponseFuture};
@@ -125,15 +127,26 @@ pub async fn load(sources: &[String]) -> Result<LoadedConfig, Vec<ConfigError>> 
     }
     merge::apply_defaults(&mut root);
     let typed = typing::type_config(&mut root, &mut errors);
+    let mut suppressed = 0;
     if let Some(config) = &typed.config {
         let skip = validate::Skip {
             services: &typed.broken_services,
             references: !complete,
         };
-        validate::validate(config, &root, &skip, &mut errors);
+        suppressed = validate::validate(config, &root, &skip, &mut errors);
     }
     dedup(&mut errors);
     sort_by_place(&mut errors, &reader.read);
+    if suppressed > 0 {
+        errors.push(ConfigError {
+            source: reader.read.first().cloned().unwrap_or_default(),
+            line: None,
+            col: None,
+            message: format!(
+                "{suppressed} more errors not listed; fix the ones above and run `oneinit check` again"
+            ),
+        });
+    }
     match typed.config {
         Some(config) if errors.is_empty() => Ok(LoadedConfig {
             config,
