@@ -223,3 +223,20 @@ fn empty_token_scope_is_a_config_error() {
         "gives this token no service",
     );
 }
+
+#[test]
+fn metrics_path_with_pattern_braces_is_refused() {
+    // The router read `{x` as a malformed pattern and panicked in every
+    // API worker at start.
+    let d = TestDir::new();
+    let path = d
+        .write("m.yaml", "metrics:\n  path: \"/{x\"\n")
+        .display()
+        .to_string();
+    let out = run_oneinit(&["check", "--config", &path], &[], TIMEOUT);
+    expect_one_error(
+        &out,
+        &format!("{path}:2:9: metrics.path"),
+        "plain absolute path",
+    );
+}

@@ -13,6 +13,24 @@ use std::net::{IpAddr, SocketAddr};
 pub(super) fn check(cx: &mut Ctx, config: &Config) {
     listeners(cx, config);
     scopes(cx, config);
+    if let Some(msg) = metrics_path_problem(&config.metrics.path) {
+        cx.err(&["metrics", "path"], false, msg);
+    }
+}
+
+/// `metrics.path` becomes a route of the HTTP router, whose patterns give
+/// `{` `}` a meaning (an unbalanced one would stop the API at start): a
+/// plain absolute path is required.
+pub fn metrics_path_problem(path: &str) -> Option<String> {
+    let bad =
+        |c: char| matches!(c, '{' | '}' | '?' | '#' | '%') || c.is_whitespace() || c.is_control();
+    if !path.starts_with('/') || path.contains(bad) {
+        return Some(format!(
+            "metrics.path \"{}\" must be a plain absolute path such as \"/metrics\" (no {{ }} ? # % or spaces)",
+            path.escape_default()
+        ));
+    }
+    None
 }
 
 /// Whether a listen address (`host:port`, `tcp://host:port`,
@@ -138,6 +156,15 @@ pub(super) fn identity_problem(svc: &ServiceConfig) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_paths() {
+        assert_eq!(metrics_path_problem("/metrics"), None);
+        assert_eq!(metrics_path_problem("/a/b-c_d.txt"), None);
+        for bad in ["metrics", "/{x", "/a}", "/m?x", "/ m", "/a%20", ""] {
+            assert!(metrics_path_problem(bad).is_some(), "{bad}");
+        }
+    }
 
     #[test]
     fn public_literals() {

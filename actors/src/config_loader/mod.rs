@@ -34,6 +34,7 @@ use crate::model::config::Config;
 use actix::{Actor, Context, Handler, Message, ResponseFuture};
 use std::fmt;
 
+pub use access::{is_public_literal, metrics_path_problem};
 pub use source::Source;
 
 /// One configuration error, printed compiler style.
