@@ -132,6 +132,13 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         ))
         }
     };
+    // Whole numbers exactly (f64 loses bytes above 2^53).
+    if let Ok(n) = num.parse::<u64>() {
+        return match n.checked_mul(factor as u64) {
+            Some(bytes) if bytes <= MAX_SIZE => Ok(bytes),
+            _ => size_from_bytes(f64::INFINITY, &format!("{text:?}")),
+        };
+    }
     size_from_bytes(value * factor, &format!("{text:?}"))
 }
 
@@ -353,6 +360,8 @@ mod tests {
         }
         assert_eq!(format_size(10 * 1024 * 1024), "10MiB");
         assert_eq!(format_size(1500), "1500");
+        // Exact above 2^53, where a float would round.
+        assert_eq!(parse_size("9007199254740993"), Ok(9_007_199_254_740_993));
     }
 
     #[test]
