@@ -3,7 +3,8 @@
 # real binary, PID-1 under unshare, headless-Chromium dashboard), then the
 # schemathesis run of the API against its own OpenAPI document, then the
 # stress test in its reduced size (scripts/stress.py --small: crash loops,
-# API hammering and reloads; nothing lost, no zombie, no fd or memory kept).
+# API hammering and reloads; nothing lost, no zombie, no fd or memory kept),
+# then a short run of every fuzz target (scripts/fuzz.sh 20).
 # Installs what the tests need when it is missing, so it works on a fresh
 # machine.
 set -uo pipefail
@@ -22,6 +23,12 @@ failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ f
 [ $st -eq 0 ] && passed=$((passed + 1)) || failed=$((failed + 1))
 echo "== stress test, reduced size (scripts/stress.py --small)"
 timeout 300 python3 scripts/stress.py --small --oneinit "${CARGO_TARGET_DIR:-target}/debug/oneinit" 2>&1
+st=$?
+if [ $st -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=$st; fi
+echo "== fuzz smoke: every cargo-fuzz target for 20 s (scripts/fuzz.sh)"
+# Installs nightly and cargo-fuzz when missing and builds the targets with
+# sanitizers: several minutes on a fresh machine, about 2 once built.
+timeout 2400 scripts/fuzz.sh 20 2>&1
 st=$?
 if [ $st -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=$st; fi
 echo "tests: $passed passed, $failed failed"
