@@ -60,7 +60,7 @@ fn listeners(cx: &mut Ctx, config: &Config) {
     let api = &config.api;
     let has_tls = api.tls.is_some();
     let has_auth = api.auth.is_some();
-    if !api.insecure && !(has_tls && has_auth) {
+    if !(api.insecure || has_tls && has_auth) {
         let missing = match (has_tls, has_auth) {
             (false, false) => "TLS and auth",
             (false, true) => "TLS",

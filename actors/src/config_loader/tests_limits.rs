@@ -2,6 +2,8 @@
 //! (`ranges.rs`, `model::units`) and the access rules (`access.rs`): each
 //! through `load`, so the message and its position are what a user sees.
 
+#![allow(clippy::cloned_ref_to_slice_refs)] // `&[path.clone()]` reads best in tests
+
 use super::budget::{MAX_DOCUMENT_BYTES, MAX_NESTING, MAX_NODES};
 use super::tests::{load_err, load_ok, Dir};
 
