@@ -383,16 +383,54 @@ fn parse_json(
 
 /// 1-based line and column of a byte offset.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let col = before[line_start..].chars().count() + 1;
-    (line, col)
+    LineIndex::new(text).line_col(offset)
+}
+
+/// Line and column of byte offsets in linear time overall: line starts
+/// are found by binary search, and a column is counted on from the last
+/// offset asked on the same line (the TOML reader asks in document
+/// order; one long line of many values would otherwise be quadratic).
+struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+    /// (offset, line, col) of the last answer.
+    last: std::cell::Cell<(usize, usize, usize)>,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(text: &'a str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex {
+            text,
+            starts,
+            last: std::cell::Cell::new((0, 1, 1)),
+        }
+    }
+
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let line_start = self.starts[line - 1];
+        let (last_off, last_line, last_col) = self.last.get();
+        let (from, col0) = if last_line == line && last_off <= offset {
+            (last_off, last_col)
+        } else {
+            (line_start, 1)
+        };
+        let col = col0
+            + self
+                .text
+                .get(from..offset)
+                .map_or(offset - from, |t| t.chars().count());
+        self.last.set((offset, line, col));
+        (line, col)
+    }
 }
 
 struct TomlReader<'a> {
-    text: &'a str,
+    lines: LineIndex<'a>,
     source: &'a Arc<str>,
     budget: &'a mut Budget,
     /// Set when a budget ran out: the rest is read as nulls, not built.
@@ -403,7 +441,7 @@ impl TomlReader<'_> {
     fn pos(&self, span: Option<std::ops::Range<usize>>, fallback: &Pos) -> Pos {
         match span {
             Some(r) => {
-                let (l, c) = line_col(self.text, r.start);
+                let (l, c) = self.lines.line_col(r.start);
                 Pos::new(self.source, l, c)
             }
             None => fallback.clone(),
@@ -533,7 +571,7 @@ fn parse_toml(
         vec![Pos::new(source, l, c).error(format!("TOML syntax error: {msg}"))]
     })?;
     let mut reader = TomlReader {
-        text,
+        lines: LineIndex::new(text),
         source,
         budget,
         exceeded: None,
@@ -543,5 +581,28 @@ fn parse_toml(
     match reader.exceeded {
         Some(e) => Err(vec![e]),
         None => Ok(node),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_index_agrees_with_a_scan_in_any_order() {
+        let text = "a = 1\nbé = [1, 2, 3]\n\nc = \"x\"";
+        let scan = |offset: usize| {
+            let before = &text[..offset];
+            let line = before.matches('\n').count() + 1;
+            let start = before.rfind('\n').map_or(0, |i| i + 1);
+            (line, before[start..].chars().count() + 1)
+        };
+        let index = LineIndex::new(text);
+        let offsets: Vec<usize> = (0..=text.len())
+            .filter(|&o| text.is_char_boundary(o))
+            .collect();
+        for &o in offsets.iter().chain(offsets.iter().rev()) {
+            assert_eq!(index.line_col(o), scan(o), "offset {o}");
+        }
     }
 }
