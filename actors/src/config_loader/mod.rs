@@ -17,6 +17,8 @@ mod formats;
 mod includes;
 mod merge;
 mod ranges;
+mod read_toml;
+mod read_yaml;
 mod remote;
 mod source;
 mod tree;
