@@ -129,8 +129,26 @@ fn shown(path: &[String]) -> String {
     }
 }
 
+/// The most cores `limits.cpu` may name (cgroup quotas are per-period
+/// microseconds; far beyond any machine).
+const MAX_CPU: f64 = 65_536.0;
+
 /// Adds an error for every field below its minimum.
 pub(super) fn check(cx: &mut Ctx, config: &Config, skip: &BTreeSet<String>) {
+    for (name, svc) in config.services.iter().filter(|(n, _)| !skip.contains(*n)) {
+        if let Some(cores) = svc.limits.cpu {
+            if !(cores > 0.0 && cores <= MAX_CPU) {
+                cx.err(
+                    &["services", name, "limits", "cpu"],
+                    false,
+                    format!(
+                        "\"limits.cpu\" of service \"{name}\" is {cores}; use a number of cores \
+                         above 0 and at most {MAX_CPU}, such as 1.5"
+                    ),
+                );
+            }
+        }
+    }
     for row in rows(config, skip) {
         let problem = match row.value {
             Value::Duration(d, min) if d.get() < min => {

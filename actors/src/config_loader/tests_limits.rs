@@ -330,3 +330,25 @@ async fn long_toml_line_is_read_in_linear_time() {
         started.elapsed()
     );
 }
+
+#[actix_rt::test]
+async fn cpu_limit_must_be_a_positive_number_of_cores() {
+    let d = Dir::new();
+    for value in ["0", "-1.5", "1e9"] {
+        let path = d.write(
+            "c.yaml",
+            &format!("services:\n  a:\n    command: [\"true\"]\n    limits: {{cpu: {value}}}\n"),
+        );
+        let errors = load_err(&[path.clone()]).await;
+        let e = one_error(&errors);
+        assert!(
+            e.starts_with(&format!("{path}:4:")) && e.contains("use a number of cores"),
+            "{value}: {e}"
+        );
+    }
+    let path = d.write(
+        "ok.yaml",
+        "services:\n  a: {command: [\"true\"], limits: {cpu: 0.5}}\n",
+    );
+    load_ok(&[path]).await;
+}
