@@ -30,6 +30,8 @@ class Driver:
     restart_delay = "?"
     # comm values of service processes (everything else in the tree is the supervisor's).
     service_comms = ("sleep",)
+    # False for a driver that cannot restart a service (the spawn floor).
+    restarts = True
 
     def available(self):
         """None when usable, else a sentence saying what is missing."""
@@ -76,9 +78,11 @@ class OneInit(Driver):
     name = "oneinit"
     restart_delay = "10ms (restart: {policy: always, delay: 10ms, backoff: 1.0})"
 
-    def __init__(self, binary):
+    def __init__(self, binary, name="oneinit"):
         # Absolute: the supervisor runs with its temp dir as working directory.
         self.binary = os.path.abspath(binary)
+        # "oneinit-static" for the musl build (--oneinit-static).
+        self.name = name
 
     def available(self):
         if not os.access(self.binary, os.X_OK):
@@ -220,5 +224,48 @@ class Runit(Driver):
         return ["runsvdir", os.path.join(workdir, "sv")]
 
 
-def all_drivers(oneinit_binary):
-    return [OneInit(oneinit_binary), Supervisord(), S6(), Runit()]
+class SpawnFloor(Driver):
+    """Not a supervisor: spawnfloor.c posix_spawn()s the N services and waits
+    for SIGTERM. Its figures are the floor every supervisor is compared to."""
+
+    name = "floor"
+    restart_delay = "n/a (spawns once)"
+    restarts = False
+
+    def __init__(self, binary):
+        self.binary = binary
+        self.n = 0
+
+    def available(self):
+        if not self.binary or not os.access(self.binary, os.X_OK):
+            return "spawnfloor could not be built: install a C compiler (`apt-get install -y gcc`)"
+        return None
+
+    def layout(self, workdir, n, kind, stamp=None):
+        self.n = n
+
+    def argv(self, workdir):
+        return [self.binary, str(self.n)] + SLEEP_ARGV
+
+
+def build_spawnfloor(outdir):
+    """Compiles spawnfloor.c into outdir; answers the binary's path, or None."""
+    import subprocess
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return None
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spawnfloor.c")
+    out = os.path.join(outdir, "spawnfloor")
+    r = subprocess.run([cc, "-O2", "-o", out, src], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        print(f"spawnfloor.c did not build: {r.stderr.strip()}", file=sys.stderr)
+        return None
+    return out
+
+
+def all_drivers(oneinit_binary, floor_binary=None, oneinit_static=None):
+    out = [OneInit(oneinit_binary)]
+    if oneinit_static:
+        out.append(OneInit(oneinit_static, name="oneinit-static"))
+    return out + [SpawnFloor(floor_binary), Supervisord(), S6(), Runit()]

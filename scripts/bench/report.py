@@ -5,7 +5,7 @@ each target from issue 9 against the measured medians. It reads the summary
 built by bench.py and never measures anything itself.
 """
 
-PEERS_ORDER = ["supervisord", "s6", "runit"]
+PEERS_ORDER = ["floor", "supervisord", "s6", "runit"]
 
 # (summary key, row label, scale to display unit, format)
 ROWS = [
@@ -54,7 +54,9 @@ def _services_tables(meta, summary, names):
     peers = [p for p in PEERS_ORDER if p in names]
     for n in meta["ns"]:
         out.append(f"\n### N = {n} services\n")
+        static = "oneinit" in names and "oneinit-static" in names
         head = ["figure"] + names + [f"oneinit/{p}" for p in peers if "oneinit" in names]
+        head += ["static/glibc"] if static else []
         out.append("| " + " | ".join(head) + " |")
         out.append("|" + "---|" * len(head))
         for key, label, scale, fmt in ROWS:
@@ -68,13 +70,15 @@ def _services_tables(meta, summary, names):
                 row.append(_fmt(vals[name], scale, fmt))
             if "oneinit" in names:
                 row += [ratio(vals["oneinit"], vals[p]) for p in peers]
+            if static:
+                row.append(ratio(vals["oneinit-static"], vals["oneinit"]))
             out.append("| " + " | ".join(row) + " |")
         row = ["clean runs (all gone, no leftovers)"]
         for name in names:
             s = summary["services"].get(name, {}).get(str(n), {})
             row.append(f"{s.get('clean_runs', 0)}/{s.get('runs', 0)}")
         if "oneinit" in names:
-            row += [""] * len(peers)
+            row += [""] * (len(peers) + (1 if static else 0))
         out.append("| " + " | ".join(row) + " |")
     return out
 
@@ -162,7 +166,170 @@ def verdicts(meta, summary):
     return out
 
 
-def markdown(meta, summary, names):
+def _per_service_memory(meta, summary, names):
+    """RSS/PSS cost of one more service: (X(1000) - X(100)) / 900."""
+    if not {100, 1000} <= set(meta["ns"]):
+        return []
+    out = [
+        "\n## Memory per service\n",
+        "(X(N=1000) - X(N=100)) / 900: what one more service costs the supervisor.\n",
+        "| supervisor | RSS at N = 1000 (MiB) | RSS per service (KiB) | PSS per service (KiB) |",
+        "|---|---|---|---|",
+    ]
+    for name in names:
+        per_n = summary["services"].get(name, {})
+        a, b = per_n.get("100", {}), per_n.get("1000", {})
+        row = [name, _fmt(b.get("rss_kib"), 1 / 1024, "{:.2f}")]
+        for key in ("rss_kib", "pss_kib"):
+            x, y = a.get(key), b.get(key)
+            row.append("n/a" if x is None or y is None else f"{(y - x) / 900:.1f}")
+        out.append("| " + " | ".join(row) + " |")
+    return out
+
+
+def per_service_kib(summary, name="oneinit", key="rss_kib"):
+    per_n = summary["services"].get(name, {})
+    x, y = per_n.get("100", {}).get(key), per_n.get("1000", {}).get(key)
+    return None if x is None or y is None else (y - x) / 900
+
+
+def _api_section(api):
+    if not api:
+        return []
+    if "error" in api:
+        return ["\n## API latency\n", f"Not measured: {api['error']}"]
+    out = [
+        "\n## API latency (wrk)\n",
+        f"{api['services']} services; the storm makes {api['crash_loops']} of them crash-loop "
+        f"(exit 1, restart after 10 ms) and {api['log_floods']} print lines as fast as `sh` can. "
+        f"wrk: {api['connections']} connections, 2 threads, {api['seconds']} s per figure.\n",
+        "| request | phase | requests/s | p50 (ms) | p90 (ms) | p99 (ms) | errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for which, label in (("list", "GET /v1/services"), ("one", "GET /v1/services/x")):
+        for phase in ("quiet", "storm"):
+            r = api.get(f"{phase}_{which}") or {}
+            errors = (r.get("non_2xx") or 0) + (r.get("socket_errors") or 0)
+            out.append(
+                f"| {label} | {phase} | {_fmt(r.get('rps'), 1, '{:.0f}')} | {_fmt(r.get('p50_ms'), 1, '{:.2f}')} "
+                f"| {_fmt(r.get('p90_ms'), 1, '{:.2f}')} | {_fmt(r.get('p99_ms'), 1, '{:.2f}')} | {errors} |"
+            )
+    return out
+
+
+def _health_section(h):
+    if not h:
+        return []
+    if "error" in h:
+        return ["\n## Health-check CPU\n", f"Not measured: {h['error']}"]
+    out = [
+        "\n## Health-check CPU\n",
+        f"{h['services']} `sleep` services, each with one check every second, "
+        f"{h['window_s']:.0f} s window. CPU seconds per minute (utime+stime from /proc). "
+        "The naive references spawn one process per check (all of a second's at once).\n",
+        "| checker | CPU-s/min | CPU ms per check | with reaped children (CPU-s/min) | note |",
+        "|---|---|---|---|---|",
+    ]
+    for kind in ("http", "exec"):
+        r = h.get(kind)
+        if r:
+            out.append(f"| oneinit, {kind} checks | {r['cpu_s_per_min']:.2f} | {_fmt(r.get('cpu_ms_per_check'), 1, '{:.3f}')} | "
+                       f"{r['cpu_with_children_s_per_min']:.2f} | {r['unhealthy_events']} unhealthy events |")
+    for key, label in (("naive_curl", "one `curl` per HTTP check"), ("naive_exec", "one `true` per check (spawn only)")):
+        r = h.get(key)
+        if r:
+            out.append(f"| {label} | {r['cpu_s_per_min']:.2f} | {_fmt(r.get('cpu_ms_per_check'), 1, '{:.3f}')} | "
+                       f"(all children) | {r['rounds']} rounds of {h['services']} in {r['window_s']:.0f} s, "
+                       f"{r.get('failed', 0)} failed |")
+    return out
+
+
+def _logs_section(logs):
+    if not logs:
+        return []
+    out = ["\n## Log throughput (scripts/bench_logs.sh)\n"]
+    if "error" in logs:
+        out.append(f"Not measured: {logs['error']}\n")
+    rows = []
+    for services, run in (logs.get("runs") or {}).items():
+        for label, f in run["figures"].items():
+            per_line = f["cpu_s"] * 1e9 / f["lines"] if f.get("cpu_s") and f["lines"] else None
+            rows.append(f"| {services} | {label} | {f['lines']} | {f['lines_per_s']:,} | "
+                        f"{_fmt(f.get('cpu_s'), 1, '{:.2f}')} | {_fmt(per_line, 1, '{:.0f}')} | "
+                        f"{_fmt(f.get('not_written'), 1, '{:.0f}')} |")
+    if rows:
+        out += ["| services | output | lines | lines/s | CPU (s) | CPU ns/line | not written |",
+                "|---|---|---|---|---|---|---|"] + rows
+    for raw in logs.get("raw", []):
+        out += ["", "```", raw, "```"]
+    return out
+
+
+def _log_rates(logs):
+    """(oneinit JSON-to-stdout lines/s with 1 service, with 10, s6-log's) from the logs section."""
+    def rate(services, want):
+        figs = ((logs or {}).get("runs") or {}).get(services, {}).get("figures", {})
+        for label, f in figs.items():
+            if want(label):
+                return f["lines_per_s"]
+        return None
+    def oneinit_stdout(label):
+        return label.endswith("stdout") and "s6" not in label
+
+    return (rate("1", oneinit_stdout), rate("10", oneinit_stdout), rate("1", lambda l: "s6" in l))
+
+
+def _log_losses(logs):
+    """Lines oneinit did not write to stdout, over the log runs (None if not measured)."""
+    lost = [f.get("not_written") for run in ((logs or {}).get("runs") or {}).values()
+            for label, f in run["figures"].items() if label.endswith("stdout") and "s6" not in label]
+    lost = [x for x in lost if x is not None]
+    return sum(lost) if lost else None
+
+
+def goals(meta, summary, extras):
+    """[(goal, measured, verdict)] for issue 19."""
+    sv = summary["services"]
+    out = []
+
+    def add(goal, ok, text):
+        out.append((goal, text, "n/a" if ok is None else ("MET" if ok else "MISSED")))
+
+    one, ten, s6log = _log_rates(extras.get("logs"))
+    add("1. log throughput ≥ 1.5 M lines/s (1 service)", None if one is None else one >= 1.5e6,
+        f"{_fmt(one, 1e-6, '{:.2f}')} M lines/s")
+    add("1. ten services reach the same total", None if ten is None or one is None else ten >= 1.5e6,
+        f"{_fmt(ten, 1e-6, '{:.2f}')} M lines/s (1 service: {_fmt(one, 1e-6, '{:.2f}')})")
+    add("1. ratio to s6-log ≥ 0.8", None if one is None or s6log is None else one / s6log >= 0.8,
+        f"{_fmt(one, 1e-6, '{:.2f}')} vs {_fmt(s6log, 1e-6, '{:.2f}')} M lines/s, ratio {ratio(one, s6log)}")
+    lost = _log_losses(extras.get("logs"))
+    add("1. zero loss with the default backpressure", None if lost is None else lost == 0,
+        f"{_fmt(lost, 1, '{:.0f}')} lines not written to stdout")
+    o, fl, s6 = (sv.get(k, {}).get("1000", {}).get("startup_s") for k in ("oneinit", "floor", "s6"))
+    add("2. startup at N = 1000 ≤ 2 × spawn floor", None if o is None or fl is None else o <= 2 * fl,
+        f"{_fmt(o, 1000, '{:.0f}')} ms vs floor {_fmt(fl, 1000, '{:.0f}')} ms, ratio {ratio(o, fl)}")
+    add("2. startup at N = 1000 ≤ s6-svscan / 2", None if o is None or s6 is None else o <= s6 / 2,
+        f"{_fmt(o, 1000, '{:.0f}')} ms vs s6 {_fmt(s6, 1000, '{:.0f}')} ms, ratio {ratio(o, s6)}")
+    rss = sv.get("oneinit", {}).get("1000", {}).get("rss_kib")
+    per = per_service_kib(summary)
+    add("3. RSS at N = 1000 ≤ 12 MiB (glibc)", None if rss is None else rss <= 12 * 1024,
+        f"{_fmt(rss, 1 / 1024, '{:.2f}')} MiB; {_fmt(per, 1, '{:.1f}')} KiB per service")
+    api = extras.get("api") or {}
+    for which, label, limit in (("list", "GET /v1/services", 10), ("one", "GET /v1/services/x", 5)):
+        p99 = (api.get(f"storm_{which}") or {}).get("p99_ms")
+        quiet = (api.get(f"quiet_{which}") or {}).get("p99_ms")
+        add(f"4. {label} p99 ≤ {limit} ms during the storm", None if p99 is None else p99 <= limit,
+            f"{_fmt(p99, 1, '{:.2f}')} ms (quiet: {_fmt(quiet, 1, '{:.2f}')} ms)")
+    h = extras.get("health") or {}
+    http = (h.get("http") or {}).get("cpu_s_per_min")
+    curl = (h.get("naive_curl") or {}).get("cpu_s_per_min")
+    add("5. HTTP checks ≤ 2 CPU-s/min (200 services, 1 s)", None if http is None else http <= 2,
+        f"{_fmt(http, 1, '{:.2f}')} CPU-s/min vs one curl per check {_fmt(curl, 1, '{:.2f}')}, "
+        f"ratio {ratio(http, curl)}; exec checks {_fmt((h.get('exec') or {}).get('cpu_s_per_min'), 1, '{:.2f}')}")
+    return out
+
+
+def markdown(meta, summary, names, extras=None):
     m = meta["machine"]
     out = [
         "# oneinit benchmark: " + " vs ".join(names),
@@ -173,7 +340,7 @@ def markdown(meta, summary, names):
         f"load average {' '.join(m['loadavg'])} at start, {' '.join(m.get('loadavg_end', []))} at end; "
         f"CPU pressure at start: {m.get('cpu_pressure', 'n/a')}",
         f"- harness and supervisors run at niceness {meta.get('nice', 0)} (same for every supervisor)",
-        f"- mode: {'--quick' if meta['quick'] else 'full'}; medians of {meta['reps']} runs "
+        f"- mode: {meta.get('mode', 'quick' if meta['quick'] else 'full')}; medians of {meta['reps']} runs "
         f"(idle cost: of {meta['idle_reps']} runs, {meta['idle_window_s']:.0f} s window each)",
         "- services: `sleep 100000`; stop signal: "
         + ", ".join(f"{k} {v}" for k, v in meta["stop_signal"].items()),
@@ -181,11 +348,23 @@ def markdown(meta, summary, names):
     ]
     for name, why in meta.get("skipped", {}).items():
         out.append(f"- **{name} skipped**: {why}")
-    out.append("\n## Services")
-    out += _services_tables(meta, summary, names)
-    out += _restart_table(meta, summary, names)
-    out += ["\n## Targets (issue 9, N = 100 unless said)\n", "| target | measured (oneinit) | verdict |", "|---|---|---|"]
-    out += [f"| {t} | {m_} | {v} |" for t, m_, v in verdicts(meta, summary)]
+    sections = meta.get("sections", ["services", "restart"])
+    if "services" in sections:
+        out.append("\n## Services")
+        out += _services_tables(meta, summary, names)
+        out += _per_service_memory(meta, summary, names)
+    if "restart" in sections:
+        out += _restart_table(meta, summary, [n for n in names if n in summary["restart"]])
+    extras = extras or {}
+    out += _logs_section(extras.get("logs"))
+    out += _api_section(extras.get("api"))
+    out += _health_section(extras.get("health"))
+    if "services" in sections or "restart" in sections:
+        out += ["\n## Targets (issue 9, N = 100 unless said)\n", "| target | measured (oneinit) | verdict |",
+                "|---|---|---|"]
+        out += [f"| {t} | {m_} | {v} |" for t, m_, v in verdicts(meta, summary)]
+    out += ["\n## Goals (issue 19)\n", "| goal | measured | verdict |", "|---|---|---|"]
+    out += [f"| {g} | {m_} | {v} |" for g, m_, v in goals(meta, summary, extras)]
     errs = []
     for name, per_n in summary["services"].items():
         for n, s in per_n.items():

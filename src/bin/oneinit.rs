@@ -296,7 +296,13 @@ fn run(cli: Cli) -> i32 {
         bound_api.serve(backend, api_log)
     });
     let api = match api {
-        Ok(handle) => Some(handle),
+        Ok(handle) => {
+            // The bound address, port 0 resolved: tests and tooling read it.
+            for address in &handle.addresses {
+                info!(log, "api listening"; "listen" => address);
+            }
+            Some(handle)
+        }
         Err(e) => {
             slog::error!(log, "the API could not start"; "error" => %e);
             None

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end test of the oneinit dashboard in headless Chromium (selenium).
 
-Run by tests/ui.rs against a live oneinit; also takes the README screenshots
+Run by tests/main/ui.rs against a live oneinit; also takes the README screenshots
 (--screenshots DIR). Prints one line per check and exits non-zero on failure.
 """
 import argparse

@@ -133,7 +133,7 @@ pub fn assert_documented(method: &str, path: &str, status: u16, body: &serde_jso
         "{method} {path} {status} is not documented"
     );
     match resp["content"]["application/json"].get("schema") {
-        Some(schema) => oneinit::api::openapi::validate(
+        Some(schema) => super::openapi_schema::validate(
             &doc,
             schema,
             body,
@@ -223,12 +223,11 @@ where
     None
 }
 
-/// A free TCP port on 127.0.0.1 (bound, then released for the daemon).
+/// A free TCP port (bound, then released): racy; see `super::free_port`.
+#[deprecated(note = "racy: ApiDaemon::spawn listens on 127.0.0.1:0 and reads the address")]
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    #[allow(deprecated)]
+    super::free_port()
 }
 
 /// A real `oneinit` process serving the API on 127.0.0.1, with its own temp dir, config and runtime dir;
@@ -236,37 +235,84 @@ pub fn free_port() -> u16 {
 pub struct ApiDaemon {
     pub child: Option<std::process::Child>,
     pub dir: tempfile::TempDir,
-    /// `http://127.0.0.1:PORT` (or https with TLS).
+    /// `http://127.0.0.1:PORT` (or https with TLS); empty when oneinit
+    /// exited before listening.
     pub base: String,
+    /// The port oneinit bound for `127.0.0.1:0`; 0 when it exited first.
     pub port: u16,
 }
 
 impl ApiDaemon {
     /// Writes `config` (YAML) and starts `oneinit --config c.yaml
-    /// --api-listen 127.0.0.1:PORT`; does not wait for it.
+    /// --api-listen 127.0.0.1:0`, then waits (≤ 15 s) until it logs the
+    /// address it bound (`api listening`) or exits (a refused start);
+    /// does not wait for the API to answer.
     pub fn spawn(config: &str, extra_args: &[&str]) -> ApiDaemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg = dir.path().join("c.yaml");
         std::fs::write(&cfg, config).expect("write config");
-        let port = free_port();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_oneinit"))
-            .arg("--config")
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_oneinit"));
+        cmd.arg("--config")
             .arg(&cfg)
             .arg("--api-listen")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg("127.0.0.1:0")
             .args(extra_args)
             .env("ONEINIT_RUNTIME_DIR", dir.path().join("rt"))
-            .current_dir(dir.path())
-            .stdout(std::process::Stdio::null())
+            .current_dir(dir.path());
+        Self::spawn_command(cmd, dir)
+    }
+
+    /// Starts `cmd` (an `oneinit` with a TCP `--api-listen ...:0`) with its
+    /// log in `dir/out.log`, and waits (≤ 15 s) for the first TCP address it
+    /// logs as `api listening`, or for its exit.
+    pub fn spawn_command(mut cmd: std::process::Command, dir: tempfile::TempDir) -> ApiDaemon {
+        let out = dir.path().join("out.log");
+        let child = cmd
+            .stdout(std::fs::File::create(&out).expect("create out.log"))
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("oneinit starts");
-        ApiDaemon {
+        let mut d = ApiDaemon {
             child: Some(child),
             dir,
-            base: format!("http://127.0.0.1:{port}"),
-            port,
+            base: String::new(),
+            port: 0,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(base) = d.listening() {
+                d.port = base
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .expect("a port in the api listening record");
+                d.base = base;
+                return d;
+            }
+            let exited = match d.child.as_mut() {
+                Some(c) => !matches!(c.try_wait(), Ok(None)),
+                None => true,
+            };
+            if exited {
+                return d;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "oneinit logged no `api listening` record within 15s: {}",
+                std::fs::read_to_string(&out).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The first TCP address of an `api listening` record in the log.
+    fn listening(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.path("out.log")).ok()?;
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|r| r["msg"] == "api listening")
+            .filter_map(|r| r["listen"].as_str().map(str::to_string))
+            .find(|a| a.starts_with("http"))
     }
 
     /// `spawn` and wait (≤ 15 s) until `/healthz` answers 200 over plain HTTP.

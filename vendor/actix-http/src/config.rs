@@ -360,13 +360,10 @@ impl ServiceConfig {
 #[cfg(test)]
 mod tests {
     use memchr::memmem;
-    use tokio::{
-        task::yield_now,
-        time::{sleep, sleep_until},
-    };
+    use tokio::{task::yield_now, time::sleep_until};
 
     use super::*;
-    use crate::{date::DATE_VALUE_LENGTH, notify_on_drop};
+    use crate::date::DATE_VALUE_LENGTH;
 
     #[actix_rt::test]
     async fn test_date_service_update() {
@@ -389,45 +386,6 @@ mod tests {
         assert_ne!(now1, now2);
 
         assert_ne!(buf1, buf2);
-
-        drop(settings);
-
-        // Ensure the task will drop eventually
-        let mut times = 0;
-        while !notify_on_drop::is_dropped() {
-            sleep(Duration::from_millis(100)).await;
-            times += 1;
-            assert!(times < 10, "Timeout waiting for task drop");
-        }
-    }
-
-    #[actix_rt::test]
-    async fn test_date_service_drop() {
-        let service = Rc::new(DateService::new());
-
-        // yield so date service have a chance to register the spawned timer update task.
-        yield_now().await;
-
-        let clone1 = service.clone();
-        let clone2 = service.clone();
-        let clone3 = service.clone();
-
-        drop(clone1);
-        assert!(!notify_on_drop::is_dropped());
-        drop(clone2);
-        assert!(!notify_on_drop::is_dropped());
-        drop(clone3);
-        assert!(!notify_on_drop::is_dropped());
-
-        drop(service);
-
-        // Ensure the task will drop eventually
-        let mut times = 0;
-        while !notify_on_drop::is_dropped() {
-            sleep(Duration::from_millis(100)).await;
-            times += 1;
-            assert!(times < 10, "Timeout waiting for task drop");
-        }
     }
 
     #[test]

@@ -47,8 +47,6 @@ mod helpers;
 mod http_message;
 mod keep_alive;
 mod message;
-#[cfg(test)]
-mod notify_on_drop;
 mod payload;
 mod requests;
 mod responses;

@@ -2,7 +2,7 @@
 //! against the real binary (SPEC 2.3 `socket`/`schedule`/`max_instances`,
 //! SPEC 3): real sockets on 127.0.0.1 and in temp dirs, real processes.
 
-mod util;
+use crate::util;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -93,6 +93,8 @@ services:
         d.stdout(),
         d.stderr()
     );
+    // Part of the test: nothing may start without a connection; 300 ms
+    // gives a wrongly started service time to show.
     std::thread::sleep(Duration::from_millis(300));
     assert!(
         d.events("spawned", Some("echo")).is_empty(),
@@ -309,6 +311,7 @@ services:
         d.stdout(),
         d.stderr()
     );
+    // Part of the test: the interval is measured over ~5 s of wall time.
     std::thread::sleep(Duration::from_millis(5300).saturating_sub(start.elapsed()));
     let n = lines(&d.path("ticks")).len();
     assert!((4..=6).contains(&n), "{n} runs in ~5 s: {}", d.stdout());
@@ -360,6 +363,7 @@ services:
         d.stdout(),
         d.stderr()
     );
+    // Part of the test: a cron schedule must not fire at start-up.
     std::thread::sleep(Duration::from_millis(500));
     assert!(!d.path("ran").exists());
 }

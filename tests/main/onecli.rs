@@ -2,13 +2,13 @@
 //! JSON output, and every exit code (0 ok, 1 failure, 2 usage, 3 no such
 //! service, 4 unauthorized/forbidden, 5 unreachable).
 
-mod util;
+use crate::util;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
-use util::api::{free_port, sha_hex, ApiDaemon as Daemon};
+use util::api::{sha_hex, ApiDaemon as Daemon};
 
 const CONFIG: &str = r#"
 services:
@@ -245,7 +245,7 @@ async fn exit_codes() {
     let (code, _, err) = onecli("ftp://x", &["status"]);
     assert_eq!(code, 2, "{err}");
     // 5: unreachable (closed port, missing socket).
-    let port = free_port();
+    let (_closed, port) = util::refused_port();
     let (code, _, err) = onecli(&format!("http://127.0.0.1:{port}"), &["status"]);
     assert_eq!(code, 5, "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");

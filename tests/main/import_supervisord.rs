@@ -2,7 +2,7 @@
 //! files written into a temp dir: exact mapped values (the YAML parsed with
 //! serde_yaml), warnings on stderr, and `oneinit check` accepting the output.
 
-mod util;
+use crate::util;
 
 use serde_yaml::Value;
 use std::path::Path;

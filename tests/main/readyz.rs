@@ -2,7 +2,7 @@
 //! autostart service is not ready, 200 once every one is ready or completed,
 //! 503 again when one stops; `/healthz` stays 200 throughout.
 
-mod util;
+use crate::util;
 
 use std::time::Duration;
 use util::api::{http, ApiDaemon as Daemon};

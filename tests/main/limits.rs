@@ -7,7 +7,7 @@
 //! no fd leaked to children, and a failed setuid as a failed start.
 //! These tests need root (cgroups, user switching); as non-root they skip.
 
-mod util;
+use crate::util;
 
 use nix::sys::signal::Signal;
 use std::collections::BTreeSet;
@@ -28,11 +28,14 @@ fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-macro_rules! skip {
-    ($($why:tt)*) => {{
-        eprintln!("SKIPPED: {}", format!($($why)*));
-        return;
-    }};
+/// The tests that need root are `#[ignore = "needs root"]`; `scripts/test.sh`
+/// runs them with `--include-ignored` as root. Run without root they fail here
+/// instead of passing without having tested anything.
+fn require_root() {
+    assert!(
+        is_root(),
+        "this test needs root: run it as root (cargo test -- --include-ignored)"
+    );
 }
 
 /// The pid of the first `spawned` record of `service`.
@@ -173,11 +176,14 @@ services:
 }
 
 #[test]
+#[ignore = "needs root (cgroup controllers)"]
 fn memory_hog_is_oom_killed_by_its_cgroup_and_reported() {
+    require_root();
     let mech = host_mechanism("memory");
-    if !mech.starts_with("cgroup") {
-        skip!("no usable memory cgroup controller on this host (memory would use {mech})");
-    }
+    assert!(
+        mech.starts_with("cgroup"),
+        "no usable memory cgroup controller on this host (memory would use {mech})"
+    );
     let mut d = Daemon::start(
         r#"
 services:
@@ -215,10 +221,9 @@ services:
 }
 
 #[test]
+#[ignore = "needs root"]
 fn memory_hog_hits_rlimit_as_when_oneinit_cannot_use_cgroups() {
-    if !is_root() {
-        skip!("needs root to run oneinit as nobody");
-    }
+    require_root();
     // As nobody, oneinit cannot create cgroups: memory falls back to RLIMIT_AS.
     let (_dir, conf) = config_for_nobody(
         "oneinit-as",
@@ -261,11 +266,14 @@ fn memory_hog_hits_rlimit_as_when_oneinit_cannot_use_cgroups() {
 }
 
 #[test]
+#[ignore = "needs root (cgroup controllers)"]
 fn fork_bomb_stops_at_the_pids_limit_and_the_rest_keeps_running() {
+    require_root();
     let mech = host_mechanism("pids");
-    if !mech.starts_with("cgroup") {
-        skip!("no usable pids cgroup controller on this host (pids would use {mech})");
-    }
+    assert!(
+        mech.starts_with("cgroup"),
+        "no usable pids cgroup controller on this host (pids would use {mech})"
+    );
     let mut d = Daemon::start(
         r#"
 services:
@@ -332,11 +340,14 @@ services:
 }
 
 #[test]
+#[ignore = "needs root (cgroup controllers)"]
 fn cpu_quota_is_in_the_cgroup_files_and_cgroups_go_after_stop() {
+    require_root();
     let mech = host_mechanism("cpu");
-    if !mech.starts_with("cgroup") {
-        skip!("no usable cpu cgroup controller on this host (cpu would use {mech})");
-    }
+    assert!(
+        mech.starts_with("cgroup"),
+        "no usable cpu cgroup controller on this host (cpu would use {mech})"
+    );
     let mut d = Daemon::start(
         r#"
 services:
@@ -417,10 +428,9 @@ fn check_names_each_mechanism_on_stderr_and_keeps_stdout_yaml() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn check_warns_about_limits_a_non_root_oneinit_cannot_enforce() {
-    if !is_root() {
-        skip!("needs root to run oneinit check as nobody");
-    }
+    require_root();
     let (_dir, conf) = config_for_nobody(
         "oneinit-chk",
         "services:\n  web:\n    command: [\"true\"]\n    limits: {memory: 512MB, cpu: 1.5, pids: 256}\n",
@@ -468,12 +478,11 @@ fn user_with_supplementary_group() -> Option<(String, u32)> {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn hardened_child_no_new_privs_groups_scrubbed_env_and_no_fds() {
-    if !is_root() {
-        skip!("needs root to switch users");
-    }
+    require_root();
     let Some((user, extra_gid)) = user_with_supplementary_group() else {
-        skip!("no user with a supplementary group in /etc/group");
+        panic!("no user with a supplementary group in /etc/group to test with");
     };
     let d = Daemon::start_with(
         &format!(
@@ -545,13 +554,13 @@ services:
 }
 
 #[test]
+#[ignore = "needs root"]
 fn failed_setuid_is_a_failed_start_never_a_service_running_as_root() {
-    if !is_root() {
-        skip!("needs root (a root oneinit without CAP_SETUID)");
-    }
-    if Command::new("setpriv").arg("--version").output().is_err() {
-        skip!("setpriv is not installed");
-    }
+    require_root();
+    assert!(
+        Command::new("setpriv").arg("--version").output().is_ok(),
+        "setpriv is not installed (scripts/install-test-deps.sh installs util-linux)"
+    );
     // oneinit runs as uid 0 but without CAP_SETUID: setuid() in the child fails.
     let mut d = Daemon::start_with(
         r#"
@@ -610,11 +619,14 @@ services:
 }
 
 #[test]
+#[ignore = "needs root (cgroup controllers)"]
 fn two_pid1_oneinits_with_the_same_service_name_get_separate_cgroups() {
+    require_root();
     let mech = host_mechanism("pids");
-    if !mech.starts_with("cgroup") {
-        skip!("no usable pids cgroup controller on this host (pids would use {mech})");
-    }
+    assert!(
+        mech.starts_with("cgroup"),
+        "no usable pids cgroup controller on this host (pids would use {mech})"
+    );
     let start = |n: u32| {
         Daemon::start_with(
             &format!(

@@ -2,7 +2,7 @@
 //! their PIDs, added ones start, removed ones stop, changed ones restart,
 //! and an invalid new config changes nothing.
 
-mod util;
+use crate::util;
 
 use nix::sys::signal::Signal;
 use std::time::Duration;
@@ -99,6 +99,8 @@ fn invalid_new_config_changes_nothing() {
         "{}",
         d.stdout()
     );
+    // Part of the test: a refused reload changes nothing; a wrongly applied
+    // one would show as a restart or a stop within 300 ms.
     std::thread::sleep(Duration::from_millis(300));
     for s in ["keep", "change", "gone"] {
         let pids = pid_of(&d, s);

@@ -2,7 +2,7 @@
 //! backoff, oneshots, dependencies, critical services, tini mode, users,
 //! shutdown order and exit codes (SPEC 1, 2.3, 3, 5.2).
 
-mod util;
+use crate::util;
 
 use nix::sys::signal::Signal;
 use std::time::Duration;
@@ -79,6 +79,7 @@ services:
 "#,
     );
     d.expect_event("gave_up", Some("broken"), secs(10));
+    // Part of the test: no run after gave_up (the delay is 50 ms).
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(lines(&d.path("runs")).len(), 3, "max_retries: 2 = 3 runs");
     let exits = d.events("exited", Some("broken"));
@@ -149,6 +150,7 @@ services:
     let a = f64s(&d.path("app"))[0];
     assert!(a >= m, "app started before migrate completed");
     assert!(d.wait_event("exited", Some("badmigrate"), secs(5)));
+    // Part of the test: the dependent must not start after the failure.
     std::thread::sleep(Duration::from_millis(500));
     assert!(
         !d.path("blocked").exists(),
@@ -235,6 +237,9 @@ fn tini_mode_exits_with_the_command_status() {
 
 #[test]
 fn tini_mode_passes_on_the_stop_signal_and_exits_with_main_status() {
+    // Written once the TERM trap is set; the signal is sent after that.
+    let mark = std::env::temp_dir().join(format!("mark-{}-tini", std::process::id()));
+    let _ = std::fs::remove_file(&mark);
     let mut d = Daemon::start_args(
         &[
             "--",
@@ -243,19 +248,18 @@ fn tini_mode_passes_on_the_stop_signal_and_exits_with_main_status() {
             "trap 'exit 3' TERM; touch $MARK; while :; do sleep 0.05; done",
         ],
         Opts {
-            env: vec![(
-                "MARK",
-                std::env::temp_dir()
-                    .join(format!("mark-{}", std::process::id()))
-                    .to_string_lossy()
-                    .into(),
-            )],
+            env: vec![("MARK", mark.to_string_lossy().into())],
             ..Opts::default()
         },
     );
-    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        wait_until(secs(10), || mark.exists()),
+        "main never started: {}",
+        d.stdout()
+    );
     d.signal(Signal::SIGTERM);
     assert_eq!(d.wait_exit(secs(10)), Some(3));
+    let _ = std::fs::remove_file(&mark);
 }
 
 #[test]

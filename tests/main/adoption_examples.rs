@@ -4,7 +4,7 @@
 //! configuration it carries (probe port and paths, scrape annotations,
 //! grace period vs `shutdown.timeout`).
 
-mod util;
+use crate::util;
 
 use oneinit_actors::model::units::parse_duration;
 use serde::Deserialize;

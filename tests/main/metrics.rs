@@ -2,22 +2,20 @@
 //! `metrics.listen` listener, counters that move with events, `promtool
 //! check metrics`, and a real Prometheus server scraping oneinit.
 
-mod util;
+use crate::util;
 
 use std::fs;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use util::*;
 
-/// Checks the exposition with promtool; false (with a printed reason) when
-/// promtool is not installed.
-fn promtool_check(text: &str) -> bool {
-    if !have("promtool") {
-        eprintln!(
-            "skipping the promtool check: promtool is not installed (apt-get install prometheus)"
-        );
-        return false;
-    }
+/// Checks the exposition with promtool (scripts/install-test-deps.sh
+/// installs it; missing, the test fails rather than passing unchecked).
+fn promtool_check(text: &str) {
+    assert!(
+        have("promtool"),
+        "promtool is not installed: run scripts/install-test-deps.sh (apt-get install prometheus)"
+    );
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -38,7 +36,6 @@ fn promtool_check(text: &str) -> bool {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    true
 }
 
 const ALL_SERVICES: &str = r#"
@@ -332,10 +329,10 @@ fn prom_query(prom: &str, query: &str) -> Option<f64> {
 
 #[test]
 fn a_real_prometheus_server_scrapes_oneinit() {
-    if !have("prometheus") {
-        eprintln!("skipping: the prometheus server is not installed (apt-get install prometheus)");
-        return;
-    }
+    assert!(
+        have("prometheus"),
+        "the prometheus server is not installed: run scripts/install-test-deps.sh (apt-get install prometheus)"
+    );
     let d = Daemon::start(
         r#"
 metrics: {listen: "127.0.0.1:0"}
@@ -359,8 +356,6 @@ services:
         ),
     )
     .expect("prometheus config");
-    let port = free_port();
-    let prom = format!("127.0.0.1:{port}");
     let _server = KillOnDrop(
         Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
@@ -368,12 +363,32 @@ services:
                 "--storage.tsdb.path={}",
                 dir.join("data").display()
             ))
-            .arg(format!("--web.listen-address={prom}"))
+            .arg("--web.listen-address=127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(fs::File::create(dir.join("out.log")).expect("log file"))
             .stderr(fs::File::create(dir.join("err.log")).expect("log file"))
             .spawn()
             .expect("start prometheus"),
+    );
+    // Prometheus picks the port and logs it: `msg="Listening on" address=...`.
+    let mut prom = String::new();
+    let listening = wait_until(secs(30), || {
+        let log = fs::read_to_string(dir.join("err.log")).unwrap_or_default();
+        let found = log
+            .lines()
+            .filter(|l| l.contains("msg=\"Listening on\""))
+            .filter_map(|l| l.split("address=").nth(1))
+            .filter_map(|a| a.split_whitespace().next())
+            .find(|a| !a.ends_with(":0"));
+        if let Some(a) = found {
+            prom = a.to_string();
+        }
+        !prom.is_empty()
+    });
+    assert!(
+        listening,
+        "Prometheus never logged its address:\n{}",
+        fs::read_to_string(dir.join("err.log")).unwrap_or_default()
     );
     let mut last = (None, None);
     let ok = wait_until(secs(60), || {

@@ -3,7 +3,7 @@
 //! new `logging.level` applied to oneinit's own log without restarting
 //! anything.
 
-mod util;
+use crate::util;
 
 use nix::sys::signal::Signal;
 use std::time::Duration;
@@ -131,6 +131,8 @@ fn a_new_logging_level_applies_without_restarting_services() {
     std::fs::write(d.path("oneinit.yaml"), &quiet).unwrap();
     d.signal(Signal::SIGHUP);
     assert!(wait_until(secs(10), || d.path("quiet.pid").exists()));
+    // Part of the test: the `spawned` record must not appear; 300 ms lets
+    // a wrongly written record reach stdout.
     std::thread::sleep(Duration::from_millis(300));
     assert!(
         d.events("spawned", Some("quiet")).is_empty(),

@@ -2,7 +2,7 @@
 //! (`unshare --pid --fork --mount-proc`): reaping orphans, the final kill
 //! sweep, and running as a non-root user with a read-only config.
 
-mod util;
+use crate::util;
 
 use nix::sys::signal::Signal;
 use std::time::Duration;
@@ -48,12 +48,14 @@ services:
         d.stdout()
     );
     let oneinit = d.oneinit_pid().expect("oneinit pid");
-    // The orphans were re-parented to oneinit (PID 1 in its namespace), died,
-    // and must not stay zombies.
-    std::thread::sleep(Duration::from_millis(800));
+    // The orphans were re-parented to oneinit (PID 1 in its namespace) before
+    // `forked` was written; they die after 0.2 s and must be reaped: then
+    // the service (`sleep 100`) is oneinit's only child, and not a zombie.
     assert!(
-        wait_until(secs(5), || zombies_of(oneinit).is_empty()),
-        "zombies: {:?}",
+        wait_until(secs(10), || children_of(oneinit).len() == 1
+            && zombies_of(oneinit).is_empty()),
+        "children {:?}, zombies: {:?}",
+        children_of(oneinit),
         zombies_of(oneinit)
     );
 }

@@ -3,7 +3,7 @@
 //! sd_notify, 5): local TCP and HTTP servers that each test switches
 //! between up, down and slow, and a local webhook receiver.
 
-mod util;
+use crate::util;
 
 use serde_json::Value;
 use std::time::{Duration, SystemTime};
@@ -109,7 +109,8 @@ services:
         "checks ran during the start period: {}",
         stub.hits()
     );
-    // ignore: nothing is done to the service.
+    // ignore: nothing is done to the service. Part of the test: a wrong
+    // stop or restart would show within 300 ms.
     std::thread::sleep(ms(300));
     assert!(
         d.events("stopping", Some("web")).is_empty(),
@@ -177,6 +178,7 @@ services:
     ));
     d.expect_event("stopped", Some("web"), secs(10));
     assert!(!d.events("unhealthy", Some("web")).is_empty());
+    // Part of the test: a restart would come within 500 ms (no backoff yet).
     std::thread::sleep(ms(500));
     assert_eq!(pids_spawned(&d, "web").len(), 1, "stopped, not restarted");
     let pid = pids_spawned(&d, "web")[0] as i32;
@@ -326,6 +328,8 @@ services:
 "#
     ));
     assert!(d.wait_event("spawned", Some("db"), secs(10)));
+    // Part of the test: ten failed readiness checks (100 ms) must not let
+    // the dependent start.
     std::thread::sleep(ms(1000));
     assert!(
         !d.path("app.started").exists(),

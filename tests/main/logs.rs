@@ -3,7 +3,7 @@
 //! move, long lines and invalid UTF-8, an unwritable log path, and a flood
 //! of 20 services where every line is accounted for.
 
-mod util;
+use crate::util;
 
 use flate2::read::GzDecoder;
 use nix::sys::signal::Signal;
@@ -159,6 +159,7 @@ services:
         "no new own file after SIGUSR1"
     );
     // The moved files stop growing once the new ones are in use.
+    // Part of the test: two samples 300 ms apart (the service ticks faster).
     std::thread::sleep(std::time::Duration::from_millis(300));
     let frozen = lines(&moved_svc).len();
     std::thread::sleep(std::time::Duration::from_millis(300));

@@ -4,7 +4,7 @@
 //! sha256 pins, the last-good cache, the `allow_http` rule and
 //! `remote.watch`.
 
-mod util;
+use crate::util;
 
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! configuration, exit 2 with compiler-style `file:line:col: message` lines
 //! on stderr for invalid ones, `--print` output that loads again.
 
-mod util;
+use crate::util;
 
 use std::time::Duration;
 use util::{run_oneinit, TestDir};

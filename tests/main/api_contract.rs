@@ -3,7 +3,7 @@
 //! document), the role × endpoint matrix, scoped tokens, SSE, unix-socket
 //! peer credentials, and the insecure-listener refusal.
 
-mod util;
+use crate::util;
 
 use oneinit::api::{self, ApiSettings};
 use oneinit::client::{Client, SseParser};
@@ -573,9 +573,10 @@ async fn sse_follow_delivers_a_line_written_after_the_request() {
         .await
         .unwrap();
     assert_eq!(s.status, 200);
+    // The route subscribes before it answers (routes.rs: subscribe first,
+    // then read the tail), so a line emitted after the 200 is a live one.
     let fake = api.fake.clone();
     actix_rt::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(200)).await;
         let _ = fake
             .send(EmitLog {
                 name: "web".into(),

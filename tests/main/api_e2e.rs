@@ -3,12 +3,12 @@
 //! TLS and mTLS with certificates made here, the insecure-listener refusal
 //! and unix socket handling (mode, stale file, live socket).
 
-mod util;
+use crate::util;
 
 use oneinit::client::{Client, SseParser};
 use serde_json::{json, Value};
 use std::time::Duration;
-use util::api::{assert_documented, call, free_port, http, sha_hex, ApiDaemon as Daemon, Pki};
+use util::api::{assert_documented, call, http, sha_hex, ApiDaemon as Daemon, Pki};
 
 const SERVICES: &str = r#"
 services:
@@ -314,8 +314,7 @@ api:
 #[actix_rt::test]
 async fn insecure_listener_is_refused_before_anything_starts() {
     let config = "services:\n  marker:\n    command: [\"touch\", \"started\"]\n";
-    let port = free_port();
-    let mut d = Daemon::spawn(config, &["--api-listen", &format!("0.0.0.0:{port}")]);
+    let mut d = Daemon::spawn(config, &["--api-listen", "0.0.0.0:0"]);
     let (code, err) = d.wait_exit(Duration::from_secs(10)).expect("oneinit exits");
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("insecure"), "{err}");
@@ -323,7 +322,7 @@ async fn insecure_listener_is_refused_before_anything_starts() {
     assert!(!d.path("started").exists(), "no service ran");
     // With insecure: true it starts.
     let ok = format!("api: {{insecure: true}}\n{config}");
-    let mut d = Daemon::spawn(&ok, &["--api-listen", &format!("0.0.0.0:{}", free_port())]);
+    let mut d = Daemon::spawn(&ok, &["--api-listen", "0.0.0.0:0"]);
     d.wait_healthy(&http()).await;
     assert!(
         d.wait_exit(Duration::from_millis(100)).is_none(),
@@ -337,12 +336,11 @@ async fn stale_socket_replaced_live_socket_refused() {
     let d = Daemon::spawn(config, &[]);
     d.wait_healthy(&http()).await;
     // A second oneinit on the same runtime dir: its socket is live → exit 2.
-    let port = free_port();
     let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_oneinit"))
         .arg("--config")
         .arg(d.path("c.yaml"))
         .arg("--api-listen")
-        .arg(format!("127.0.0.1:{port}"))
+        .arg("127.0.0.1:0")
         .env("ONEINIT_RUNTIME_DIR", d.path("rt"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -366,24 +364,13 @@ async fn stale_socket_replaced_live_socket_refused() {
     std::fs::create_dir(&rt).unwrap();
     drop(std::os::unix::net::UnixListener::bind(rt.join("oneinit.sock")).unwrap());
     assert!(rt.join("oneinit.sock").exists());
-    let port = free_port();
-    let mut third = Daemon {
-        child: Some(
-            std::process::Command::new(env!("CARGO_BIN_EXE_oneinit"))
-                .arg("--config")
-                .arg(d.path("c.yaml"))
-                .arg("--api-listen")
-                .arg(format!("127.0.0.1:{port}"))
-                .env("ONEINIT_RUNTIME_DIR", &rt)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap(),
-        ),
-        dir,
-        base: format!("http://127.0.0.1:{port}"),
-        port,
-    };
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_oneinit"));
+    cmd.arg("--config")
+        .arg(d.path("c.yaml"))
+        .arg("--api-listen")
+        .arg("127.0.0.1:0")
+        .env("ONEINIT_RUNTIME_DIR", &rt);
+    let mut third = Daemon::spawn_command(cmd, dir);
     third.wait_healthy(&http()).await;
     let c = Client::new(&format!("unix://{}/oneinit.sock", rt.display()), None, None).unwrap();
     let r = c

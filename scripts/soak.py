@@ -1,0 +1,490 @@
+#!/usr/bin/env python3
+"""Chaos soak: oneinit as PID 1 under random faults for a given time.
+
+Owns issue 15 item 8. Starts the real oneinit as PID 1 of a new PID
+namespace (`unshare --pid --fork --mount-proc`) with:
+
+- `crash0..`: services that exit at once with a random code, or die by a
+  random signal 1-64 (not the stop signals, which would stop, not kill);
+- `victim0..`: long-running `sleep`s that the soak kills from outside with
+  random signals, KILL and real-time signals included;
+- `flood`: a service that writes bursts of log lines, over and over;
+- `fwd`: a service that receives USR2 through `forward_signals`.
+
+For `--duration` seconds it then does, at random: kill a victim, send
+oneinit SIGHUP (a reload that adds or removes the `extra` service), SIGUSR1
+(log reopen) or SIGUSR2 (forwarded), restart a service over the API, while
+client threads flood the API with GET /v1/services and /metrics.
+
+At the end it stops every service over the API and checks the invariants:
+
+- every exit is counted: per service, `oneinit_service_exits_total` equals
+  the number of `exited` records in oneinit's JSON log, and for the crash
+  services it also matches the runs the services themselves recorded;
+- no zombie is left whose parent is oneinit;
+- oneinit's fd count and RSS are back near the baseline taken after a
+  warm-up (fd +3, RSS +15%);
+- every API request was answered;
+- SIGTERM ends oneinit with exit code 0 and nothing is left in its namespace.
+
+Exit code: 0 every check passed, 1 a check failed, 2 oneinit could not run.
+
+    scripts/soak.py [--duration SECONDS] [--oneinit PATH] [--seed N]
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "bench"))
+sys.path.insert(0, HERE)
+
+import proctree  # noqa: E402
+import stress  # noqa: E402
+from stress import Checks, UnixHTTPConnection, request, scrape_exits  # noqa: E402
+
+ROOT = os.path.dirname(HERE)
+FD_TOLERANCE = 3
+RSS_TOLERANCE = 0.15
+# Signals that stop a process instead of ending it: a crash service must die.
+STOPPING = {signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
+CRASH_SIGNALS = [n for n in range(1, 65) if n not in STOPPING and n not in (32, 33)]
+
+
+def log(msg):
+    print(f"[soak {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+stress.log = log  # the shared Checks print as the soak
+
+
+class Soak:
+    """oneinit as PID 1 of its own namespace, with its config and files."""
+
+    def __init__(self, binary, workdir, args):
+        self.binary = binary
+        self.workdir = workdir
+        self.args = args
+        self.config = os.path.join(workdir, "oneinit.yaml")
+        self.runtime = os.path.join(workdir, "run")
+        os.makedirs(self.runtime, exist_ok=True)
+        self.sock = os.path.join(self.runtime, "oneinit.sock")
+        self.log = os.path.join(workdir, "oneinit.out")
+        self.unshare = None
+        self.pid = None  # oneinit, as seen from here
+        self.status = None
+
+    def crash_command(self, i):
+        runs = os.path.join(self.workdir, f"crash{i}.runs")
+        sigs = " ".join(str(s) for s in CRASH_SIGNALS)
+        # One byte of /dev/urandom picks the outcome: an exit code 0-3, or a
+        # signal from the list, sent by the shell to itself.
+        script = (
+            f"echo x >> {runs}; n=$(od -An -N1 -tu1 /dev/urandom); n=$((n + 0)); "
+            f"if [ $((n % 2)) -eq 0 ]; then exit $((n % 4)); fi; "
+            f"set -- {sigs}; shift $((n % $#)); kill -$1 $$; exit 0"
+        )
+        # oneinit expands ${VAR} and turns `$$` into `$`: escape every `$`.
+        return ["sh", "-c", script.replace("$", "$$")]
+
+    def write_config(self, extra):
+        services = {
+            "keeper": {"command": ["sleep", "100000"]},
+            "flood": {
+                "command": ["sh", "-c", f"seq 1 {self.args.flood_lines}; sleep 1"],
+                "restart": {"policy": "always", "delay": "100ms", "backoff": 1.0},
+            },
+            "fwd": {
+                "command": ["sh", "-c", "trap 'echo got-usr2' USR2; while :; do sleep 1; done"],
+                "forward_signals": ["USR2"],
+            },
+        }
+        for i in range(self.args.crash):
+            services[f"crash{i}"] = {
+                "command": self.crash_command(i),
+                "restart": {"policy": "always", "delay": "20ms", "backoff": 1.0},
+            }
+        for i in range(self.args.victims):
+            services[f"victim{i}"] = {
+                "command": ["sleep", "100000"],
+                "restart": {"policy": "always", "delay": "20ms", "backoff": 1.0},
+                "stop": {"timeout": "2s"},
+            }
+        if extra:
+            services["extra"] = {"command": ["sleep", "100000"]}
+        doc = {"shutdown": {"timeout": "30s"}, "services": services}
+        tmp = self.config + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(doc, f)  # JSON is YAML: the file keeps its .yaml name
+        os.replace(tmp, self.config)
+
+    def start(self):
+        env = dict(os.environ, ONEINIT_RUNTIME_DIR=self.runtime)
+        with open(self.log, "ab") as out:
+            self.unshare = subprocess.Popen(
+                ["unshare", "--pid", "--fork", "--mount-proc",
+                 self.binary, "--config", self.config, "--log-format", "json"],
+                cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.pid is None:
+            snap = proctree.snapshot()
+            kids = [p for p, st in snap.items() if st[2] == self.unshare.pid and st[1] != "Z"]
+            self.pid = kids[0] if kids else None
+            time.sleep(0.02)
+        return self.pid is not None
+
+    def alive(self):
+        if self.status is None and self.unshare.poll() is not None:
+            self.status = self.unshare.returncode
+        return self.status is None
+
+    def children(self):
+        snap = proctree.snapshot()
+        return {p: st for p, st in snap.items() if st[2] == self.pid and st[1] != "Z"}
+
+    def tail(self, n=5):
+        try:
+            with open(self.log, "rb") as f:
+                data = f.read()[-3000:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+        return " | ".join(data.strip().splitlines()[-n:])
+
+    def api(self, method, path, timeout=10.0, body=None):
+        headers = {"Connection": "close"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        conn = UnixHTTPConnection(self.sock, timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    def service_pids(self, name):
+        try:
+            status, body = self.api("GET", f"/v1/services/{name}")
+        except (OSError, http.client.HTTPException):
+            return []
+        if status != 200:
+            return []
+        return [i["pid"] for i in json.loads(body).get("instances", []) if i.get("pid")]
+
+    def wait_api(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.alive():
+            try:
+                status, body = request(self.sock, "GET", "/v1/services")
+                if status == 200:
+                    return True
+            except (OSError, http.client.HTTPException):
+                pass
+            time.sleep(0.1)
+        return False
+
+
+class Flood:
+    """API client threads: GET /v1/services and /metrics until stopped."""
+
+    def __init__(self, sock, clients):
+        self.sock = sock
+        self.clients = clients
+        self.stop_ev = threading.Event()
+        self.lock = threading.Lock()
+        self.ok = 0
+        self.errors = []
+        self.threads = []
+
+    def _run(self, n):
+        paths = ["/v1/services", "/metrics", "/v1/graph", "/readyz"]
+        i = n
+        while not self.stop_ev.is_set():
+            path = paths[i % len(paths)]
+            i += 1
+            try:
+                status, _ = request(self.sock, "GET", path, timeout=10.0)
+                err = None if status in (200, 503) or (path == "/readyz") else f"{path}: status {status}"
+            except (OSError, http.client.HTTPException) as e:
+                err = f"{path}: {type(e).__name__}: {e}"
+            with self.lock:
+                if err:
+                    self.errors.append(err)
+                else:
+                    self.ok += 1
+
+    def start(self):
+        for n in range(self.clients):
+            t = threading.Thread(target=self._run, args=(n,), daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def stop(self):
+        self.stop_ev.set()
+        for t in self.threads:
+            t.join(timeout=15)
+
+
+def sample(s):
+    return proctree.fd_count(s.pid), proctree.status_rss_kib(s.pid)
+
+
+def chaos(s, args, rng, seconds, tally):
+    """Random faults for `seconds`; counts what it did in `tally`."""
+    extra = False
+    t_end = time.monotonic() + seconds
+    while time.monotonic() < t_end and s.alive():
+        action = rng.choices(
+            ["kill", "hup", "usr1", "usr2", "restart"], weights=[10, 1, 2, 2, 2]
+        )[0]
+        if action == "kill":
+            pids = s.service_pids(f"victim{rng.randrange(args.victims)}")
+            if pids:
+                sig = rng.choice([signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGSEGV,
+                                  signal.SIGRTMIN + rng.randrange(0, 30)])
+                try:
+                    os.kill(pids[0], sig)
+                    tally["kills"] += 1
+                except ProcessLookupError:
+                    pass
+        elif action == "hup":
+            extra = not extra
+            s.write_config(extra)
+            os.kill(s.pid, signal.SIGHUP)
+            tally["reloads"] += 1
+        elif action == "usr1":
+            os.kill(s.pid, signal.SIGUSR1)
+            tally["usr1"] += 1
+        elif action == "usr2":
+            os.kill(s.pid, signal.SIGUSR2)
+            tally["usr2"] += 1
+        elif action == "restart":
+            name = rng.choice([f"victim{rng.randrange(args.victims)}", "keeper", "fwd"])
+            try:
+                status, _ = s.api("POST", f"/v1/services/{name}/restart", body="{}")
+                tally["api_restarts"] += 1 if status == 200 else 0
+                if status != 200:
+                    tally["api_errors"].append(f"restart {name}: {status}")
+            except (OSError, http.client.HTTPException) as e:
+                tally["api_errors"].append(f"restart {name}: {e}")
+        time.sleep(rng.uniform(0.01, 0.1))
+    return extra
+
+
+def stop_everything(s, names):
+    """POST .../stop?wait=true to every service; True when all of them ended."""
+    bad = []
+    deadline = time.monotonic() + 60  # the whole stop is bounded, whatever hangs
+    for name in names:
+        left = deadline - time.monotonic()
+        if left <= 1:
+            bad.append(f"{name}: not stopped within 60 s")
+            continue
+        try:
+            status, body = s.api("POST", f"/v1/services/{name}/stop?wait=true&timeout={int(left)}s",
+                                 timeout=left + 5, body="{}")
+        except (OSError, http.client.HTTPException) as e:
+            status, body = str(e), b""
+        if status not in (200, 202):
+            bad.append(f"{name}: {status} {body[:120]!r}")
+    if bad:
+        log(f"stop failed for {len(bad)} services, e.g. {bad[0]}")
+    # Wait until no service process is left.
+    deadline = max(deadline, time.monotonic() + 5)
+    while time.monotonic() < deadline:
+        if not s.children():
+            return not bad
+        time.sleep(0.1)
+    return False
+
+
+def exited_records(logfile):
+    counts = {}
+    with open(logfile, errors="replace") as f:
+        for line in f:
+            if '"exited"' not in line:
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if rec.get("event") == "exited" and "stream" not in rec:
+                counts[rec.get("service")] = counts.get(rec.get("service"), 0) + 1
+    return counts
+
+
+def check_accounting(s, args, checks, names):
+    metrics = scrape_exits(s)
+    if isinstance(metrics, str):
+        checks.check("every exit counted in oneinit_service_exits_total", False, metrics)
+        return 0
+    logged = exited_records(s.log)
+    off = {n: (metrics.get(n, 0), logged.get(n, 0)) for n in names if metrics.get(n, 0) != logged.get(n, 0)}
+    total = sum(metrics.get(n, 0) for n in names)
+    detail = f"{total:.0f} exits in metrics, {sum(logged.get(n, 0) for n in names)} `exited` records"
+    if off:
+        detail += "; off: " + ", ".join(f"{n} metrics {m:.0f} log {lg}" for n, (m, lg) in list(off.items())[:4])
+    checks.check("every exit counted: metrics == exited records, per service", not off and total > 0, detail)
+    runs_off = []
+    for i in range(args.crash):
+        try:
+            with open(os.path.join(s.workdir, f"crash{i}.runs"), "rb") as f:
+                runs = f.read().count(b"\n")
+        except OSError:
+            runs = 0
+        exits = metrics.get(f"crash{i}", 0)
+        # A run stopped by the final stop before its `echo` has an exit but no line.
+        if not 0 <= exits - runs <= 1:
+            runs_off.append(f"crash{i}: runs {runs} exits {exits:.0f}")
+    checks.check("crash services: every run has an exit", not runs_off,
+                 "all match" if not runs_off else ", ".join(runs_off[:4]))
+    return total
+
+
+def check_after(s, checks, base):
+    persistent = None
+    for _ in range(3):
+        z = set(proctree.zombies_of(s.pid))
+        persistent = z if persistent is None else persistent & z
+        time.sleep(0.5)
+    checks.check("no zombie left", not persistent, f"{len(persistent)} zombies with ppid {s.pid}")
+    time.sleep(1.0)
+    fd, rss = sample(s)
+    checks.check("fd count back near its baseline", fd is not None and fd <= base[0] + FD_TOLERANCE,
+                 f"{base[0]} before, {fd} after (tolerance +{FD_TOLERANCE})")
+    checks.check("RSS back near its baseline", rss is not None and rss <= base[1] * (1 + RSS_TOLERANCE),
+                 f"{base[1] / 1024:.2f} MiB before, {(rss or 0) / 1024:.2f} MiB after "
+                 f"({((rss or 0) / base[1] - 1) * 100:+.1f}%, tolerance +{RSS_TOLERANCE * 100:.0f}%)")
+
+
+def shutdown(s, checks):
+    ns_pids = set()
+    me = os.getpid()
+    snap = proctree.snapshot()
+    ns_pids = proctree.descendants(s.pid, snap) - {s.pid}
+    os.kill(s.pid, signal.SIGTERM)
+    try:
+        s.unshare.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        checks.check("clean shutdown on SIGTERM", False, "oneinit still alive 40 s after SIGTERM")
+        return
+    s.status = s.unshare.returncode
+    snap = proctree.snapshot()
+    left = [p for p in proctree.descendants(me, snap) - {me} if snap[p][1] != "Z"]
+    left += [p for p in ns_pids if p in snap and snap[p][1] != "Z"]
+    checks.check("clean shutdown on SIGTERM", s.status == 0 and not left,
+                 f"exit code {s.status}, {len(left)} processes left")
+
+
+def run(args, checks, workdir):
+    rng = random.Random(args.seed)
+    s = Soak(args.oneinit, workdir, args)
+    s.write_config(False)
+    if not s.start() or not s.wait_api(20):
+        log(f"oneinit did not come up; its output ends: {s.tail()}")
+        return 2
+    log(f"oneinit is PID 1 of its namespace (pid {s.pid} here); seed {args.seed}")
+    tally = {"kills": 0, "reloads": 0, "usr1": 0, "usr2": 0, "api_restarts": 0, "api_errors": []}
+    # Warm-up: one short round of the same chaos, so the baseline is taken
+    # after the one-time growth (allocator caches, code paged in).
+    chaos(s, args, rng, args.warmup, tally)
+    s.write_config(False)
+    os.kill(s.pid, signal.SIGHUP)
+    time.sleep(2.0)
+    base = sample(s)
+    log(f"baseline after {args.warmup:.0f} s warm-up: {base[0]} fds, RSS {base[1] / 1024:.2f} MiB")
+    flood = Flood(s.sock, args.clients)
+    flood.start()
+    chaos(s, args, rng, args.duration, tally)
+    flood.stop()
+    if not s.alive():
+        checks.check("oneinit survived the soak", False, f"it ended; its output ends: {s.tail()}")
+        return 1
+    log(f"chaos done: {tally['kills']} kills, {tally['reloads']} reloads, {tally['usr1']} USR1, "
+        f"{tally['usr2']} USR2, {tally['api_restarts']} API restarts")
+    checks.check("API answered every request", not flood.errors and flood.ok > 0 and not tally["api_errors"],
+                 f"{flood.ok} GETs answered, {len(flood.errors)} failed, {len(tally['api_errors'])} restarts failed"
+                 + (f"; first: {(flood.errors + tally['api_errors'])[0]}" if flood.errors or tally["api_errors"] else ""))
+    s.write_config(False)
+    os.kill(s.pid, signal.SIGHUP)
+    time.sleep(1.0)
+    names = ["keeper", "flood", "fwd"] + [f"crash{i}" for i in range(args.crash)] + \
+            [f"victim{i}" for i in range(args.victims)]
+    checks.check("every service stopped over the API", stop_everything(s, names),
+                 f"{len(names)} services")
+    total = check_accounting(s, args, checks, names)
+    log(f"soak figures: {total:.0f} exits counted, {tally['kills']} outside kills")
+    for name in names:
+        try:
+            s.api("POST", f"/v1/services/{name}/start", body="{}")
+        except (OSError, http.client.HTTPException):
+            pass
+    time.sleep(2.0)
+    check_after(s, checks, base)
+    shutdown(s, checks)
+    return 1 if checks.failed() else 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description="oneinit chaos soak as PID 1")
+    ap.add_argument("--duration", type=float, default=120.0, help="seconds of chaos after the warm-up")
+    ap.add_argument("--warmup", type=float, default=5.0, help="seconds of chaos before the baseline")
+    ap.add_argument("--crash", type=int, default=10, help="crash-looping services")
+    ap.add_argument("--victims", type=int, default=10, help="sleeps killed from outside")
+    ap.add_argument("--flood-lines", type=int, default=2000, help="log lines per burst of `flood`")
+    ap.add_argument("--clients", type=int, default=3, help="API client threads")
+    ap.add_argument("--seed", type=int, default=int(time.time()))
+    ap.add_argument("--oneinit",
+                    default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")),
+                                         "release", "oneinit"))
+    args = ap.parse_args()
+    args.oneinit = os.path.abspath(args.oneinit)
+    if not os.access(args.oneinit, os.X_OK):
+        print(f"soak: {args.oneinit} is missing: build it with `cargo build --release` or pass --oneinit",
+              file=sys.stderr)
+        return 2
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        print("soak: needs root and unshare (util-linux) to run oneinit as PID 1", file=sys.stderr)
+        return 2
+    proctree.become_subreaper()
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    checks = Checks()
+    workdir = tempfile.mkdtemp(prefix="oneinit-soak-")
+    code = 2
+    try:
+        code = run(args, checks, workdir)
+    except KeyboardInterrupt as e:
+        log(f"interrupted ({e})")
+        code = 130
+    finally:
+        proctree.kill_descendants_of_self()
+    print("\n== soak summary ==")
+    for name, ok, detail in checks.results:
+        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
+    print(f"{sum(ok for _, ok, _ in checks.results)} passed, {sum(not ok for _, ok, _ in checks.results)} failed")
+    if code != 0:
+        print(f"workdir kept for inspection: {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+//! The integration tests, one binary: each module is one former `tests/NAME.rs`.
+//! They start the real `oneinit` binary (see `util`), so they share one
+//! build of the helpers and one link step.
+//!
+//! A new test file: `tests/main/NAME.rs` starting with `use crate::util;`
+//! (then `use util::...` as usual), and `mod NAME;` below. Run one module
+//! with `cargo test --test main NAME::`. Tests that need root are
+//! `#[ignore = "needs root"]`; `scripts/test.sh` runs them as root with
+//! `--include-ignored`. No test returns early as "skipped".
+
+#[path = "../util/mod.rs"]
+mod util;
+
+mod activation;
+mod adoption_examples;
+mod api_contract;
+mod api_e2e;
+mod config_check;
+mod docs_reference;
+mod health;
+mod import_supervisord;
+mod limits;
+mod limits_view;
+mod logs;
+mod metrics;
+mod onecli;
+mod pid1;
+mod readyz;
+mod reload;
+mod reload_live;
+mod remote;
+mod supervisor;
+mod ui;
