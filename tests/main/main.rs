@@ -16,6 +16,7 @@ mod adoption_examples;
 mod api_contract;
 mod api_e2e;
 mod config_check;
+mod config_limits;
 mod docs_reference;
 mod health;
 mod import_supervisord;

@@ -3,7 +3,7 @@
 //! with one compiler-style line naming the source, in bounded time and
 //! memory, for inputs that used to abort, hang or be accepted.
 
-mod util;
+use crate::util;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
