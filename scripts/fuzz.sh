@@ -27,6 +27,7 @@ if ! cargo fuzz --help >/dev/null 2>&1; then
 fi
 
 cd fuzz || exit 2
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 if [ $# -gt 0 ]; then
   targets=("$@")
 else

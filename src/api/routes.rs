@@ -162,12 +162,25 @@ pub fn resolve(method: &Method, target: &str, metrics: &MetricsConfig) -> Option
     let uri: actix_web::http::Uri = target.parse().ok()?;
     let query = uri.query().unwrap_or_default().to_string();
     let url = Url::new(uri);
+    // actix-router leaks the name of each `{segment}` it parses (they are
+    // `&'static str`): parse each pattern once, as the server does.
+    static DEFS: std::sync::Mutex<Vec<(String, ResourceDef)>> = std::sync::Mutex::new(Vec::new());
+    let mut defs = DEFS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     for e in endpoints(metrics)
         .into_iter()
         .filter(|e| e.method == *method)
     {
+        let i = match defs.iter().position(|(p, _)| *p == e.path) {
+            Some(i) => i,
+            None => {
+                defs.push((e.path.clone(), ResourceDef::new(e.path.as_str())));
+                defs.len() - 1
+            }
+        };
         let mut path = Path::new(url.clone());
-        if ResourceDef::new(e.path.as_str()).capture_match_info(&mut path) {
+        if defs[i].1.capture_match_info(&mut path) {
             let query_ok = match e.op {
                 Op::Logs => web::Query::<LogsQuery>::from_query(&query).is_ok(),
                 Op::Start | Op::Stop | Op::Restart => {
