@@ -77,7 +77,7 @@ if [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/metrics"
     EXCLUDE+=(--exclude-path /metrics)
 fi
 # /v1/reload refuses with 422 until reload is implemented in the engine.
-if [[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/v1/reload")" != 200 ]]; then
+if [[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" "http://127.0.0.1:$PORT/v1/reload")" != 200 ]]; then
     echo "schemathesis.sh: POST /v1/reload is not supported by this build; skipping it" >&2
     EXCLUDE+=(--exclude-path /v1/reload)
 fi
@@ -88,6 +88,7 @@ status=0
 (cd "$WORK" && timeout 180 "${ST[@]}" run \
     "http://127.0.0.1:$PORT/v1/openapi.json" \
     -H "Authorization: Bearer $TOKEN" \
+    -H "Content-Type: application/json" \
     --checks all \
     --exclude-checks not_a_server_error \
     "${EXCLUDE[@]}" \

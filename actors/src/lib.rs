@@ -27,6 +27,7 @@ pub mod logging;
 pub mod metrics_exporter;
 pub mod model;
 pub mod notifier;
+pub mod secrets;
 pub mod service;
 pub mod service_manager;
 pub mod sys;

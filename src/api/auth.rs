@@ -169,12 +169,34 @@ impl Authenticator {
         self.enabled
     }
 
+    /// A digest of every resolved credential (names, roles, scopes, token
+    /// hashes): tells a reload whether a `token_file` or `token_env` now
+    /// holds another secret. Never shown.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update([self.enabled as u8]);
+        for t in &self.tokens {
+            h.update(t.name.as_bytes());
+            h.update(t.hash);
+            h.update([t.role as u8]);
+            h.update(t.services.join("\0").as_bytes());
+            h.update([0xff]);
+        }
+        for c in &self.clients {
+            h.update(c.cn.as_bytes());
+            h.update([c.role as u8]);
+            h.update(c.services.join("\0").as_bytes());
+            h.update([0xfe]);
+        }
+        h.finalize().into()
+    }
+
     /// Finds the caller of `req`, or 401/403.
     pub fn authenticate(&self, req: &HttpRequest) -> Result<Principal, HttpError> {
         let conn = req
             .conn_data::<ConnInfo>()
             .cloned()
-            .unwrap_or(ConnInfo::Tcp { client_cn: None });
+            .unwrap_or_else(ConnInfo::plain_tcp);
         let bearer = bearer_token(req)?;
         self.decide(&conn, bearer.as_deref())
     }
@@ -193,6 +215,7 @@ impl Authenticator {
         }
         if let ConnInfo::Tcp {
             client_cn: Some(cn),
+            ..
         } = conn
         {
             if let Some(c) = self.clients.iter().find(|c| c.cn == *cn) {
@@ -339,7 +362,7 @@ mod tests {
     #[test]
     fn tokens_resolve_to_roles() {
         let a = auth();
-        let tcp = ConnInfo::Tcp { client_cn: None };
+        let tcp = ConnInfo::plain_tcp();
         let p = a.decide(&tcp, Some("view-secret")).unwrap();
         assert_eq!((p.name.as_str(), p.role), ("v", Role::Viewer));
         let p = a.decide(&tcp, Some("ci-secret")).unwrap();
@@ -371,10 +394,14 @@ mod tests {
         let a = auth();
         let admin = ConnInfo::Tcp {
             client_cn: Some("admin.example.com".into()),
+            local: None,
+            tls: true,
         };
         assert_eq!(a.decide(&admin, None).unwrap().role, Role::Admin);
         let stranger = ConnInfo::Tcp {
             client_cn: Some("who".into()),
+            local: None,
+            tls: true,
         };
         assert_eq!(a.decide(&stranger, None).unwrap_err().status, 403);
         assert_eq!(
@@ -386,7 +413,7 @@ mod tests {
     #[test]
     fn no_auth_section_is_admin() {
         let a = Authenticator::new(None).unwrap();
-        let p = a.decide(&ConnInfo::Tcp { client_cn: None }, None).unwrap();
+        let p = a.decide(&ConnInfo::plain_tcp(), None).unwrap();
         assert_eq!(p.role, Role::Admin);
     }
 

@@ -1,35 +1,128 @@
 //! Facts about a connection, read once in actix-web's `on_connect` and kept
 //! in the request's connection data: the unix peer's uid (SO_PEERCRED) or
-//! the TLS client certificate's subject CN. `auth` decides from them.
+//! the TLS client certificate's subject CN, and for TCP the local address
+//! the connection arrived on (the `Host` check of `guard`). `auth` decides
+//! from them. It also counts open connections (`ConnCounter`).
 
 use actix_web::dev::Extensions;
 use actix_web::rt::net::{TcpStream, UnixStream};
 use std::any::Any;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConnInfo {
     /// A unix-socket peer; `uid` is None when SO_PEERCRED failed.
     Unix { uid: Option<u32> },
     /// TCP, with TLS or not; `client_cn` from a verified client certificate.
-    Tcp { client_cn: Option<String> },
+    Tcp {
+        client_cn: Option<String>,
+        /// The local address of the connection (the listener's own).
+        local: Option<SocketAddr>,
+        tls: bool,
+    },
 }
 
-/// The `on_connect` hook: store a `ConnInfo` for every connection.
-pub fn on_connect(conn: &dyn Any, ext: &mut Extensions) {
+impl ConnInfo {
+    /// A TCP connection without TLS facts (tests, unknown streams).
+    pub fn plain_tcp() -> ConnInfo {
+        ConnInfo::Tcp {
+            client_cn: None,
+            local: None,
+            tls: false,
+        }
+    }
+}
+
+/// Open connections of one server (the unix-socket one or the TCP one),
+/// against its cap. actix stops accepting at the cap (`max_connections`):
+/// further clients wait in the kernel's backlog, nothing is dropped. Each
+/// time the cap is reached it is counted, and logged once per episode.
+pub struct ConnCounter {
+    pub what: &'static str,
+    pub cap: usize,
+    open: AtomicUsize,
+    /// Times the cap was reached.
+    pub capped: AtomicU64,
+    warned: AtomicBool,
+    log: slog::Logger,
+}
+
+/// Held in a connection's data: one open connection, released on drop.
+pub struct ConnSlot(Arc<ConnCounter>);
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        let before = self.0.open.fetch_sub(1, Ordering::Relaxed);
+        if before <= self.0.cap / 2 + 1 {
+            self.0.warned.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+impl ConnCounter {
+    pub fn new(what: &'static str, cap: usize, log: slog::Logger) -> Arc<ConnCounter> {
+        Arc::new(ConnCounter {
+            what,
+            cap,
+            open: AtomicUsize::new(0),
+            capped: AtomicU64::new(0),
+            warned: AtomicBool::new(false),
+            log,
+        })
+    }
+
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    fn enter(self: &Arc<Self>) -> ConnSlot {
+        let now = self.open.fetch_add(1, Ordering::Relaxed) + 1;
+        if now >= self.cap {
+            self.capped.fetch_add(1, Ordering::Relaxed);
+            if !self.warned.swap(true, Ordering::Relaxed) {
+                slog::warn!(self.log, "API connection cap reached; new connections wait until one closes";
+                    "listeners" => self.what, "cap" => self.cap);
+            }
+        }
+        ConnSlot(self.clone())
+    }
+}
+
+/// The `on_connect` hook: store a `ConnInfo` for every connection, and
+/// count it in `counter` while it is open.
+pub fn on_connect(counter: &Arc<ConnCounter>, conn: &dyn Any, ext: &mut Extensions) {
+    ext.insert(counter.enter());
+    on_connect_uncounted(conn, ext);
+}
+
+/// Stores the `ConnInfo` only (the metrics listener).
+pub fn on_connect_uncounted(conn: &dyn Any, ext: &mut Extensions) {
     if let Some(unix) = conn.downcast_ref::<UnixStream>() {
         let uid = unix.peer_cred().ok().map(|c| c.uid());
         ext.insert(ConnInfo::Unix { uid });
     } else if let Some(tls) =
         conn.downcast_ref::<actix_tls::accept::rustls_0_23::TlsStream<TcpStream>>()
     {
-        let (_, session) = tls.get_ref();
+        let (tcp, session) = tls.get_ref();
         let client_cn = session
             .peer_certificates()
             .and_then(|certs| certs.first())
             .and_then(|leaf| subject_cn(leaf.as_ref()));
-        ext.insert(ConnInfo::Tcp { client_cn });
+        ext.insert(ConnInfo::Tcp {
+            client_cn,
+            local: tcp.local_addr().ok(),
+            tls: true,
+        });
+    } else if let Some(tcp) = conn.downcast_ref::<TcpStream>() {
+        ext.insert(ConnInfo::Tcp {
+            client_cn: None,
+            local: tcp.local_addr().ok(),
+            tls: false,
+        });
     } else {
-        ext.insert(ConnInfo::Tcp { client_cn: None });
+        ext.insert(ConnInfo::plain_tcp());
     }
 }
 
@@ -131,5 +224,23 @@ mod tests {
         assert_eq!(subject_cn(&[]), None);
         assert_eq!(subject_cn(&[0x30, 0x82, 0xff]), None);
         assert_eq!(subject_cn(&[0x30, 0x00]), None);
+    }
+}
+
+#[cfg(test)]
+mod counter_tests {
+    use super::*;
+
+    #[test]
+    fn reaching_the_cap_is_counted_and_slots_release() {
+        let log = slog::Logger::root(slog::Discard, slog::o!());
+        let c = ConnCounter::new("tcp", 2, log);
+        let a = c.enter();
+        assert_eq!(c.capped.load(Ordering::Relaxed), 0);
+        let b = c.enter();
+        assert_eq!((c.open(), c.capped.load(Ordering::Relaxed)), (2, 1));
+        drop(a);
+        drop(b);
+        assert_eq!(c.open(), 0);
     }
 }

@@ -74,7 +74,7 @@ pub(super) async fn control(
         Some(rx) => wait_for(&st, &name, action, rx, timeout).await?,
         None => fetch_service(&st, &name).await?,
     };
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().json(super::scope::view(&p, view)))
 }
 
 fn is_target(action: Action, state: ServiceState) -> bool {

@@ -4,7 +4,7 @@
 //! answers on.
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
@@ -131,16 +131,16 @@ pub fn bind_unix(path: &Path) -> Result<UnixListener, String> {
         }
         Err(_) => {}
     }
-    let listener =
-        UnixListener::bind(path).map_err(|e| format!("api socket {shown}: cannot bind: {e}"))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| format!("api socket {shown}: cannot set mode 0600: {e}"))?;
+    // Mode 0600 from the start: no moment in which others may connect.
+    let listener = oneinit_actors::sys::private_socket::bind_private(path)
+        .map_err(|e| format!("api socket {shown}: cannot bind: {e}"))?;
     Ok(listener)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn parses_forms() {

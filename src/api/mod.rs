@@ -6,30 +6,68 @@
 //! Use: `bind(settings)` early (errors are config errors: exit 2 before any
 //! service starts), then `BoundApi::serve(backend, log)` inside the actix
 //! system; or `start(...)` for both. `ApiHandle::stop` shuts it down.
+//!
+//! Starvation limits (issue 15): unix-socket listeners and TCP listeners are
+//! served by two separate servers, each with its own connection cap, so a
+//! flood on TCP never locks the local admin out of the socket. The caps
+//! follow the open-file limit (a quarter of it each, see `connection_cap`),
+//! so connections alone can never exhaust the descriptors that spawning
+//! services needs. Request heads must arrive within `HEADER_TIMEOUT`, a
+//! body within `BODY_TIMEOUT`; idle keep-alive connections close after
+//! `KEEP_ALIVE`. Server-Sent Event streams are capped per server too
+//! (`sse::SseLimit`). actix-server backs off 510 ms when accept() fails
+//! (EMFILE/ENFILE); `accept_log` reports it once.
 
+pub mod accept_log;
 pub mod auth;
 pub mod backend;
 pub mod conn;
 mod control;
 pub mod error;
+pub mod guard;
 pub mod listen;
+pub mod live;
 pub mod openapi;
 pub mod routes;
-mod sse;
+pub mod scope;
+pub mod sse;
 pub mod tls;
 pub mod ui;
 
 pub use backend::ApiBackend;
 
 use actix_web::{web, App, HttpServer};
-use auth::Authenticator;
+use conn::ConnCounter;
 use listen::ListenAddr;
+use live::{Live, LiveControl};
 use oneinit_actors::model::config::{ApiConfig, MetricsConfig};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Largest accepted request body (only `signal` takes one, a few bytes).
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// The request line and headers must arrive within this.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// A request body must arrive within this (`signal`'s few bytes).
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(5);
+/// An idle keep-alive connection is closed after this.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// The most connections one server (unix or TCP) keeps open.
+pub const MAX_CONNECTIONS: usize = 256;
+/// The fewest, whatever the open-file limit.
+const MIN_CONNECTIONS: usize = 4;
+
+/// Connections one server may keep open: `MAX_CONNECTIONS`, but at most a
+/// quarter of the soft open-file limit, so that the two servers together
+/// leave half of the descriptors to services (pipes, sockets, log files).
+pub fn connection_cap() -> usize {
+    let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft)
+        .unwrap_or(1024);
+    let quarter = usize::try_from(soft / 4).unwrap_or(MAX_CONNECTIONS);
+    quarter.clamp(MIN_CONNECTIONS, MAX_CONNECTIONS)
+}
 
 /// Everything the API needs from the configuration and the command line.
 #[derive(Clone, Debug)]
@@ -64,18 +102,20 @@ pub enum ApiError {
     Bind(String),
 }
 
-/// Shared by every request handler.
+/// Shared by every request handler of one server.
 pub(crate) struct AppState {
     pub backend: ApiBackend,
-    pub auth: Authenticator,
-    pub metrics: MetricsConfig,
+    /// Auth, allowed hosts and metrics settings; swapped by a reload.
+    pub live: Arc<LiveControl>,
+    /// Server-Sent Event streams open on this server.
+    pub sse: Arc<sse::SseLimit>,
     pub log: slog::Logger,
 }
 
 /// Listeners bound and settings checked, not yet serving.
 pub struct BoundApi {
     settings: ApiSettings,
-    auth: Authenticator,
+    live: Arc<LiveControl>,
     tls: Option<rustls::ServerConfig>,
     unix: Vec<(PathBuf, std::os::unix::net::UnixListener)>,
     tcp: Vec<(String, std::net::TcpListener)>,
@@ -83,7 +123,13 @@ pub struct BoundApi {
 
 /// A running API; `stop` ends it gracefully within a bound.
 pub struct ApiHandle {
-    server: actix_web::dev::ServerHandle,
+    servers: Vec<actix_web::dev::ServerHandle>,
+    /// The live settings, for the reload hook (`LiveControl::apply`).
+    pub live: Arc<LiveControl>,
+    /// Open-connection counters (unix server, TCP server), for metrics.
+    pub counters: Vec<Arc<ConnCounter>>,
+    /// SSE limits (unix server, TCP server), for metrics.
+    pub sse: Vec<Arc<sse::SseLimit>>,
     sockets: Vec<PathBuf>,
     /// The addresses actually bound (port 0 resolved), for logs and tests.
     pub addresses: Vec<String>,
@@ -101,12 +147,11 @@ impl ApiHandle {
     /// Stops accepting, lets requests in flight finish (at most `grace`),
     /// and removes the socket files.
     pub async fn stop(self, grace: Duration) {
-        if tokio::time::timeout(grace, self.server.stop(true))
-            .await
-            .is_err()
-        {
+        let graceful = futures_util::future::join_all(self.servers.iter().map(|s| s.stop(true)));
+        if tokio::time::timeout(grace, graceful).await.is_err() {
             // Not done in time: stop without waiting any longer.
-            let _ = tokio::time::timeout(Duration::from_millis(500), self.server.stop(false)).await;
+            let now = futures_util::future::join_all(self.servers.iter().map(|s| s.stop(false)));
+            let _ = tokio::time::timeout(Duration::from_millis(500), now).await;
         }
         self.remove_sockets();
     }
@@ -135,17 +180,27 @@ pub fn listen_addresses(settings: &ApiSettings) -> Result<Vec<ListenAddr>, ApiEr
 /// Checks the settings and binds every listener. Nothing is served yet.
 pub fn bind(settings: ApiSettings) -> Result<BoundApi, ApiError> {
     let api = &settings.api;
-    let auth = Authenticator::new(api.auth.as_ref()).map_err(ApiError::Config)?;
+    let live = Live::new(api, &settings.metrics).map_err(ApiError::Config)?;
     let addrs = listen_addresses(&settings)?;
     for a in &addrs {
         listen::check_secure(a, api.tls.is_some(), api.auth.is_some(), api.insecure)
             .map_err(ApiError::Config)?;
     }
     let client_auth = api.auth.as_ref().and_then(|a| a.client_auth);
-    let tls = match &api.tls {
-        Some(t) => Some(tls::server_config(t, client_auth).map_err(ApiError::Config)?),
-        None => None,
+    let (tls, reloadable) = match &api.tls {
+        Some(t) => {
+            let (config, reloadable) =
+                tls::server_config(t, client_auth).map_err(ApiError::Config)?;
+            (Some(config), Some(reloadable))
+        }
+        None => (None, None),
     };
+    let live = Arc::new(LiveControl::new(
+        live,
+        api.clone(),
+        settings.metrics.clone(),
+        reloadable,
+    ));
     let mut unix = Vec::new();
     let mut tcp = Vec::new();
     for a in addrs {
@@ -163,7 +218,7 @@ pub fn bind(settings: ApiSettings) -> Result<BoundApi, ApiError> {
     }
     Ok(BoundApi {
         settings,
-        auth,
+        live,
         tls,
         unix,
         tcp,
@@ -171,69 +226,147 @@ pub fn bind(settings: ApiSettings) -> Result<BoundApi, ApiError> {
 }
 
 impl BoundApi {
-    /// Starts serving on the bound listeners (inside an actix system).
-    pub fn serve(self, backend: ApiBackend, log: slog::Logger) -> Result<ApiHandle, ApiError> {
-        let state = web::Data::new(AppState {
+    /// The live settings (for the reload hook), before serving.
+    pub fn live(&self) -> Arc<LiveControl> {
+        self.live.clone()
+    }
+
+    /// The TLS configuration of the TCP listeners (shared, reloadable).
+    pub fn tls_config(&self) -> Option<rustls::ServerConfig> {
+        self.tls.clone()
+    }
+
+    /// Request-handler state for a server of its own (the metrics
+    /// listener): the same live settings, its own event-stream limit.
+    pub(crate) fn app_state(
+        &self,
+        backend: ApiBackend,
+        what: &'static str,
+        log: slog::Logger,
+    ) -> web::Data<AppState> {
+        web::Data::new(AppState {
             backend,
-            auth: self.auth,
-            metrics: self.settings.metrics.clone(),
+            live: self.live.clone(),
+            sse: sse::SseLimit::new(what, 2, log.clone()),
+            log,
+        })
+    }
+
+    /// Builds, binds and starts one actix server over a group of
+    /// listeners, with its own connection cap and SSE limit.
+    fn run_group(
+        &self,
+        group: Group,
+        backend: &ApiBackend,
+        log: &slog::Logger,
+        out: &mut ApiHandle,
+    ) -> Result<(), ApiError> {
+        let what = match group {
+            Group::Unix(_) => "unix",
+            Group::Tcp(_) => "tcp",
+        };
+        let cap = connection_cap();
+        let counter = ConnCounter::new(what, cap, log.clone());
+        let sse = sse::SseLimit::new(what, (cap / 2).max(2), log.clone());
+        let state = web::Data::new(AppState {
+            backend: backend.clone(),
+            live: self.live.clone(),
+            sse: sse.clone(),
             log: log.clone(),
         });
         let metrics = self.settings.metrics.clone();
         let with_ui = self.settings.api.ui;
+        let conn_counter = counter.clone();
         let mut server = HttpServer::new(move || {
-            App::new().app_data(state.clone()).configure(|cfg| {
-                if with_ui {
-                    ui::configure(cfg);
-                }
-                routes::configure(cfg, &metrics)
-            })
+            App::new()
+                .app_data(state.clone())
+                .wrap(actix_web::middleware::from_fn(guard::browser_safety))
+                .configure(|cfg| {
+                    if with_ui {
+                        ui::configure(cfg);
+                    }
+                    routes::configure(cfg, &metrics)
+                })
         })
         .workers(self.settings.workers.max(1))
+        .max_connections(cap)
+        .client_request_timeout(HEADER_TIMEOUT)
+        .client_disconnect_timeout(Duration::from_secs(1))
+        .keep_alive(KEEP_ALIVE)
         .disable_signals()
         .shutdown_timeout(5)
-        .on_connect(conn::on_connect);
-        let mut addresses = Vec::new();
-        let mut sockets = Vec::new();
+        .on_connect(move |conn, ext| conn::on_connect(&conn_counter, conn, ext));
         let bind_err = |what: &str, e: std::io::Error| ApiError::Bind(format!("{what}: {e}"));
-        for (path, l) in self.unix {
-            addresses.push(format!("unix://{}", path.display()));
-            server = server
-                .listen_uds(l)
-                .map_err(|e| bind_err(&path.display().to_string(), e))?;
-            sockets.push(path);
-        }
-        for (text, l) in self.tcp {
-            let local = l
-                .local_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_else(|_| text.clone());
-            server = match &self.tls {
-                Some(cfg) => {
-                    addresses.push(format!("https://{local}"));
-                    server
-                        .listen_rustls_0_23(l, cfg.clone())
-                        .map_err(|e| bind_err(&text, e))?
+        match group {
+            Group::Unix(listeners) => {
+                for (path, l) in listeners {
+                    let shown = path.display().to_string();
+                    out.addresses.push(format!("unix://{shown}"));
+                    server = server.listen_uds(l).map_err(|e| bind_err(&shown, e))?;
+                    out.sockets.push(path);
                 }
-                None => {
-                    addresses.push(format!("http://{local}"));
-                    server.listen(l).map_err(|e| bind_err(&text, e))?
+            }
+            Group::Tcp(listeners) => {
+                for (text, l) in listeners {
+                    let local = l
+                        .local_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_else(|_| text.clone());
+                    server = match &self.tls {
+                        Some(cfg) => {
+                            out.addresses.push(format!("https://{local}"));
+                            server
+                                .listen_rustls_0_23(l, cfg.clone())
+                                .map_err(|e| bind_err(&text, e))?
+                        }
+                        None => {
+                            out.addresses.push(format!("http://{local}"));
+                            server.listen(l).map_err(|e| bind_err(&text, e))?
+                        }
+                    };
                 }
-            };
+            }
         }
         let server = server.run();
-        let handle = server.handle();
+        out.servers.push(server.handle());
+        let log = log.clone();
         actix_rt::spawn(async move {
             if let Err(e) = server.await {
                 slog::error!(log, "API server ended with an error"; "error" => e.to_string());
             }
         });
-        Ok(ApiHandle {
-            server: handle,
-            sockets,
-            addresses,
-        })
+        self.live.register_limits(counter.clone(), sse.clone());
+        out.counters.push(counter);
+        out.sse.push(sse);
+        Ok(())
     }
+
+    /// Starts serving on the bound listeners (inside an actix system).
+    pub fn serve(mut self, backend: ApiBackend, log: slog::Logger) -> Result<ApiHandle, ApiError> {
+        let mut out = ApiHandle {
+            servers: Vec::new(),
+            live: self.live.clone(),
+            counters: Vec::new(),
+            sse: Vec::new(),
+            sockets: Vec::new(),
+            addresses: Vec::new(),
+        };
+        let unix = std::mem::take(&mut self.unix);
+        if !unix.is_empty() {
+            self.run_group(Group::Unix(unix), &backend, &log, &mut out)?;
+        }
+        let tcp = std::mem::take(&mut self.tcp);
+        if !tcp.is_empty() {
+            self.run_group(Group::Tcp(tcp), &backend, &log, &mut out)?;
+        }
+        Ok(out)
+    }
+}
+
+/// The listeners one actix server serves.
+enum Group {
+    Unix(Vec<(PathBuf, std::os::unix::net::UnixListener)>),
+    Tcp(Vec<(String, std::net::TcpListener)>),
 }
 
 /// `bind` + `serve`.

@@ -31,14 +31,12 @@ fn sse_response(description: &str) -> Value {
             "content": { "text/event-stream": { "schema": sse_event_schema() } } })
 }
 
-/// Signal names the API accepts (also with a `SIG` prefix, any case).
+/// Signal names the API accepts (also with a `SIG` prefix, any case):
+/// every named signal of `kill -l`, `RTMIN+N` included.
 fn signal_names() -> Vec<String> {
-    const NAMES: [&str; 22] = [
-        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
-        "PIPE", "ALRM", "TERM", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "WINCH",
-    ];
-    NAMES
-        .iter()
+    oneinit_actors::model::signal::Signal::all()
+        .map(|s| s.name())
+        .filter(|n| !n.starts_with(|c: char| c.is_ascii_digit()))
         .flat_map(|n| [n.to_string(), format!("SIG{n}")])
         .collect()
 }
@@ -126,8 +124,10 @@ fn schemas() -> Value {
                                    { "name": "db", "type": "ongoing", "state": "ready" }],
                          "edges": [{ "from": "web", "to": "db", "kind": "requires" }] } },
         "ReloadReport": { "type": "object", "required": ["added", "removed", "changed", "unchanged"],
-            "properties": { "added": names, "removed": names, "changed": names, "unchanged": names },
-            "example": { "added": ["cron"], "removed": [], "changed": ["web"], "unchanged": ["db"] } },
+            "properties": { "added": names, "removed": names, "changed": names, "unchanged": names,
+                "api": names, "metrics": names, "restart_needed": names },
+            "example": { "added": ["cron"], "removed": [], "changed": ["web"], "unchanged": ["db"],
+                "api": ["auth"], "metrics": [], "restart_needed": [] } },
         "Readiness": { "type": "object", "required": ["ready", "not_ready"], "properties": {
             "ready": { "type": "boolean" }, "not_ready": names },
             "example": { "ready": false, "not_ready": ["web"] } },
@@ -139,7 +139,7 @@ fn schemas() -> Value {
             "instance": { "type": "integer", "minimum": 0 } }, "example": { "instance": 3 } },
         "SignalRequest": { "type": "object", "required": ["signal"], "properties": {
             "signal": { "oneOf": [{ "type": "string", "enum": signal_names() },
-                                  { "type": "integer", "minimum": 1, "maximum": 31 }] } },
+                                  { "type": "integer", "minimum": 1, "maximum": 64 }] } },
             "example": { "signal": "HUP" } },
         "SignalResult": { "type": "object", "required": ["service", "signal"], "properties": {
             "service": { "type": "string" }, "signal": { "type": "string" } } },
@@ -337,6 +337,44 @@ fn operation(op: Op, metrics_open: bool) -> Value {
             ("Readiness of the autostart services", "none")
         }
     };
+    // Browser safety of TCP listeners (SPEC 9), on every operation.
+    responses.insert(
+        "421".into(),
+        error_response(
+            "TCP: the Host header is not the listener's address, localhost or in \
+             api.allowed_hosts (code `misdirected_request`)",
+        ),
+    );
+    responses
+        .entry("403")
+        .or_insert_with(|| error_response("TCP: a foreign Origin (code `forbidden_origin`)"));
+    if matches!(
+        op,
+        Op::Start | Op::Stop | Op::Restart | Op::Signal | Op::Trigger | Op::Reload
+    ) {
+        responses.insert(
+            "415".into(),
+            error_response(
+                "TCP: a POST without Content-Type: application/json \
+                 (code `unsupported_media_type`)",
+            ),
+        );
+    }
+    if op == Op::Signal {
+        responses.insert(
+            "408".into(),
+            error_response("the body did not arrive within 5s (code `request_timeout`)"),
+        );
+    }
+    if matches!(op, Op::Events | Op::Logs) {
+        responses.insert(
+            "503".into(),
+            error_response(
+                "the supervisor is not answering, or too many event streams are open \
+                 (code `too_many_subscribers`)",
+            ),
+        );
+    }
     let mut o = json!({
         "summary": summary,
         "operationId": format!("{op:?}"),
@@ -393,7 +431,11 @@ pub fn document_for(metrics: &MetricsConfig, auth: bool) -> Value {
                     o.remove("security");
                     if let Some(r) = o.get_mut("responses").and_then(Value::as_object_mut) {
                         r.remove("401");
-                        r.remove("403");
+                        // Without auth, 403 is only a foreign Origin.
+                        r.insert(
+                            "403".into(),
+                            error_response("TCP: a foreign Origin (code `forbidden_origin`)"),
+                        );
                     }
                 }
             }

@@ -4,9 +4,10 @@
 
 use super::auth::Principal;
 use super::error::{self, HttpError};
-use super::{control, openapi, sse, AppState, BODY_LIMIT};
+use super::{control, openapi, scope, sse, AppState, BODY_LIMIT, BODY_TIMEOUT};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use oneinit_actors::logging::ring::LogTail;
 use oneinit_actors::model::config::{MetricsConfig, Role};
 use oneinit_actors::model::signal::{parse_signal, signal_short_name};
 use oneinit_actors::model::view::{ServiceView, Stream};
@@ -102,7 +103,7 @@ fn route_for(op: Op, method: Method) -> actix_web::Route {
         Op::Reload => r.to(reload),
         Op::Events => r.to(events),
         Op::OpenApi => r.to(openapi_doc),
-        Op::Metrics => r.to(metrics),
+        Op::Metrics => r.to(fallback),
         Op::Healthz => r.to(healthz),
         Op::Readyz => r.to(readyz),
     }
@@ -120,7 +121,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, metrics: &MetricsConfig) {
     .app_data(web::PayloadConfig::default().limit(BODY_LIMIT))
     .app_data(web::QueryConfig::default().error_handler(error::query_error))
     .app_data(web::PathConfig::default().error_handler(error::path_error));
-    let rows = endpoints(metrics);
+    // The metrics path follows the live settings (a reload may move or
+    // disable it): it is answered by the default service, see `fallback`.
+    let rows: Vec<Endpoint> = endpoints(metrics)
+        .into_iter()
+        .filter(|e| e.op != Op::Metrics)
+        .collect();
     let mut paths: Vec<&str> = Vec::new();
     for e in &rows {
         if !paths.contains(&e.path.as_str()) {
@@ -140,7 +146,38 @@ pub fn configure(cfg: &mut web::ServiceConfig, metrics: &MetricsConfig) {
             async move { error::wrong_method(req, &allow) }
         })));
     }
-    cfg.default_service(web::to(error::unknown_path));
+    cfg.default_service(web::to(fallback));
+}
+
+/// The metrics listener's only route: the live metrics path.
+pub(crate) async fn metrics_only(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
+    let live = st.live.current();
+    if live.metrics.enabled && req.path() == live.metrics.path {
+        if req.method() != Method::GET {
+            return error::wrong_method(req, "GET");
+        }
+        return match metrics(req, st).await {
+            Ok(r) => r,
+            Err(e) => e.error_response(),
+        };
+    }
+    HttpError::not_found(format!("this listener serves only {}", live.metrics.path))
+        .error_response()
+}
+
+/// Unknown paths, and the metrics path of the live settings.
+async fn fallback(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
+    let live = st.live.current();
+    if live.metrics.enabled && req.path() == live.metrics.path {
+        if req.method() != Method::GET {
+            return error::wrong_method(req, "GET");
+        }
+        return match metrics(req, st).await {
+            Ok(r) => r,
+            Err(e) => e.error_response(),
+        };
+    }
+    error::unknown_path(req).await
 }
 
 /// What the router and the query extractors make of a request target.
@@ -211,7 +248,7 @@ where
 }
 
 fn who(req: &HttpRequest, st: &AppState, role: Role) -> Result<Principal, HttpError> {
-    let p = st.auth.authenticate(req)?;
+    let p = st.live.current().auth.authenticate(req)?;
     p.require(role)?;
     Ok(p)
 }
@@ -236,6 +273,7 @@ async fn list_services(
         .await?
         .into_iter()
         .filter(|s| p.can_see(&s.name))
+        .map(|s| scope::view(&p, s))
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "services": services })))
 }
@@ -251,8 +289,8 @@ async fn get_service(
     st: web::Data<AppState>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    scoped(&req, &st, Role::Viewer, &name)?;
-    Ok(HttpResponse::Ok().json(fetch_service(&st, &name).await?))
+    let p = scoped(&req, &st, Role::Viewer, &name)?;
+    Ok(HttpResponse::Ok().json(scope::view(&p, fetch_service(&st, &name).await?)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -260,13 +298,54 @@ struct SignalBody {
     signal: serde_json::Value,
 }
 
+/// Reads a JSON body of at most `BODY_LIMIT` bytes within `BODY_TIMEOUT`
+/// (a client that sends its body byte by byte is cut off, 408).
+async fn json_body<T: serde::de::DeserializeOwned>(
+    mut payload: web::Payload,
+) -> Result<T, HttpError> {
+    use futures_util::StreamExt;
+    let read = async {
+        let mut buf = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|e| HttpError::bad_request(format!("cannot read the body: {e}")))?;
+            if buf.len() + chunk.len() > BODY_LIMIT {
+                return Err(HttpError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!(
+                        "request body is larger than {BODY_LIMIT} bytes; send a smaller JSON body"
+                    ),
+                ));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf)
+    };
+    let buf = tokio::time::timeout(BODY_TIMEOUT, read)
+        .await
+        .map_err(|_| {
+            HttpError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request body did not arrive within {}s; send it at once",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            )
+        })??;
+    serde_json::from_slice(&buf)
+        .map_err(|e| HttpError::bad_request(format!("malformed JSON body: {e}")))
+}
+
 async fn signal(
     req: HttpRequest,
     st: web::Data<AppState>,
     name: web::Path<String>,
-    body: web::Json<SignalBody>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, HttpError> {
     scoped(&req, &st, Role::Operator, &name)?;
+    let body: SignalBody = json_body(payload).await?;
     let text = match &body.signal {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Number(n) => n.to_string(),
@@ -276,7 +355,7 @@ async fn signal(
             ))
         }
     };
-    let sig = parse_signal(&text).map_err(HttpError::bad_request)?;
+    let sig = parse_signal(&text).map_err(|e| HttpError::bad_request(e.to_string()))?;
     let name = name.into_inner();
     ask(
         &st.backend.signal,
@@ -326,6 +405,10 @@ async fn logs(
 ) -> Result<HttpResponse, HttpError> {
     scoped(&req, &st, Role::Viewer, &name)?;
     let name = name.into_inner();
+    let slot = match q.follow {
+        Some(true) => Some(st.sse.enter()?),
+        _ => None,
+    };
     let stream = match q.stream.as_deref() {
         None => None,
         Some("stdout") => Some(Stream::Stdout),
@@ -353,7 +436,7 @@ async fn logs(
     } else {
         None
     };
-    let lines = ask(
+    let tail = ask(
         &st.backend.get_logs,
         GetLogs {
             name: name.clone(),
@@ -362,10 +445,53 @@ async fn logs(
         },
     )
     .await??;
-    match live {
-        None => Ok(HttpResponse::Ok().json(serde_json::json!({ "lines": lines }))),
-        Some(rx) => Ok(sse::response(sse::log_stream(lines, rx, stream))),
+    match (live, slot) {
+        (Some(rx), Some(slot)) => Ok(sse::response(sse::log_stream(
+            slot,
+            tail.collect_all(),
+            rx,
+            stream,
+        ))),
+        _ => Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .streaming(lines_body(tail))),
     }
+}
+
+/// `{"lines":[...]}`, written a batch of lines at a time as the client
+/// reads: memory per request stays at one batch, whatever the ring holds.
+fn lines_body(
+    tail: LogTail,
+) -> impl futures_util::Stream<Item = Result<actix_web::web::Bytes, actix_web::Error>> {
+    enum At {
+        Start,
+        Lines { first: bool },
+        Done,
+    }
+    futures_util::stream::unfold((tail, At::Start), |(mut tail, at)| async move {
+        let (chunk, next) = match at {
+            At::Start => (b"{\"lines\":[".to_vec(), At::Lines { first: true }),
+            At::Lines { first } => {
+                let batch = tail.next_batch();
+                if batch.is_empty() {
+                    (b"]}".to_vec(), At::Done)
+                } else {
+                    let mut out = Vec::with_capacity(batch.len() * 96);
+                    for (i, line) in batch.iter().enumerate() {
+                        if !(first && i == 0) {
+                            out.push(b',');
+                        }
+                        if serde_json::to_writer(&mut out, line).is_err() {
+                            return None;
+                        }
+                    }
+                    (out, At::Lines { first: false })
+                }
+            }
+            At::Done => return None,
+        };
+        Some((Ok(actix_web::web::Bytes::from(chunk)), (tail, next)))
+    })
 }
 
 async fn graph(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
@@ -399,18 +525,27 @@ async fn reload(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpRespons
 
 async fn events(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
     let p = who(&req, &st, Role::Viewer)?;
+    let slot = st.sse.enter()?;
     let rx = ask(&st.backend.subscribe_events, SubscribeEvents).await?;
-    Ok(sse::response(sse::event_stream(rx, p)))
+    Ok(sse::response(sse::event_stream(slot, rx, p)))
 }
 
 async fn openapi_doc(st: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(openapi::document_for(&st.metrics, st.auth.enabled()))
+    let live = st.live.current();
+    HttpResponse::Ok().json(openapi::document_for(&live.metrics, live.auth.enabled()))
 }
 
-async fn metrics(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
-    if st.metrics.auth {
-        who(&req, &st, Role::Viewer)?;
-    }
+/// `/metrics`: open, or with `metrics.auth` the viewer role; a scoped
+/// caller sees only the series of its services.
+pub(super) async fn metrics(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
+    let caller = if st.live.current().metrics.auth {
+        Some(who(&req, &st, Role::Viewer)?)
+    } else {
+        None
+    };
     let Some(exporter) = &st.backend.gather_metrics else {
         return Err(HttpError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -423,6 +558,11 @@ async fn metrics(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpRespon
         oneinit_actors::metrics_exporter::messages::GatherMetrics,
     )
     .await?;
+    let mut text = match &caller {
+        Some(p) => scope::metrics(p, &text),
+        None => text,
+    };
+    text.push_str(&st.live.exposition());
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(text))

@@ -60,7 +60,7 @@ async fn redirect() -> HttpResponse {
 
 /// `{"role", "services", "version", "uptime_seconds"}` of the caller.
 async fn session(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
-    let who = st.auth.authenticate(&req)?;
+    let who = st.live.current().auth.authenticate(&req)?;
     let role = match who.role {
         Role::Viewer => "viewer",
         Role::Operator => "operator",

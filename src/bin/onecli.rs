@@ -62,7 +62,7 @@ enum Cmd {
     Stop(Control),
     /// Restart services.
     Restart(Control),
-    /// Send a signal (HUP, USR1, 15, ...) to every running instance of a service.
+    /// Send a signal (HUP, USR1, RTMIN+2, 15, ...) to every running instance of a service.
     Signal { service: String, signal: String },
     /// Start one run of an on-demand / per-demand service and print its instance id.
     Trigger { service: String },

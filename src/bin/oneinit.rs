@@ -2,7 +2,6 @@
 
 use actix::{Actor, Addr, AsyncContext, Context};
 use clap::{Parser, Subcommand};
-use nix::sys::signal::Signal;
 use oneinit::metrics_listener;
 use oneinit_actors::config_loader;
 use oneinit_actors::health_checker::{HealthChecker, HealthSetup};
@@ -13,7 +12,8 @@ use oneinit_actors::model::activation;
 use oneinit_actors::model::config::{
     Command, Config, LogFormat, LogLevel, RestartPolicy, ServiceConfig, ServiceType,
 };
-use oneinit_actors::model::signal::SignalName;
+use oneinit_actors::model::signal::Signal;
+use oneinit_actors::model::signal::{parse_signal, SignalName, UnknownSignal};
 use oneinit_actors::notifier::deliver::RetryPolicy;
 use oneinit_actors::notifier::{Notifier, NotifierSetup};
 use oneinit_actors::service::plan;
@@ -43,6 +43,20 @@ struct Cli {
     /// Run COMMAND as the critical service `main` and exit with its status (like tini).
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
+    /// Tini mode: send the signals for COMMAND to its whole process group, not
+    /// just to its process (tini's -g; also set by TINI_KILL_PROCESS_GROUP).
+    #[arg(short = 'g')]
+    group: bool,
+    /// Accepted for tini compatibility; oneinit is always a subreaper.
+    #[arg(short = 's')]
+    subreaper: bool,
+    /// Tini mode: exit 0 when COMMAND exits with CODE (0-255); repeatable (tini's -e).
+    #[arg(short = 'e', value_name = "CODE")]
+    expect_exit: Vec<u8>,
+    /// Signal oneinit receives when its parent process dies, e.g. TERM or KILL
+    /// (tini's -p; PR_SET_PDEATHSIG).
+    #[arg(short = 'p', value_name = "SIGNAL", value_parser = parse_signal_arg)]
+    parent_death_signal: Option<Signal>,
     #[command(subcommand)]
     sub: Option<Sub>,
 }
@@ -121,10 +135,32 @@ fn runtime() -> tokio::runtime::Runtime {
         })
 }
 
+/// `-p SIGNAL`: a name (`TERM`, `SIGUSR1`, `RTMIN+1`) or a number.
+fn parse_signal_arg(text: &str) -> Result<Signal, UnknownSignal> {
+    parse_signal(text)
+}
+
+/// tini's flags: `-g` and `-e` only mean something for the command after `--`.
+fn misplaced_tini_flags(cli: &Cli) -> bool {
+    cli.command.is_empty() && (cli.group || !cli.expect_exit.is_empty())
+}
+
 /// Supervises until shutdown; returns oneinit's exit code (SPEC 1).
 fn run(cli: Cli) -> i32 {
     oneinit_actors::sys::memory::tune_allocator();
+    if misplaced_tini_flags(&cli) {
+        eprintln!("oneinit: -g and -e apply to the command after `--` (tini mode); add `-- COMMAND [ARG]...` or remove them");
+        return 2;
+    }
+    if let Some(sig) = cli.parent_death_signal {
+        if let Err(e) = pid1::set_parent_death_signal(sig) {
+            eprintln!("oneinit: -p {sig}: cannot set the parent-death signal: {e}");
+            return 2;
+        }
+    }
     let tini = !cli.command.is_empty();
+    // tini reads TINI_KILL_PROCESS_GROUP as -g (its presence, whatever the value).
+    let tini_group = cli.group || std::env::var_os("TINI_KILL_PROCESS_GROUP").is_some();
     let explicit = !cli.config.is_empty();
     let sources = if explicit {
         cli.config.clone()
@@ -160,12 +196,14 @@ fn run(cli: Cli) -> i32 {
     } else {
         Config::default()
     };
+    // Secrets (token_env, secrets_env, ONECLI_TOKEN) never reach children.
+    oneinit_actors::secrets::protect(&config);
     if tini {
         if config.services.contains_key("main") {
             eprintln!("oneinit: the service name `main` is reserved for the command after `--`; rename the service in the configuration");
             return 2;
         }
-        let main = tini_main(&config, cli.command.clone());
+        let main = tini_main(&config, cli.command.clone(), tini_group, !use_config);
         config
             .services
             .insert("main".into(), std::sync::Arc::new(main));
@@ -210,6 +248,13 @@ fn run(cli: Cli) -> i32 {
             return 2;
         }
     };
+    let bound_metrics = match metrics_listener::bind(&config.metrics, &config.api) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("oneinit: {e}");
+            return 2;
+        }
+    };
 
     let format = match cli.log_format.as_deref() {
         Some("text") => LogFormat::Text,
@@ -231,9 +276,14 @@ fn run(cli: Cli) -> i32 {
         // Tini mode passes main's output through: only errors of its own.
         None => config.logging.level.unwrap_or(default_level),
     };
-    let sink = LogSink::start(Box::new(std::io::stdout()));
+    let stall = config
+        .logging
+        .stall_timeout
+        .map_or(oneinit_actors::logging::sink::DEFAULT_STALL, |d| d.get());
+    let sink = LogSink::start_with(stdout_writer(), stall);
     let level_handle = LevelHandle::new(level);
     let log = root_logger_with_level(&sink, format, level_handle.clone());
+    oneinit::api::accept_log::install(log.clone());
     if let Some(file) = &config.logging.file {
         let policy = RotationPolicy::for_oneinit(file);
         sink.add_output(Box::new(RotatingFile::open(policy, report_to(log.clone()))));
@@ -245,25 +295,6 @@ fn run(cli: Cli) -> i32 {
         }
     }
     let exporter = start_metrics_exporter(&config);
-    if config.metrics.enabled {
-        if let Some(listen) = config.metrics.listen.clone() {
-            let path = config.metrics.path.clone();
-            let exporter = exporter.clone();
-            match system.block_on(async move { metrics_listener::serve(&listen, &path, exporter) })
-            {
-                Ok(bound) => {
-                    info!(log, "serving metrics"; "listen" => bound.to_string(), "path" => &config.metrics.path)
-                }
-                Err(e) => {
-                    eprintln!(
-                        "oneinit: metrics.listen {}: cannot listen: {e}; choose a free host:port",
-                        config.metrics.listen.as_deref().unwrap_or_default()
-                    );
-                    return 2;
-                }
-            }
-        }
-    }
     let setup = ManagerSetup {
         config,
         log: log.clone(),
@@ -282,10 +313,18 @@ fn run(cli: Cli) -> i32 {
     };
     let api_log = log.clone();
     let fixed_level = cli.log_level.is_some();
+    let pass_signals = tini && !use_config;
+    // A reload applies api.auth, TLS files and metrics through this.
+    let live = bound_api.live();
     let api = system.block_on(async move {
         let gather = exporter.clone().recipient();
         let manager = start_actors(setup, &exporter, move |manager| {
-            let manager = manager.with_remote_digests(remote_digests);
+            let mut manager = manager
+                .with_remote_digests(remote_digests)
+                .with_settings_hook(live);
+            if pass_signals {
+                manager = manager.passing_signals();
+            }
             if fixed_level {
                 manager
             } else {
@@ -293,6 +332,15 @@ fn run(cli: Cli) -> i32 {
             }
         });
         let backend = oneinit::api::ApiBackend::new(&manager, Some(gather));
+        if let Some(m) = bound_metrics {
+            let addr = m.addr.to_string();
+            match m.serve(&bound_api, backend.clone(), api_log.clone()) {
+                Ok(url) => info!(api_log, "serving metrics"; "listen" => addr, "url" => url),
+                Err(e) => {
+                    slog::error!(api_log, "the metrics listener could not start"; "error" => %e)
+                }
+            }
+        }
         bound_api.serve(backend, api_log)
     });
     let api = match api {
@@ -309,12 +357,28 @@ fn run(cli: Cli) -> i32 {
         }
     };
     let code = system.run_with_code().unwrap_or(1);
+    // tini's -e: main's expected codes count as success.
+    let code = match u8::try_from(code) {
+        Ok(c) if tini && cli.expect_exit.contains(&c) => 0,
+        _ => code,
+    };
     if let Some(api) = &api {
         api.remove_sockets();
     }
     drop(log);
-    sink.flush(Duration::from_secs(2));
+    // Bounded by progress: a flush gives up once stdout takes nothing.
+    sink.flush(Duration::from_secs(60));
     code
+}
+
+/// stdout for the log writer: a duplicate of fd 1 written directly, not
+/// std's line-buffered `Stdout` (the writer batches records itself).
+fn stdout_writer() -> Box<dyn std::io::Write + Send> {
+    use std::os::fd::AsFd;
+    match std::io::stdout().as_fd().try_clone_to_owned() {
+        Ok(fd) => Box::new(std::fs::File::from(fd)),
+        Err(_) => Box::new(std::io::stdout()),
+    }
 }
 
 /// Starts the ServiceManager with its peers, the HealthChecker and the
@@ -394,7 +458,12 @@ fn start_metrics_exporter(config: &Config) -> Addr<MetricsExporter> {
 }
 
 /// Tini mode: the command after `--` as the critical service `main`.
-fn tini_main(config: &Config, command: Vec<String>) -> ServiceConfig {
+/// Its signals go to its process, or to its process group with `-g`
+/// (`group`). Without a config file (`pass_all`) every signal oneinit
+/// catches but SIGCHLD is forwarded to it, like tini; with one, the signals
+/// that mean something to oneinit (TERM, INT, QUIT, HUP, USR1) keep their
+/// meaning and the others are forwarded (SPEC 1).
+fn tini_main(config: &Config, command: Vec<String>, group: bool, pass_all: bool) -> ServiceConfig {
     let capture = config
         .defaults
         .as_ref()
@@ -409,20 +478,16 @@ fn tini_main(config: &Config, command: Vec<String>) -> ServiceConfig {
     };
     main.restart.policy = Some(RestartPolicy::Never);
     main.logs.capture = Some(capture);
-    main.forward_signals = signals::HANDLED
-        .iter()
-        .copied()
-        .filter(|s| {
-            !matches!(
-                s,
-                Signal::SIGCHLD
-                    | Signal::SIGTERM
-                    | Signal::SIGINT
-                    | Signal::SIGQUIT
-                    | Signal::SIGHUP
-                    | Signal::SIGUSR1
-            )
-        })
+    main.stop.group = group;
+    let kept_by_oneinit = |s: Signal| match s {
+        Signal::SIGCHLD => true,
+        Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT | Signal::SIGHUP | Signal::SIGUSR1 => {
+            !pass_all
+        }
+        _ => false,
+    };
+    main.forward_signals = signals::caught()
+        .filter(|&s| !kept_by_oneinit(s))
         .map(SignalName)
         .collect();
     main

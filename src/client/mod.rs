@@ -85,7 +85,15 @@ impl Client {
                     "--server {server}: a unix socket needs an absolute path, e.g. unix:///run/oneinit/oneinit.sock"
                 )));
             }
-            Transport::Unix(PathBuf::from(path))
+            let path = PathBuf::from(path);
+            // The token goes only to a socket in a folder that no other
+            // user could have planted (SPEC 9).
+            if token.as_deref().is_some_and(|t| !t.is_empty()) {
+                oneinit_actors::sys::runtime_dir::check_socket_dir(&path).map_err(|e| {
+                    ClientError::Usage(format!("not sending the token to {server}: {e}"))
+                })?;
+            }
+            Transport::Unix(path)
         } else if server.starts_with("http://") || server.starts_with("https://") {
             let mut b = reqwest::Client::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
@@ -169,7 +177,9 @@ impl Client {
                 if let Some(t) = &self.token {
                     rb = rb.bearer_auth(t);
                 }
-                if body.is_some() {
+                // Every mutating request says JSON, even without a body: the
+                // API refuses others on TCP (browser safety, SPEC 9).
+                if body.is_some() || method != "GET" {
                     rb = rb.header("Content-Type", "application/json").body(payload);
                 }
                 let resp = rb
@@ -207,7 +217,7 @@ impl Client {
                 if let Some(t) = &self.token {
                     rb = rb.header("Authorization", format!("Bearer {t}"));
                 }
-                if body.is_some() {
+                if body.is_some() || method != "GET" {
                     rb = rb.header("Content-Type", "application/json");
                 }
                 let req = rb

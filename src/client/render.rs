@@ -81,16 +81,23 @@ pub fn status_table(services: &[ServiceView]) -> String {
 }
 
 /// The dependency tree: roots are services nothing depends on; each
-/// service's children are what it requires/wants/comes after. A service
+/// service's children are what it requires/wants/comes after (or what
+/// declared `before` it). A service
 /// reached twice is shown again with `(see above)` instead of its subtree.
 pub fn tree(graph: &GraphView) -> String {
     let mut deps: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
     let mut depended: BTreeSet<&str> = BTreeSet::new();
     for e in &graph.edges {
-        deps.entry(e.from.as_str())
+        // `a before: [x]` means x comes after a: a is shown under x.
+        let (waits, waited_for) = if e.kind == "before" {
+            (e.to.as_str(), e.from.as_str())
+        } else {
+            (e.from.as_str(), e.to.as_str())
+        };
+        deps.entry(waits)
             .or_default()
-            .push((e.to.as_str(), e.kind.as_str()));
-        depended.insert(e.to.as_str());
+            .push((waited_for, e.kind.as_str()));
+        depended.insert(waited_for);
     }
     let state: BTreeMap<&str, &str> = graph
         .nodes
@@ -213,5 +220,23 @@ mod tests {
             "web (ready)\n├── db (ready) [requires]\n└── cache (ready) [wants]\n\
              worker (ready)\n└── db (ready) [requires]\n"
         );
+    }
+
+    #[test]
+    fn tree_shows_a_before_edge_under_the_later_service() {
+        let node = |n: &str| GraphNode {
+            name: n.into(),
+            kind: "ongoing".into(),
+            state: ServiceState::Ready,
+        };
+        let g = GraphView {
+            nodes: vec![node("a"), node("e")],
+            edges: vec![GraphEdge {
+                from: "e".into(),
+                to: "a".into(),
+                kind: "before".into(),
+            }],
+        };
+        assert_eq!(tree(&g), "a (ready)\n└── e (ready) [before]\n");
     }
 }

@@ -41,22 +41,39 @@ impl Section {
 /// Include depth limit, so a self-including file cannot recurse forever.
 const MAX_DEPTH: usize = 16;
 
+/// The sections of a file and its includes, and what the includes did not
+/// find (each an `[include]` pattern that matched no file).
+pub struct Read {
+    pub sections: Vec<Section>,
+    pub unmatched: Vec<Unmatched>,
+}
+
+/// An `[include] files` pattern that matched no file.
+pub struct Unmatched {
+    /// `FILE:LINE` of the `files =` entry.
+    pub at: String,
+    pub pattern: String,
+}
+
 /// Reads `path` and every file its `[include]` sections name, in order
 /// (included files' sections follow the including file's).
-pub fn read_with_includes(path: &Path) -> Result<Vec<Section>, ImportError> {
-    let mut sections = Vec::new();
+pub fn read_with_includes(path: &Path) -> Result<Read, ImportError> {
+    let mut read = Read {
+        sections: Vec::new(),
+        unmatched: Vec::new(),
+    };
     let mut seen = HashSet::new();
     let mut budget = Budget::default();
-    read_file(path, 0, &mut seen, &mut budget, &mut sections)?;
-    check_duplicates(&sections)?;
-    Ok(sections)
+    read_file(path, 0, &mut seen, &mut budget, &mut read)?;
+    check_duplicates(&read.sections)?;
+    Ok(read)
 }
 
 /// A file's text, within the same budgets as a oneinit config
 /// (`config_loader::budget`): its size, all files together, their number.
 /// A larger (or endless) file is refused without reading it all.
 fn read_bounded(path: &Path, budget: &mut Budget) -> Result<String, String> {
-    use std::io::Read;
+    use std::io::Read as _;
     let cannot = |e: std::io::Error| {
         format!("cannot read the file: {e} (check the path and its permissions)")
     };
@@ -81,7 +98,7 @@ fn read_file(
     depth: usize,
     seen: &mut HashSet<PathBuf>,
     budget: &mut Budget,
-    out: &mut Vec<Section>,
+    out: &mut Read,
 ) -> Result<(), ImportError> {
     let source = path.display().to_string();
     if depth > MAX_DEPTH {
@@ -107,9 +124,10 @@ fn read_file(
         .filter(|s| s.name == "include")
         .cloned()
         .collect();
-    out.extend(sections.into_iter().filter(|s| s.name != "include"));
+    out.sections
+        .extend(sections.into_iter().filter(|s| s.name != "include"));
     for inc in includes {
-        for file in include_files(&inc)? {
+        for file in include_files(&inc, &mut out.unmatched)? {
             read_file(&file, depth + 1, seen, budget, out)?;
         }
     }
@@ -118,7 +136,12 @@ fn read_file(
 
 /// The files an `[include]` section names: whitespace-separated globs,
 /// relative to the including file's folder, each glob's matches sorted.
-fn include_files(inc: &Section) -> Result<Vec<PathBuf>, ImportError> {
+/// A pattern that matches nothing is not an error (supervisord skips it);
+/// it is reported in `unmatched`.
+fn include_files(
+    inc: &Section,
+    unmatched: &mut Vec<Unmatched>,
+) -> Result<Vec<PathBuf>, ImportError> {
     let Some(entry) = inc.get("files") else {
         return Err(ImportError::at(
             &inc.source,
@@ -157,6 +180,12 @@ fn include_files(inc: &Section) -> Result<Vec<PathBuf>, ImportError> {
         })?;
         let mut matched: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
         matched.sort();
+        if matched.is_empty() {
+            unmatched.push(Unmatched {
+                at: format!("{}:{}", inc.source, entry.line),
+                pattern: pattern.to_string(),
+            });
+        }
         files.extend(matched);
     }
     Ok(files)

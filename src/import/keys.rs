@@ -20,6 +20,10 @@ const CONSOLE_PATHS: &[&str] = &[
     "/proc/self/fd/2",
 ];
 
+/// `stdout_logfile = syslog` is supervisord's special value (output to
+/// syslog), not a file name: oneinit captures the output into its own log.
+const SYSLOG_NOTE: &str = "{key} = syslog: supervisord sent this output to syslog; oneinit captures it into its own log (its stdout and `onecli logs`), not into a file named syslog";
+
 /// supervisord's booleans.
 fn parse_bool(text: &str) -> Option<bool> {
     match text.trim().to_ascii_lowercase().as_str() {
@@ -246,6 +250,11 @@ pub(super) fn build(
                 p.trim()
             ));
         }
+        Some(p) if p.trim().eq_ignore_ascii_case("syslog") => {
+            d.log_capture = true;
+            d.header
+                .push(SYSLOG_NOTE.replace("{key}", "stdout_logfile"));
+        }
         Some(p) if p.trim().eq_ignore_ascii_case("AUTO") => {}
         Some(p) if p.trim().eq_ignore_ascii_case("NONE") => {
             note(&mut d, "stdout_logfile", reason("stdout_logfile"))
@@ -281,11 +290,20 @@ pub(super) fn build(
             .push("redirect_stderr = true: stdout and stderr share one log (oneinit's way)".into());
     }
     let stderr_file = plain("stderr_logfile").map(|p| p.trim().to_string());
+    let stderr_syslog = stderr_file
+        .as_deref()
+        .is_some_and(|p| p.eq_ignore_ascii_case("syslog"));
+    if stderr_syslog {
+        d.log_capture = true;
+        d.header
+            .push(SYSLOG_NOTE.replace("{key}", "stderr_logfile"));
+    }
     let stderr_merged = redirect
         || match &stderr_file {
             None => true,
             Some(p) => {
                 CONSOLE_PATHS.contains(&p.as_str())
+                    || stderr_syslog
                     || p.eq_ignore_ascii_case("AUTO")
                     || Some(p.as_str()) == plain("stdout_logfile").as_deref().map(str::trim)
             }

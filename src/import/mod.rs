@@ -62,8 +62,19 @@ impl std::error::Error for ImportError {}
 
 /// Converts the supervisord configuration at `path` (and its includes).
 pub fn convert_supervisord(path: &Path) -> Result<Conversion, ImportError> {
-    let sections = ini::read_with_includes(path)?;
-    let mut warnings = Vec::new();
+    let ini::Read {
+        sections,
+        unmatched,
+    } = ini::read_with_includes(path)?;
+    let mut warnings: Vec<String> = unmatched
+        .iter()
+        .map(|u| {
+            format!(
+                "{}: warning: [include] files pattern {:?} matches no file; nothing is included from it",
+                u.at, u.pattern
+            )
+        })
+        .collect();
     let mut doc = Document {
         source: path.display().to_string(),
         notes: Vec::new(),
@@ -72,6 +83,16 @@ pub fn convert_supervisord(path: &Path) -> Result<Conversion, ImportError> {
         api_comments: Vec::new(),
         services: Vec::new(),
     };
+
+    if !unmatched.is_empty() {
+        doc.notes.push(TopNote {
+            title: "[include]: patterns that matched no file, so nothing was included from them (check the paths)".into(),
+            lines: unmatched
+                .iter()
+                .map(|u| format!("{}: {:?} matches no file", u.at, u.pattern))
+                .collect(),
+        });
+    }
 
     let mut global_env = Vec::new();
     let mut global_umask = None;

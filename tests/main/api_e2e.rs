@@ -288,6 +288,7 @@ api:
     let admin = client(Some((&admin_crt, &admin_key)));
     let r = admin
         .post(d.url("/v1/services/idle/start"))
+        .header("Content-Type", "application/json")
         .send()
         .await
         .unwrap();

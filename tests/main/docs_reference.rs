@@ -102,7 +102,7 @@ fn full_config() -> Config {
             overlap: Overlap::Skip,
             timezone: Some("UTC".into()),
         }),
-        forward_signals: vec![SignalName(nix::sys::signal::Signal::SIGUSR2)],
+        forward_signals: vec![SignalName(oneinit_actors::model::signal::Signal::SIGUSR2)],
         ..ServiceConfig::default()
     };
     let notifier = NotifierConfig {
@@ -148,6 +148,7 @@ fn full_config() -> Config {
             }),
             insecure: true,
             ui: true,
+            allowed_hosts: vec!["oneinit.internal".into()],
         },
         metrics: MetricsConfig {
             listen: Some("127.0.0.1:2".into()),
@@ -162,6 +163,7 @@ fn full_config() -> Config {
                 max_files: 1,
                 compress: true,
             }),
+            stall_timeout: Some(ConfDuration::from_secs(1)),
         },
         notifiers: BTreeMap::from([("<name>".into(), notifier)]),
         remote: RemoteConfig {
@@ -171,6 +173,7 @@ fn full_config() -> Config {
         },
         defaults: Some(serde_json::json!({"restart": {"delay": "1s"}})),
         shutdown: ShutdownConfig::default(),
+        secrets_env: vec!["DB_PASSWORD".into()],
         services: BTreeMap::from([("<name>".into(), std::sync::Arc::new(service))]),
     }
 }

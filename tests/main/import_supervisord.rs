@@ -572,3 +572,57 @@ fn converted_config_runs_under_oneinit() {
         "no service outlives oneinit"
     );
 }
+
+#[test]
+fn syslog_logfiles_are_a_comment_not_a_file_named_syslog() {
+    let dir = TempDir::new().expect("temp dir");
+    let conf = write_file(
+        dir.path(),
+        "supervisord.conf",
+        "[program:web]\ncommand=/bin/web\nstdout_logfile=syslog\nstderr_logfile=syslog\n",
+    );
+    let (yaml, v, _) = import(&conf);
+    let web = at(&v, "services.web");
+    assert!(
+        at(web, "logs.file").is_null(),
+        "no log file for syslog:\n{yaml}"
+    );
+    assert!(!yaml.contains("file: syslog"), "{yaml}");
+    for key in ["stdout_logfile", "stderr_logfile"] {
+        assert!(
+            yaml.contains(&format!(
+                "# {key} = syslog: supervisord sent this output to syslog; oneinit captures it into its own log"
+            )),
+            "{key} comment missing:\n{yaml}"
+        );
+    }
+    assert!(
+        !yaml.contains("not converted: stderr_logfile"),
+        "stderr_logfile=syslog is understood, not left out:\n{yaml}"
+    );
+    assert_checks(dir.path(), &yaml);
+}
+
+#[test]
+fn an_include_that_matches_nothing_becomes_a_comment_and_a_warning() {
+    let dir = TempDir::new().expect("temp dir");
+    let conf = write_file(
+        dir.path(),
+        "supervisord.conf",
+        "[include]\nfiles = conf.d/*.conf\n\n[program:web]\ncommand=/bin/web\n",
+    );
+    let (yaml, v, stderr) = import(&conf);
+    assert_eq!(strings(&v, "services.web.command"), ["/bin/web"], "{yaml}");
+    let at_line = format!("{}:2", conf.display());
+    assert!(
+        yaml.contains(&format!("# {at_line}: \"conf.d/*.conf\" matches no file")),
+        "no comment for the empty include:\n{yaml}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{at_line}: warning: [include] files pattern \"conf.d/*.conf\" matches no file"
+        )),
+        "no warning: {stderr}"
+    );
+    assert_checks(dir.path(), &yaml);
+}

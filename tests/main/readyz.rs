@@ -48,6 +48,7 @@ services:
     assert_eq!(status(&d, "/healthz").await.0, 200);
     let r = http()
         .post(d.url("/v1/services/slow/stop?wait=true&timeout=10s"))
+        .header("Content-Type", "application/json")
         .send()
         .await
         .unwrap();

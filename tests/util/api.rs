@@ -111,6 +111,9 @@ pub async fn call(
     }
     if let Some(b) = body {
         rb = rb.json(&b);
+    } else if method != "GET" {
+        // As onecli does: mutating requests say JSON (SPEC 9 browser safety).
+        rb = rb.header("Content-Type", "application/json");
     }
     let resp = rb.send().await.expect("request");
     let status = resp.status().as_u16();

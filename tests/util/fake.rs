@@ -9,6 +9,7 @@
 
 use actix::prelude::*;
 use chrono::Utc;
+use oneinit_actors::logging::ring::LogTail;
 use oneinit_actors::metrics_exporter::messages::GatherMetrics;
 use oneinit_actors::model::view::{
     GraphEdge, GraphNode, GraphView, Health, InstanceView, LogLine, ReadinessView, ReloadReport,
@@ -242,7 +243,7 @@ impl Handler<TriggerService> for FakeManager {
 }
 
 impl Handler<GetLogs> for FakeManager {
-    type Result = Result<Vec<LogLine>, ControlError>;
+    type Result = Result<LogTail, ControlError>;
     fn handle(&mut self, m: GetLogs, _: &mut Context<Self>) -> Self::Result {
         let lines = self
             .logs
@@ -257,7 +258,9 @@ impl Handler<GetLogs> for FakeManager {
             .tail
             .map(|t| filtered.len().saturating_sub(t))
             .unwrap_or(0);
-        Ok(filtered.into_iter().skip(skip).collect())
+        Ok(LogTail::from_lines(
+            filtered.into_iter().skip(skip).collect(),
+        ))
     }
 }
 

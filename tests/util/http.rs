@@ -24,6 +24,8 @@ pub enum Reply {
     Huge(u64),
     /// 200 without Content-Length, bytes until the client gives up.
     Endless,
+    /// 200 with this body (and its Content-Length), one byte per interval.
+    Trickle(String, Duration),
 }
 
 impl Reply {
@@ -211,6 +213,22 @@ fn serve<S: Read + Write>(stream: S, routes: Arc<Mutex<Routes>>, stop: Arc<Atomi
             let head = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_string();
             stream_bytes(out, head, None, &stop)
         }
+        Reply::Trickle(body, every) => (|| {
+            write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )?;
+            for b in body.bytes() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                out.write_all(&[b])?;
+                out.flush()?;
+                std::thread::sleep(every);
+            }
+            Ok(())
+        })(),
     };
     let _ = out.flush();
 }

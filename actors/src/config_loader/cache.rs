@@ -74,12 +74,26 @@ pub fn store(
 }
 
 /// temp file in the same folder, fsync, rename: a reader never sees half
-/// a document, a crash leaves the old copy.
+/// a document, a crash leaves the old copy. The temp file is created new
+/// (`O_EXCL`, which never follows a symlink) with mode 0600, so a planted
+/// link cannot redirect the write and no other user can read the copy; the
+/// rename replaces a link at the final name instead of following it.
 fn write_atomic(dir: &Path, name: &str, record: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // A leftover of a crashed writer with the same pid.
+    let _ = std::fs::remove_file(&tmp);
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)?;
         f.write_all(record)?;
         f.sync_all()?;
         std::fs::rename(&tmp, dir.join(name))
@@ -159,5 +173,26 @@ mod tests {
         // No temp files left behind.
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn cache_files_are_private_and_links_are_not_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let settings = RemoteConfig {
+            cache_dir: dir.path().display().to_string(),
+            ..RemoteConfig::default()
+        };
+        let url = Url::parse("https://example.com/a.yaml").unwrap();
+        // A symlink planted at the final name points at a victim file.
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join(key(&url))).unwrap();
+        store(&settings, &url, None, b"x: 1\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        let path = dir.path().join(key(&url));
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(meta.is_file());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     }
 }

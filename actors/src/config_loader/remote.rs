@@ -104,7 +104,16 @@ pub async fn fetch(
 fn client(settings: &RemoteConfig) -> Result<reqwest::Client, String> {
     let timeout = settings.timeout.get();
     let policy = reqwest::redirect::Policy::custom(|attempt| {
-        if attempt.previous().iter().any(|u| u == attempt.url()) {
+        let from_https = attempt.previous().iter().any(|u| u.scheme() == "https");
+        if from_https && attempt.url().scheme() == "http" {
+            // Never downgrade, even with `allow_http`: the https source
+            // was chosen for its integrity.
+            let msg = format!(
+                "refusing the redirect from https to plain http ({}); fix the server's redirect",
+                attempt.url()
+            );
+            attempt.error(msg)
+        } else if attempt.previous().iter().any(|u| u == attempt.url()) {
             let chain: Vec<String> = attempt.previous().iter().map(Url::to_string).collect();
             let msg = format!("redirect loop: {} -> {}", chain.join(" -> "), attempt.url());
             attempt.error(msg)

@@ -146,7 +146,7 @@ async fn exec_check(
         ExitStatus::Signaled(s) => Err(format!(
             "exec check {} killed by {}{}",
             spec_name(command),
-            s.as_str(),
+            s.name(),
             with_output(&outcome.output)
         )),
     }

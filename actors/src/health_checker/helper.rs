@@ -5,12 +5,12 @@
 //! deadline. On timeout, or when the caller drops the future, the whole
 //! process group is SIGKILLed; the reaper still collects it.
 
+use crate::model::signal::Signal;
 use crate::service::messages::InstanceExited;
 use crate::service_manager::process_table::{ProcessOwner, ProcessTable};
 use crate::sys::reap::ExitStatus;
 use crate::sys::{signals, spawn};
 use actix::Recipient;
-use nix::sys::signal::Signal;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,17 +1,45 @@
-//! Reading a child's stdout/stderr pipe line by line, without ever letting
-//! the child block on a full pipe for long: the reader runs on the log
-//! thread and hands lines to `ServiceLogs` (which drops and counts when the
-//! output is backed up). Lines over 64 KiB are split; invalid UTF-8 is
+//! Reading a child's stdout/stderr pipe and turning it into records, a
+//! whole pipe read at a time: one timestamp, one lock of the ring, one
+//! append to the output queue and one file write per read, and no
+//! allocation per line. Lines over 64 KiB are split; invalid UTF-8 is
 //! replaced. An optional regex reports readiness (`readiness.log_line`).
+//!
+//! When the output queue is full (`LogSink::room`), a `logs.on_full:
+//! block` reader stops reading its pipe until there is room, so the child
+//! waits on its `write()` (backpressure: nothing is lost); a `drop` reader
+//! keeps reading and drops and counts what doesn't fit. Either way the
+//! lines still reach the ring and the file. All readers run on the log
+//! thread, so no actor ever waits.
 
-use super::service_logs::ServiceLogs;
-use crate::model::view::Stream;
+use super::now_ts_of;
+use super::record::RecordFormat;
+use super::service_logs::{DrainPoint, ServiceLogs};
+use crate::model::config::OnFull;
+use crate::model::view::{LogLine, Stream};
+use chrono::Utc;
 use regex::Regex;
+use std::borrow::Cow;
 use std::os::fd::OwnedFd;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
 
 /// Longest line kept whole; longer ones are split into pieces of this size.
 pub const MAX_LINE: usize = 64 * 1024;
+
+/// Bytes asked for per read (a default pipe holds 64 KiB).
+const READ_SIZE: usize = 64 * 1024;
+
+/// Batch buffer capacity the log thread keeps between reads (the records
+/// of one 64 KiB read of 50-byte lines take about 180 KiB).
+const KEEP_OUT: usize = 256 * 1024;
+
+/// How often a reader waiting for room checks whether stdout is stuck.
+const ROOM_RECHECK: Duration = Duration::from_millis(250);
+
+/// Records formatted for the file only (drop mode) are written in pieces
+/// of at most this size.
+const FILE_PIECE: usize = 256 * 1024;
 
 /// Called once when a line matches the readiness regex.
 pub type OnMatch = Box<dyn FnOnce() + Send>;
@@ -35,23 +63,33 @@ impl Drop for OpenReader {
     }
 }
 
+enum Read {
+    Data,
+    Eof,
+    Empty,
+}
+
 impl Reader {
     /// Starts reading on `arbiter` (the log thread). The reader counts as
     /// open from now on, so a shutdown that follows at once still waits for
     /// the lines already in the pipe.
     pub fn spawn_on(self, arbiter: &actix::ArbiterHandle) {
-        self.logs.reader_opened();
+        let point = Arc::new(DrainPoint {
+            instance: self.instance,
+            pid: self.pid,
+            wake: Notify::new(),
+            waiters: Mutex::new(Vec::new()),
+        });
+        self.logs.reader_opened(&point);
         let open = OpenReader(self.logs.clone());
         arbiter.spawn(async move {
-            self.run().await;
+            self.run(&point).await;
             drop(open);
         });
     }
 
     /// Reads until EOF (all writers closed). Run it on the log arbiter.
-    /// A waiting reader holds no buffer: bytes are read into the log
-    /// thread's one scratch buffer, and only an unfinished line is kept.
-    pub async fn run(self) {
+    async fn run(self, point: &DrainPoint) {
         let Reader {
             fd,
             logs,
@@ -65,50 +103,64 @@ impl Reader {
         };
         let mut lines = Lines::new(logs, instance, pid, stream, ready_when);
         loop {
-            if pipe.readable().await.is_err() {
-                break;
+            while !lines.emit_ready(false) {
+                lines.logs.sink.wait_for_room(ROOM_RECHECK).await;
             }
-            let read = SCRATCH.with_borrow_mut(|chunk| match pipe.try_read(chunk) {
-                Ok(0) => Read::Eof,
-                Ok(n) => {
-                    lines.feed(&chunk[..n]);
-                    Read::Data
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Read::Spurious,
-                Err(_) => Read::Eof,
-            });
-            match read {
+            match lines.read(&pipe) {
+                Read::Data => continue,
                 Read::Eof => break,
-                Read::Data => lines.logs.flush_file(),
-                Read::Spurious => {}
+                Read::Empty => {
+                    // Everything written so far is logged.
+                    lines.logs.flush_file();
+                    answer(point);
+                    lines.release();
+                    tokio::select! {
+                        r = pipe.readable() => if r.is_err() { break },
+                        _ = point.wake.notified() => {}
+                    }
+                }
             }
         }
-        lines.finish();
+        while !lines.emit_ready(true) {
+            lines.logs.sink.wait_for_room(ROOM_RECHECK).await;
+        }
         lines.logs.flush_file();
+        answer(point);
+        // Drops not reported yet get their `dropped` record when it is due.
+        if let Some(wait) = lines.logs.report_dropped(false) {
+            tokio::time::sleep(wait).await;
+            lines.logs.report_dropped(true);
+        }
+    }
+}
+
+/// Tells whoever waits for the pipe to be drained that it is.
+fn answer(point: &DrainPoint) {
+    if let Ok(mut w) = point.waiters.lock() {
+        for tx in w.drain(..) {
+            let _ = tx.send(());
+        }
     }
 }
 
 thread_local! {
-    /// One read buffer for all the pipe readers of a thread (they run on
-    /// the log arbiter, one at a time).
-    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 16 * 1024]);
+    /// The records of one read, before they go to the queue and the file
+    /// (one buffer for all the readers of the log thread).
+    static OUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-enum Read {
-    Data,
-    Eof,
-    Spurious,
-}
-
-/// Cuts one stream's bytes into lines and hands them to `ServiceLogs`.
+/// Cuts one stream's bytes into lines and hands them on.
 struct Lines {
     logs: Arc<ServiceLogs>,
     instance: u64,
-    pid: i32,
     stream: Stream,
     ready_when: Option<(Regex, OnMatch)>,
-    /// The start of a line whose newline has not come yet.
-    partial: Vec<u8>,
+    format: RecordFormat,
+    /// Bytes read and not logged yet: at most an unfinished line, plus a
+    /// read that waits for room in the output queue.
+    buf: Vec<u8>,
+    /// Where the bytes not logged yet start in `buf`.
+    pos: usize,
 }
 
 impl Lines {
@@ -119,81 +171,174 @@ impl Lines {
         stream: Stream,
         ready_when: Option<(Regex, OnMatch)>,
     ) -> Lines {
+        let format = RecordFormat::new(logs.format, &logs.service, instance, pid, stream);
         Lines {
             logs,
             instance,
-            pid,
             stream,
             ready_when,
-            partial: Vec::new(),
+            format,
+            buf: Vec::new(),
+            pos: 0,
         }
     }
 
-    /// Emits every complete line of what was kept + `data`; keeps the
-    /// rest (passing on full MAX_LINE pieces of a line with no newline yet).
-    fn feed(&mut self, data: &[u8]) {
-        let mut partial = std::mem::take(&mut self.partial);
-        let mut rest = data;
-        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
-            if partial.is_empty() {
-                self.emit(&rest[..pos]);
-            } else {
-                partial.extend_from_slice(&rest[..pos]);
-                self.emit(&partial);
-                partial.clear();
-            }
-            rest = &rest[pos + 1..];
+    /// One read from the pipe, appended to `buf`.
+    fn read(&mut self, pipe: &tokio::net::unix::pipe::Receiver) -> Read {
+        self.buf.reserve(READ_SIZE);
+        match pipe.try_read_buf(&mut self.buf) {
+            Ok(0) => Read::Eof,
+            Ok(_) => Read::Data,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Read::Empty,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Read::Data,
+            Err(_) => Read::Eof,
         }
-        partial.extend_from_slice(rest);
-        // No newline yet in 64 KiB: pass the full pieces on now.
-        while partial.len() >= MAX_LINE {
-            let cut = cut_point(&partial);
-            self.emit(&partial[..cut]);
-            partial.drain(..cut);
-        }
-        // A quiet service keeps no buffer (not even a long line's).
-        self.partial = if partial.is_empty() {
-            Vec::new()
+    }
+
+    /// The pipe is empty: keep no more memory than an unfinished line (and
+    /// give back a flood's batch buffer: kept while the flood lasts, it
+    /// saves an allocation and its page faults per read).
+    fn release(&mut self) {
+        OUT.with_borrow_mut(|out| {
+            out.clear();
+            out.shrink_to(KEEP_OUT);
+        });
+        self.buf.drain(..self.pos);
+        self.pos = 0;
+        if self.buf.is_empty() {
+            self.buf = Vec::new();
         } else {
-            partial
-        };
-    }
-
-    /// EOF: the last line, even without its newline.
-    fn finish(&mut self) {
-        let partial = std::mem::take(&mut self.partial);
-        if !partial.is_empty() {
-            self.emit(&partial);
+            self.buf.shrink_to_fit();
         }
     }
 
-    /// One line of output: pieces of at most MAX_LINE bytes (a line that
-    /// ends in the same read as its first 64 KiB never went through the
-    /// split in `feed`).
-    fn emit(&mut self, raw: &[u8]) {
-        let mut rest = raw.strip_suffix(b"\r").unwrap_or(raw);
-        loop {
-            let cut = cut_point(rest);
-            self.emit_piece(&rest[..cut]);
-            rest = &rest[cut..];
-            if rest.is_empty() {
-                break;
+    /// The next line (or MAX_LINE piece of one) waiting in `buf`: its
+    /// bytes (without `\r\n`) and how many bytes it takes up. At `eof`, an
+    /// unfinished line counts too.
+    fn next_line(&self, eof: bool) -> Option<(usize, usize)> {
+        let rest = &self.buf[self.pos..];
+        match memchr::memchr(b'\n', rest) {
+            Some(i) => {
+                let line = rest[..i].strip_suffix(b"\r").unwrap_or(&rest[..i]);
+                if line.len() > MAX_LINE {
+                    let cut = cut_point(line);
+                    Some((cut, cut))
+                } else {
+                    Some((line.len(), i + 1))
+                }
             }
+            None if rest.len() >= MAX_LINE => {
+                let cut = cut_point(rest);
+                Some((cut, cut))
+            }
+            None if eof && !rest.is_empty() => Some((rest.len(), rest.len())),
+            None => None,
         }
     }
 
-    fn emit_piece(&mut self, raw: &[u8]) {
-        let line = String::from_utf8_lossy(raw).into_owned();
-        if self
-            .ready_when
-            .as_ref()
-            .is_some_and(|(re, _)| re.is_match(&line))
-        {
-            if let Some((_, on_match)) = self.ready_when.take() {
-                on_match();
-            }
+    /// Logs every complete line in `buf` (and the unfinished one at `eof`).
+    /// Answers false when a `block` reader stopped because the output
+    /// queue is full: the rest stays in `buf` for the next call.
+    fn emit_ready(&mut self, eof: bool) -> bool {
+        if self.next_line(eof).is_none() {
+            return true;
         }
-        self.logs.push(self.instance, self.pid, self.stream, line);
+        OUT.with_borrow_mut(|out| {
+            out.clear();
+            self.emit_into(out, eof)
+        })
+    }
+
+    fn emit_into(&mut self, out: &mut Vec<u8>, eof: bool) -> bool {
+        let now = Utc::now();
+        self.format.set_time(&now_ts_of(now));
+        let logs = self.logs.clone();
+        let sink = &logs.sink;
+        // Nothing waits for a stdout that is gone.
+        let room = if sink.broken() { 0 } else { sink.room() };
+        let drop_mode = logs.on_full == OnFull::Drop;
+        // Once a record did not fit, the rest of this read goes to the file
+        // only (drop mode, or stdout stuck).
+        let mut file_only = false;
+        let mut stuck = false;
+        let mut dropped = 0u64;
+        let mut failed = 0u64;
+        let mut count = 0u64;
+        let mut blocked = false;
+        let has_file = logs.has_file();
+        let mut ring = logs.ring();
+        let mut live = logs.live.lock().ok();
+        while let Some((len, used)) = self.next_line(eof) {
+            let raw = &self.buf[self.pos..self.pos + len];
+            let text = match std::str::from_utf8(raw) {
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => String::from_utf8_lossy(raw),
+            };
+            let start = out.len();
+            self.format.write(&text, out);
+            if !file_only && out.len() > room {
+                stuck = sink.stuck();
+                if !drop_mode && !stuck {
+                    out.truncate(start);
+                    blocked = true;
+                    break;
+                }
+                failed += logs.append_file(&out[..start]);
+                sink.write_captured(&out[..start]);
+                out.drain(..start);
+                file_only = true;
+            }
+            if file_only {
+                dropped += 1;
+                if !has_file {
+                    out.clear();
+                } else if out.len() > FILE_PIECE {
+                    logs.append_file(out);
+                    out.clear();
+                }
+            }
+            if self
+                .ready_when
+                .as_ref()
+                .is_some_and(|(re, _)| re.is_match(&text))
+            {
+                if let Some((_, on_match)) = self.ready_when.take() {
+                    on_match();
+                }
+            }
+            if let Some(ring) = ring.as_mut() {
+                ring.push(now, self.instance, self.stream, &text);
+            }
+            if let Some(live) = live.as_mut() {
+                live.send(|| LogLine {
+                    ts: now,
+                    instance: self.instance,
+                    stream: self.stream,
+                    line: text.clone().into_owned(),
+                });
+            }
+            self.pos += used;
+            count += 1;
+        }
+        drop(ring);
+        drop(live);
+        logs.lines
+            .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+        if file_only {
+            // Already counted as dropped from stdout.
+            logs.append_file(out);
+        } else {
+            failed += logs.append_file(out);
+            sink.write_captured(out);
+        }
+        logs.count_dropped(dropped, stuck);
+        logs.count_dropped(failed, false);
+        if !blocked {
+            // Keep only the unfinished line, at the start.
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        !blocked
     }
 }
 
@@ -223,6 +368,22 @@ mod tests {
         Lines::new(logs, 0, 1, Stream::Stdout, None)
     }
 
+    impl Lines {
+        fn feed(&mut self, data: &[u8]) {
+            self.buf.extend_from_slice(data);
+            assert!(self.emit_ready(false));
+            self.release();
+        }
+
+        fn finish(&mut self) {
+            assert!(self.emit_ready(true));
+        }
+
+        fn partial(&self) -> &[u8] {
+            &self.buf[self.pos..]
+        }
+    }
+
     fn kept(l: &Lines) -> Vec<String> {
         l.logs
             .tail(None, None)
@@ -246,15 +407,15 @@ mod tests {
         let mut l = lines();
         l.feed(b"ab");
         l.feed(b"c\nd\r\ne");
-        assert_eq!(l.partial, b"e");
+        assert_eq!(l.partial(), b"e");
         l.feed(b"\n");
-        assert_eq!(l.partial.capacity(), 0, "a finished line's buffer is freed");
+        assert_eq!(l.buf.capacity(), 0, "a finished line's buffer is freed");
         // 112 KiB without a newline, in 16 KiB reads: one full piece is
         // passed on as soon as 64 KiB are there.
         for _ in 0..7 {
             l.feed(&[b'x'; 16 * 1024]);
         }
-        assert_eq!(l.partial.len(), 7 * 16 * 1024 - MAX_LINE);
+        assert_eq!(l.partial().len(), 7 * 16 * 1024 - MAX_LINE);
         let got = kept(&l);
         assert_eq!(got[..3], ["abc", "d", "e"]);
         assert_eq!(got[3].len(), MAX_LINE);

@@ -5,13 +5,14 @@
 //! rebuilding the logger every actor holds a child of.
 
 pub mod capture;
+pub mod record;
+pub mod ring;
 pub mod rotate;
 pub mod service_logs;
 pub mod sink;
 
 use crate::model::config::{LogFormat, LogLevel};
-use crate::model::view::Stream;
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use sink::{LogSink, SinkWriter};
 use slog::{o, Drain, Key, Level, OwnedKVList, Record, KV};
 use std::fmt::Write as _;
@@ -20,7 +21,12 @@ use std::sync::{Arc, Mutex};
 
 /// `ts` of every record: RFC 3339, UTC, milliseconds.
 pub fn now_ts() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+    now_ts_of(Utc::now())
+}
+
+/// `ts` of a record made at `t`.
+pub fn now_ts_of(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 fn level_str(l: Level) -> &'static str {
@@ -143,22 +149,20 @@ impl Drain for TextDrain {
     type Err = std::io::Error;
 
     fn log(&self, record: &Record, values: &OwnedKVList) -> Result<(), std::io::Error> {
+        // Messages and values may carry what a child wrote (a command
+        // line, a status text): escaped like captured lines.
         let mut line = format!(
             "{} {:<5} {}",
             now_ts(),
             level_str(record.level()).to_uppercase(),
-            record.msg()
+            record::text_escaped(&record.msg().to_string())
         );
         let mut ser = TextSer(String::new());
         let _ = record.kv().serialize(record, &mut ser);
         let _ = values.serialize(record, &mut ser);
         line.push_str(&ser.0);
         line.push('\n');
-        if !self.sink.try_write(line.into_bytes()) {
-            self.sink
-                .own_dropped
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
+        self.sink.try_write(line.as_bytes());
         Ok(())
     }
 }
@@ -167,57 +171,8 @@ struct TextSer(String);
 
 impl slog::Serializer for TextSer {
     fn emit_arguments(&mut self, key: Key, val: &std::fmt::Arguments) -> slog::Result {
-        let _ = write!(self.0, " {key}={val}");
+        let _ = write!(self.0, " {key}={}", record::text_escaped(&val.to_string()));
         Ok(())
-    }
-}
-
-/// A captured line as a JSON record (SPEC 6 fields, `ts` first). A struct
-/// rather than a `json!` map: no map allocation per line, stable key order.
-#[derive(serde::Serialize)]
-struct CapturedRecord<'a> {
-    ts: String,
-    level: &'static str,
-    msg: &'a str,
-    service: &'a str,
-    instance: u64,
-    pid: i32,
-    stream: &'static str,
-}
-
-/// One captured output line as a record of the configured format.
-pub fn format_captured(
-    format: LogFormat,
-    service: &str,
-    instance: u64,
-    pid: i32,
-    stream: Stream,
-    line: &str,
-) -> Vec<u8> {
-    match format {
-        LogFormat::Json => {
-            let record = CapturedRecord {
-                ts: now_ts(),
-                level: "info",
-                msg: line,
-                service,
-                instance,
-                pid,
-                stream: stream.as_str(),
-            };
-            let mut v = Vec::with_capacity(line.len() + 128);
-            if serde_json::to_writer(&mut v, &record).is_err() {
-                v.clear();
-            }
-            v.push(b'\n');
-            v
-        }
-        LogFormat::Text => format!(
-            "{} INFO  {service}[{instance}] {}: {line}\n",
-            now_ts(),
-            stream.as_str()
-        )
-        .into_bytes(),
     }
 }
 

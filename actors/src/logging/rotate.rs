@@ -84,6 +84,8 @@ pub struct RotatingFile {
     size: u64,
     /// Set while the file cannot be written: the error was already reported.
     failing: bool,
+    /// See `take_lost`.
+    lost: u64,
     last_attempt: Option<Instant>,
     on_error: OnError,
 }
@@ -97,6 +99,7 @@ impl RotatingFile {
             file: None,
             size: 0,
             failing: false,
+            lost: 0,
             last_attempt: None,
             on_error,
         };
@@ -138,8 +141,7 @@ impl RotatingFile {
             }
             Err(e) => {
                 self.fail(&format!("cannot write: {e}"));
-                // Reopen on the next attempt: the file may have gone away.
-                self.file = None;
+                self.discard();
                 false
             }
         }
@@ -150,9 +152,26 @@ impl RotatingFile {
         if let Some(file) = self.file.as_mut() {
             if let Err(e) = file.flush() {
                 self.fail(&format!("cannot write: {e}"));
-                self.file = None;
+                self.discard();
             }
         }
+    }
+
+    /// After a failed write: counts the records still buffered as lost and
+    /// closes the file without writing them again (it is reopened on the
+    /// next attempt: it may have gone away).
+    fn discard(&mut self) {
+        if let Some(file) = self.file.take() {
+            let (_, buffered) = file.into_parts();
+            let buffered = buffered.unwrap_or_default();
+            self.lost += memchr::memchr_iter(b'\n', &buffered).count() as u64;
+        }
+    }
+
+    /// Records accepted by `write` but lost when the buffer could not be
+    /// written, since the last call.
+    pub fn take_lost(&mut self) -> u64 {
+        std::mem::take(&mut self.lost)
     }
 
     /// Closes and opens the live path again (SIGUSR1, after an external
@@ -171,9 +190,10 @@ impl RotatingFile {
         self.last_attempt = Some(Instant::now());
         match open_live(&self.policy.path) {
             Ok((file, size)) => {
+                // Recovered only once a write succeeds (a full disk still
+                // lets a file be opened).
                 self.file = Some(BufWriter::with_capacity(64 * 1024, file));
                 self.size = size;
-                self.recovered();
             }
             Err(e) => self.fail(&format!("cannot open: {e}")),
         }
@@ -255,16 +275,24 @@ impl SharedRotatingFile {
 }
 
 impl LineFile for SharedRotatingFile {
-    fn append(&self, line: &[u8]) -> bool {
+    fn append(&self, records: &[u8]) -> u64 {
+        let lines = || records.split_inclusive(|&b| b == b'\n');
         match self.0.lock() {
-            Ok(mut f) => f.write(line),
-            Err(_) => false,
+            Ok(mut f) => {
+                let failed = lines().filter(|r| !f.write(r)).count() as u64;
+                failed + f.take_lost()
+            }
+            Err(_) => lines().count() as u64,
         }
     }
 
-    fn flush(&self) {
-        if let Ok(mut f) = self.0.lock() {
-            f.flush();
+    fn flush(&self) -> u64 {
+        match self.0.lock() {
+            Ok(mut f) => {
+                f.flush();
+                f.take_lost()
+            }
+            Err(_) => 0,
         }
     }
 
@@ -467,12 +495,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = policy(dir.path(), 1 << 20, 1, false);
         let shared = SharedRotatingFile::new(RotatingFile::open(p.clone(), quiet()));
-        assert!(shared.append(b"one\n"));
-        assert!(shared.append(b"two\n"));
+        assert_eq!(shared.append(b"one\ntwo\n"), 0);
         shared.flush();
         assert_eq!(fs::read_to_string(&p.path).unwrap(), "one\ntwo\n");
         shared.reopen();
-        assert!(shared.append(b"three\n"));
+        assert_eq!(shared.append(b"three\n"), 0);
         shared.flush();
         assert_eq!(fs::read_to_string(&p.path).unwrap(), "one\ntwo\nthree\n");
     }

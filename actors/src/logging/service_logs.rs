@@ -1,64 +1,108 @@
-//! Everything that happens to one captured line of one service: the
+//! Everything that happens to the captured lines of one service: the
 //! in-memory ring the API serves, the live feed for `follow=true`, the
-//! shared output stream, and the drop counter. Shared (Arc) between the pipe
-//! readers and the ServiceManager, so reading logs never goes through an
-//! actor's mailbox.
+//! optional file, the drop counter and its `dropped` records. Shared (Arc)
+//! between the pipe readers (`capture.rs`, which does the per-line work a
+//! whole pipe read at a time) and the ServiceManager, so reading logs never
+//! goes through an actor's mailbox.
 
-use super::format_captured;
+use super::ring::{LineRing, LogTail};
 use super::sink::LogSink;
 use crate::feed::Feed;
-use crate::model::config::LogFormat;
+use crate::model::config::{LogFormat, OnFull};
 use crate::model::view::{LogLine, Stream};
-use chrono::Utc;
-use std::collections::VecDeque;
+use slog::{o, warn, Logger};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
-use tokio::sync::broadcast;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, oneshot, Notify};
+
+/// `dropped` records of one service come at most this often.
+pub const REPORT_EVERY: Duration = Duration::from_secs(1);
 
 /// A per-service file copy of the output (`logs.file`), written off the
 /// supervisor's thread.
 pub trait LineFile: Send + Sync {
-    /// Appends one formatted line; false when it could not be written.
-    fn append(&self, line: &[u8]) -> bool;
+    /// Appends whole records (each ending in a newline); answers how many
+    /// could not be written.
+    fn append(&self, records: &[u8]) -> u64;
     /// Closes and reopens the file at its path (SIGUSR1).
     fn reopen(&self);
-    /// Writes out what `append` buffered (called once per pipe read, so a
-    /// burst of lines costs one write, and nothing waits in a buffer).
-    fn flush(&self);
+    /// Writes out what `append` buffered (called when the pipe is empty,
+    /// so a burst of lines costs few writes, and nothing waits in a
+    /// buffer); answers how many records were lost.
+    fn flush(&self) -> u64;
+}
+
+/// Drops not reported yet in a `dropped` record.
+#[derive(Default)]
+struct DropReport {
+    unreported: u64,
+    last: Option<Instant>,
+}
+
+/// A pipe reader's side of "tell me once you have read everything that
+/// is in the pipe now" (see `ServiceLogs::drained`).
+pub(crate) struct DrainPoint {
+    pub instance: u64,
+    pub pid: i32,
+    /// Wakes the reader even when its pipe has nothing new.
+    pub wake: Notify,
+    pub waiters: Mutex<Vec<oneshot::Sender<()>>>,
 }
 
 pub struct ServiceLogs {
     pub service: String,
-    format: LogFormat,
-    ring: Mutex<VecDeque<LogLine>>,
-    capacity: usize,
+    pub(crate) format: LogFormat,
+    pub(crate) on_full: OnFull,
+    pub(crate) ring: Arc<Mutex<LineRing>>,
     /// `follow=true` readers; most services are never followed.
-    live: Mutex<Feed<LogLine>>,
-    sink: LogSink,
+    pub(crate) live: Mutex<Feed<LogLine>>,
+    pub(crate) sink: LogSink,
     file: Mutex<Option<Box<dyn LineFile>>>,
-    /// Lines that could not reach the output stream (queue full).
+    /// Lines that missed stdout (drop mode, stuck stdout) or the file.
     pub dropped: AtomicU64,
     /// Lines captured in total.
     pub lines: AtomicU64,
     /// Pipe readers still reading (so shutdown can wait for the last lines).
     readers: AtomicUsize,
+    report: Mutex<DropReport>,
+    log: Logger,
+    drains: Mutex<Vec<Weak<DrainPoint>>>,
 }
 
 impl ServiceLogs {
-    pub fn new(service: &str, capacity: usize, format: LogFormat, sink: LogSink) -> ServiceLogs {
+    /// `ring`: lines kept for the API; 1 MiB at most (`with_limits`).
+    pub fn new(service: &str, ring: usize, format: LogFormat, sink: LogSink) -> ServiceLogs {
         ServiceLogs {
             service: service.to_string(),
             format,
+            on_full: OnFull::Block,
             // Grows as lines come; a quiet service costs nothing.
-            ring: Mutex::new(VecDeque::new()),
-            capacity,
+            ring: Arc::new(Mutex::new(LineRing::new(ring, 1024 * 1024))),
             live: Mutex::new(Feed::new(1024)),
             sink,
             file: Mutex::new(None),
             dropped: AtomicU64::new(0),
             lines: AtomicU64::new(0),
             readers: AtomicUsize::new(0),
+            report: Mutex::new(DropReport::default()),
+            log: Logger::root(slog::Discard, o!()),
+            drains: Mutex::new(Vec::new()),
         }
+    }
+
+    /// `logs.ring`, `logs.buffer` and `logs.on_full`.
+    pub fn with_limits(mut self, ring: usize, buffer: u64, on_full: OnFull) -> ServiceLogs {
+        let bytes = usize::try_from(buffer).unwrap_or(usize::MAX);
+        self.ring = Arc::new(Mutex::new(LineRing::new(ring, bytes)));
+        self.on_full = on_full;
+        self
+    }
+
+    /// Where `dropped` records go (oneinit's log, with `service`).
+    pub fn with_log(mut self, log: Logger) -> ServiceLogs {
+        self.log = log;
+        self
     }
 
     /// Sets (or clears) the persisted copy.
@@ -73,21 +117,65 @@ impl ServiceLogs {
         self.readers.load(Ordering::Acquire)
     }
 
-    pub(crate) fn reader_opened(&self) {
+    pub(crate) fn reader_opened(&self, point: &Arc<DrainPoint>) {
         self.readers.fetch_add(1, Ordering::AcqRel);
+        if let Ok(mut d) = self.drains.lock() {
+            d.retain(|w| w.strong_count() > 0);
+            d.push(Arc::downgrade(point));
+        }
     }
 
     pub(crate) fn reader_closed(&self) {
         self.readers.fetch_sub(1, Ordering::AcqRel);
     }
 
-    /// Flushes the persisted copy, if any.
-    pub fn flush_file(&self) {
-        if let Ok(f) = self.file.lock() {
-            if let Some(file) = f.as_ref() {
-                file.flush();
+    /// Resolves once the readers of `instance`'s process `pid` have read
+    /// everything that is in its pipes now (or reached EOF), so the lines a
+    /// process wrote before it exited are logged before its exit is.
+    pub fn drained(&self, instance: u64, pid: i32) -> impl std::future::Future<Output = ()> {
+        let mut pending = Vec::new();
+        if let Ok(d) = self.drains.lock() {
+            for point in d.iter().filter_map(Weak::upgrade) {
+                if point.instance == instance && point.pid == pid {
+                    let (tx, rx) = oneshot::channel();
+                    if let Ok(mut w) = point.waiters.lock() {
+                        w.push(tx);
+                    }
+                    point.wake.notify_one();
+                    pending.push(rx);
+                }
             }
         }
+        async move {
+            for rx in pending {
+                // An error means the reader ended: drained as well.
+                let _ = rx.await;
+            }
+        }
+    }
+
+    pub(crate) fn has_file(&self) -> bool {
+        self.file.lock().is_ok_and(|f| f.is_some())
+    }
+
+    /// Writes records to the file, if any; answers how many failed.
+    pub(crate) fn append_file(&self, records: &[u8]) -> u64 {
+        if records.is_empty() {
+            return 0;
+        }
+        match self.file.lock() {
+            Ok(f) => f.as_ref().map_or(0, |file| file.append(records)),
+            Err(_) => 0,
+        }
+    }
+
+    /// Flushes the persisted copy, if any; lines lost are counted.
+    pub fn flush_file(&self) {
+        let lost = match self.file.lock() {
+            Ok(f) => f.as_ref().map_or(0, |file| file.flush()),
+            Err(_) => 0,
+        };
+        self.count_dropped(lost, false);
     }
 
     /// Reopens the persisted copy, if any (SIGUSR1, external rotation).
@@ -99,48 +187,59 @@ impl ServiceLogs {
         }
     }
 
-    /// Records one line of a child's output.
-    pub fn push(&self, instance: u64, pid: i32, stream: Stream, line: String) {
-        self.lines.fetch_add(1, Ordering::Relaxed);
-        let record = format_captured(self.format, &self.service, instance, pid, stream, &line);
-        if let Ok(f) = self.file.lock() {
-            if let Some(file) = f.as_ref() {
-                file.append(&record);
-            }
-        }
-        if !self.sink.try_write(record) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-        let entry = LogLine {
-            ts: Utc::now(),
-            instance,
-            stream,
-            line,
-        };
-        if let Ok(mut live) = self.live.lock() {
-            live.send(|| entry.clone());
-        }
-        if self.capacity > 0 {
-            if let Ok(mut ring) = self.ring.lock() {
-                if ring.len() >= self.capacity {
-                    ring.pop_front();
-                }
-                ring.push_back(entry);
-            }
-        }
+    pub(crate) fn ring(&self) -> Option<MutexGuard<'_, LineRing>> {
+        self.ring.lock().ok()
     }
 
-    /// The last `tail` lines (all kept when None), oldest first.
-    pub fn tail(&self, tail: Option<usize>, stream: Option<Stream>) -> Vec<LogLine> {
-        let Ok(ring) = self.ring.lock() else {
-            return Vec::new();
+    /// Counts `n` dropped lines (`stuck`: stdout was stuck, which the sink
+    /// warns about too) and reports them when a report is due.
+    pub(crate) fn count_dropped(&self, n: u64, stuck: bool) {
+        if n == 0 {
+            return;
+        }
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+        if stuck {
+            self.sink.count_stuck_drops(n);
+        }
+        if let Ok(mut r) = self.report.lock() {
+            r.unreported += n;
+        }
+        self.report_dropped(false);
+    }
+
+    /// Writes a `dropped` record if lines were dropped since the last one
+    /// and the last one is REPORT_EVERY old (or `now`: a reader ended).
+    /// Answers how long until a report is due, if one is pending.
+    pub(crate) fn report_dropped(&self, force: bool) -> Option<Duration> {
+        let Ok(mut r) = self.report.lock() else {
+            return None;
         };
-        let matching: Vec<&LogLine> = ring
-            .iter()
-            .filter(|l| stream.is_none_or(|s| s == l.stream))
-            .collect();
-        let skip = tail.map(|t| matching.len().saturating_sub(t)).unwrap_or(0);
-        matching.into_iter().skip(skip).cloned().collect()
+        if r.unreported == 0 {
+            return None;
+        }
+        let since = r.last.map(|t| t.elapsed());
+        if !force && since.is_some_and(|s| s < REPORT_EVERY) {
+            return since.map(|s| REPORT_EVERY - s);
+        }
+        let count = std::mem::take(&mut r.unreported);
+        r.last = Some(Instant::now());
+        drop(r);
+        let mode = match self.on_full {
+            OnFull::Drop => "logs.on_full is drop",
+            OnFull::Block => "stdout or the log file could not take them",
+        };
+        warn!(self.log, "output lines dropped ({mode})"; "event" => "dropped", "count" => count);
+        None
+    }
+
+    /// The last `tail` lines (all kept when None), oldest first, collected.
+    pub fn tail(&self, tail: Option<usize>, stream: Option<Stream>) -> Vec<LogLine> {
+        self.tail_reader(tail, stream).collect_all()
+    }
+
+    /// The last `tail` lines, to be read a batch at a time.
+    pub fn tail_reader(&self, tail: Option<usize>, stream: Option<Stream>) -> LogTail {
+        LogTail::of_ring(self.ring.clone(), tail, stream)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<LogLine> {

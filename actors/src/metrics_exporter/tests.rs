@@ -229,7 +229,7 @@ async fn exits_by_signal_and_failed_spawns_are_told_apart() {
         Some(1),
         FactKind::Exited {
             code: None,
-            signal: Some(nix::sys::signal::Signal::SIGKILL),
+            signal: Some(crate::model::signal::Signal::SIGKILL),
             ran: Duration::from_millis(10),
             success: false,
         },
@@ -324,7 +324,7 @@ async fn a_scrape_renders_every_figure_line_for_line() {
             Some(1),
             FactKind::Exited {
                 code: None,
-                signal: Some(nix::sys::signal::Signal::SIGTERM),
+                signal: Some(crate::model::signal::Signal::SIGTERM),
                 ran: Duration::from_millis(1500),
                 success: false,
             },

@@ -4,9 +4,9 @@
 //! merging and validation are the config loader's job (`crate::config_loader`);
 //! this file only says what a valid document looks like.
 
+use super::signal::Signal;
 use super::signal::SignalName;
 use super::units::{ConfDuration, ConfSize};
-use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -26,6 +26,10 @@ pub struct Config {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub defaults: Option<serde_json::Value>,
     pub shutdown: ShutdownConfig,
+    /// Environment variables that are secrets: never inherited by a child
+    /// unless a service names them in `environment` (see `crate::secrets`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets_env: Vec<String>,
     pub services: Services,
 }
 
@@ -62,6 +66,10 @@ pub struct ApiConfig {
     pub insecure: bool,
     /// Serve the dashboard at `/ui/`.
     pub ui: bool,
+    /// Extra `Host` names a TCP listener answers to, besides its own
+    /// address and `localhost` (DNS-rebinding protection, SPEC 9).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for ApiConfig {
@@ -72,6 +80,7 @@ impl Default for ApiConfig {
             auth: None,
             insecure: false,
             ui: true,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -168,6 +177,10 @@ pub struct LoggingConfig {
     /// None: the `--log-level` flag, else info.
     pub level: Option<LogLevel>,
     pub file: Option<LogFileConfig>,
+    /// How long stdout may take nothing before captured output stops
+    /// waiting for it (counted drops instead of frozen services).
+    /// None: 10 s.
+    pub stall_timeout: Option<ConfDuration>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -651,8 +664,25 @@ pub struct ServiceLogsConfig {
     pub max_size: ConfSize,
     pub max_files: u32,
     pub compress: bool,
-    /// Lines kept in memory for the API.
+    /// Lines kept in memory for the API (a cap besides `buffer`).
     pub ring: usize,
+    /// Bytes the in-memory ring may hold (text plus per-line bookkeeping).
+    pub buffer: ConfSize,
+    /// What a line does when the output can't keep up.
+    pub on_full: OnFull,
+}
+
+/// `logs.on_full`: what happens to captured output when oneinit's stdout
+/// can't take it as fast as the child writes.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFull {
+    /// Backpressure: oneinit stops reading the pipe and the child waits on
+    /// its `write()`; nothing is lost.
+    #[default]
+    Block,
+    /// The child never waits: lines that don't fit are dropped and counted.
+    Drop,
 }
 
 impl Default for ServiceLogsConfig {
@@ -664,6 +694,8 @@ impl Default for ServiceLogsConfig {
             max_files: default_max_files(),
             compress: false,
             ring: 1000,
+            buffer: ConfSize(1024 * 1024),
+            on_full: OnFull::Block,
         }
     }
 }

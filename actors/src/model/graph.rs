@@ -4,8 +4,10 @@
 //! DependencyResolver actor wraps it.
 //!
 //! Edges point from the service that declares the dependency to the one it
-//! names. A `before: [x]` on `a` is stored as `x after a`, so every edge
-//! reads "from waits for to".
+//! names. For ordering, a `before: [x]` on `a` is stored as `x after a`, so
+//! every stored edge reads "from waits for to"; the graph shown to users
+//! (`edges`) keeps what was declared: `{"from": "a", "to": "x", "kind":
+//! "before"}` (SPEC 4).
 
 use super::view::GraphEdge;
 use std::collections::HashMap;
@@ -44,8 +46,13 @@ pub struct DepGraph {
     index: HashMap<String, usize>,
     /// Per node: (node it waits for, kind).
     prereqs: Vec<Vec<(usize, EdgeKind)>>,
+    /// Per node: the prerequisites that were declared on that node
+    /// (`requires`/`wants`/`after`), not derived from another's `before`.
+    declared: Vec<Vec<(usize, EdgeKind)>>,
     /// Per node: (node that waits for it, kind).
     dependents: Vec<Vec<(usize, EdgeKind)>>,
+    /// Per declaring node: the nodes its `before` names (for `edges`).
+    before: Vec<Vec<usize>>,
     unknown: Vec<UnknownDep>,
 }
 
@@ -59,7 +66,9 @@ impl DepGraph {
             .collect();
         let mut g = DepGraph {
             prereqs: vec![Vec::new(); names.len()],
+            declared: vec![Vec::new(); names.len()],
             dependents: vec![Vec::new(); names.len()],
+            before: vec![Vec::new(); names.len()],
             names,
             index,
             unknown: Vec::new(),
@@ -74,7 +83,10 @@ impl DepGraph {
             for (key, list, kind) in lists {
                 for dep in list {
                     match g.index.get(dep) {
-                        Some(&to) => g.add_edge(from, to, kind),
+                        Some(&to) => {
+                            g.add_edge(from, to, kind);
+                            merge_edge(&mut g.declared[from], to, kind);
+                        }
                         None => g.unknown.push(UnknownDep {
                             service: name.clone(),
                             key,
@@ -85,7 +97,12 @@ impl DepGraph {
             }
             for other in &svc.before {
                 match g.index.get(other) {
-                    Some(&to) => g.add_edge(to, from, EdgeKind::After),
+                    Some(&to) => {
+                        g.add_edge(to, from, EdgeKind::After);
+                        if !g.before[from].contains(&to) {
+                            g.before[from].push(to);
+                        }
+                    }
                     None => g.unknown.push(UnknownDep {
                         service: name.clone(),
                         key: "before",
@@ -98,16 +115,12 @@ impl DepGraph {
     }
 
     fn add_edge(&mut self, from: usize, to: usize, kind: EdgeKind) {
-        // Keep the strongest kind when the same pair is named twice.
-        if let Some(e) = self.prereqs[from].iter_mut().find(|(t, _)| *t == to) {
-            e.1 = e.1.min(kind);
-            if let Some(d) = self.dependents[to].iter_mut().find(|(f, _)| *f == from) {
-                d.1 = d.1.min(kind);
-            }
-            return;
+        merge_edge(&mut self.prereqs[from], to, kind);
+        if let Some(d) = self.dependents[to].iter_mut().find(|(f, _)| *f == from) {
+            d.1 = d.1.min(kind);
+        } else {
+            self.dependents[to].push((from, kind));
         }
-        self.prereqs[from].push((to, kind));
-        self.dependents[to].push((from, kind));
     }
 
     pub fn unknown_deps(&self) -> &[UnknownDep] {
@@ -251,18 +264,33 @@ impl DepGraph {
     }
 
     /// Every edge, for `/v1/graph`.
+    /// The graph as declared, for users: each edge from the service that
+    /// names the other, with the key that names it (`before` included).
     pub fn edges(&self) -> Vec<GraphEdge> {
+        let edge = |from: usize, to: usize, kind: &str| GraphEdge {
+            from: self.names[from].clone(),
+            to: self.names[to].clone(),
+            kind: kind.into(),
+        };
         let mut edges = Vec::new();
-        for (from, list) in self.prereqs.iter().enumerate() {
-            for &(to, kind) in list {
-                edges.push(GraphEdge {
-                    from: self.names[from].clone(),
-                    to: self.names[to].clone(),
-                    kind: kind.as_str().into(),
-                });
+        for from in 0..self.names.len() {
+            for &(to, kind) in &self.declared[from] {
+                edges.push(edge(from, to, kind.as_str()));
+            }
+            for &to in &self.before[from] {
+                edges.push(edge(from, to, "before"));
             }
         }
         edges
+    }
+}
+
+/// Adds `to` to a list of prerequisites; the same one named twice keeps
+/// the strongest kind.
+fn merge_edge(list: &mut Vec<(usize, EdgeKind)>, to: usize, kind: EdgeKind) {
+    match list.iter_mut().find(|(t, _)| *t == to) {
+        Some(e) => e.1 = e.1.min(kind),
+        None => list.push((to, kind)),
     }
 }
 
@@ -305,6 +333,32 @@ mod tests {
         );
         assert!(g.find_cycle().is_none());
         assert!(g.unknown_deps().is_empty());
+    }
+
+    #[test]
+    fn edges_point_from_the_declaring_service_for_every_kind() {
+        let g = DepGraph::build(&table(vec![
+            ("a", svc(&[], &[], &[], &[])),
+            ("e", svc(&[], &[], &[], &["a"])),
+            ("w", svc(&["a"], &["e"], &["e", "a"], &[])),
+        ]));
+        let shown: Vec<(String, String, String)> = g
+            .edges()
+            .into_iter()
+            .map(|e| (e.from, e.to, e.kind))
+            .collect();
+        let t = |f: &str, to: &str, k: &str| (f.to_string(), to.to_string(), k.to_string());
+        assert_eq!(
+            shown,
+            vec![
+                t("e", "a", "before"),
+                // `after: [a]` beside `requires: [a]`: the stronger one shows.
+                t("w", "a", "requires"),
+                t("w", "e", "wants"),
+            ]
+        );
+        // For ordering, `e before a` still means a waits for e.
+        assert_eq!(g.prerequisites("a"), vec![("e", EdgeKind::After)]);
     }
 
     #[test]

@@ -213,4 +213,14 @@ pub struct ReloadReport {
     pub removed: Vec<String>,
     pub changed: Vec<String>,
     pub unchanged: Vec<String>,
+    /// Changed `api` keys applied without a restart (`auth`, `tls`,
+    /// `allowed_hosts`); names only, never secrets.
+    #[serde(default)]
+    pub api: Vec<String>,
+    /// Changed `metrics` keys applied without a restart.
+    #[serde(default)]
+    pub metrics: Vec<String>,
+    /// Changed keys that take effect at the next start only.
+    #[serde(default)]
+    pub restart_needed: Vec<String>,
 }

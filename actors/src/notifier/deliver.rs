@@ -144,7 +144,8 @@ impl Worker {
         ev: &Event,
     ) -> Result<(), String> {
         let argv = command.argv(false)?;
-        let mut env: Vec<(String, String)> = std::env::vars()
+        let mut env: Vec<(String, String)> = crate::secrets::inherited_vars()
+            .into_iter()
             .filter(|(k, _)| k != "ONEINIT_EVENT" && k != "ONEINIT_SERVICE")
             .collect();
         env.push(("ONEINIT_EVENT".into(), ev.event.to_string()));
@@ -162,7 +163,7 @@ impl Worker {
         match out.status {
             ExitStatus::Exited(0) => Ok(()),
             ExitStatus::Exited(c) => Err(format!("command exited with {c}: {}", out.output)),
-            ExitStatus::Signaled(s) => Err(format!("command killed by {}", s.as_str())),
+            ExitStatus::Signaled(s) => Err(format!("command killed by {}", s.name())),
         }
     }
 }

@@ -118,7 +118,7 @@ impl Tracker {
                             f.instance,
                             signal_short_name(*s)
                         ),
-                        128 + *s as i32,
+                        128 + s.number(),
                     ),
                     (None, None) => (format!("instance {} ended", f.instance), 1),
                 };
@@ -226,7 +226,7 @@ impl Tracker {
 mod tests {
     use super::*;
     use crate::model::config::ServiceConfig;
-    use nix::sys::signal::Signal;
+    use crate::model::signal::Signal;
     use std::sync::Arc;
     use std::time::Duration;
 

@@ -9,10 +9,10 @@
 
 use crate::model::config::{Config, ServiceConfig};
 use crate::model::limits::{plan, Controller, LimitPlan, LimitValue, Mechanism, Rlimit};
+use crate::model::signal::Signal;
 use crate::model::view::LimitView;
 use crate::sys::cgroup::{CgroupHost, CgroupSettings, ServiceCgroup};
 use crate::sys::{identity, usage};
-use nix::sys::signal::Signal;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -2,10 +2,10 @@
 //! readiness reporters) and the facts it publishes.
 
 use crate::model::machine::StopTarget;
+use crate::model::signal::Signal;
 use crate::model::view::{ServiceState, ServiceView};
 use crate::sys::reap::ExitStatus;
 use actix::Message;
-use nix::sys::signal::Signal;
 use std::time::Duration;
 
 /// Dependencies are satisfied (or an operator asked): start every instance.

@@ -16,6 +16,7 @@ use crate::model::machine::{
 };
 use crate::model::schedule::Timetable;
 use crate::model::signal::signal_short_name;
+use crate::model::signal::Signal;
 use crate::model::view::{ExitView, Health, InstanceView, ServiceState, ServiceView, Stream};
 use crate::service_manager::process_table::{ProcessOwner, ProcessTable};
 use crate::sys::reap::ExitStatus;
@@ -23,7 +24,6 @@ use crate::sys::{signals, spawn};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use messages::*;
-use nix::sys::signal::Signal;
 use slog::{error, info, o, warn, Logger};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -152,6 +152,11 @@ impl ServiceActor {
                     if let Err(e) = signals::send(pid, sig, self.s.cfg.stop.group) {
                         warn!(log, "cannot send the stop signal"; "pid" => pid, "error" => %e);
                     }
+                    // A stopped process (SIGSTOP, SIGTSTP) acts on no signal but
+                    // KILL until continued: SIGCONT lets it handle the stop
+                    // signal now instead of being SIGKILLed at the timeout
+                    // (systemd does the same).
+                    let _ = signals::send(pid, Signal::SIGCONT, self.s.cfg.stop.group);
                 }
             }
             Effect::Kill => {
@@ -537,9 +542,29 @@ impl Handler<SendSignal> for ServiceActor {
     }
 }
 
+/// How long an exit waits for the lines its process left in its pipes
+/// (longer than the default `logging.stall_timeout`, after which a stuck
+/// stdout no longer holds them back).
+const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 impl Handler<InstanceExited> for ServiceActor {
     type Result = ();
     fn handle(&mut self, msg: InstanceExited, ctx: &mut Context<Self>) {
+        // What the process wrote before it exited is logged before its
+        // exit is, and before dependents start. This actor handles nothing
+        // else meanwhile (no signal can reach a reaped pid); other actors
+        // go on.
+        let drained = self.s.logs.drained(msg.instance, msg.pid);
+        ctx.wait(
+            tokio::time::timeout(DRAIN_WAIT, drained)
+                .into_actor(self)
+                .map(move |_, act, ctx| act.exited(msg, ctx)),
+        );
+    }
+}
+
+impl ServiceActor {
+    fn exited(&mut self, msg: InstanceExited, ctx: &mut Context<Self>) {
         let Some(idx) = self
             .slots
             .iter()
@@ -553,7 +578,7 @@ impl Handler<InstanceExited> for ServiceActor {
             .unwrap_or_default();
         let (ended, code, signal) = match msg.status {
             ExitStatus::Exited(c) => (Ended::Code(c), Some(c), None),
-            ExitStatus::Signaled(s) => (Ended::Signal(s as i32), None, Some(s)),
+            ExitStatus::Signaled(s) => (Ended::Signal(s.number()), None, Some(s)),
         };
         let success = code.is_some_and(|c| self.s.cfg.restart.success_codes.contains(&c));
         let log = self.s.log.new(o!("instance" => msg.instance));

@@ -49,16 +49,15 @@ pub fn spawn_spec(name: &str, cfg: &ServiceConfig, instance: u64) -> Result<Spaw
     };
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     if cfg.inherit_env {
-        for (k, v) in std::env::vars_os() {
-            if let (Some(k), Some(v)) = (k.to_str(), v.to_str()) {
-                if !OWN_VARS.contains(&k) {
-                    env.insert(k.to_string(), v.to_string());
-                }
+        // Secrets (`token_env`, `secrets_env`, ONECLI_TOKEN) are left out.
+        for (k, v) in crate::secrets::inherited_vars() {
+            if !OWN_VARS.contains(&k.as_str()) {
+                env.insert(k, v);
             }
         }
     } else {
         for k in ["PATH", "LANG"] {
-            if let Ok(v) = std::env::var(k) {
+            if let Some(v) = crate::secrets::inherited_var(k) {
                 env.insert(k.into(), v);
             }
         }
@@ -76,7 +75,7 @@ pub fn spawn_spec(name: &str, cfg: &ServiceConfig, instance: u64) -> Result<Spaw
             }
             None => {
                 for k in ["HOME", "USER"] {
-                    if let Ok(v) = std::env::var(k) {
+                    if let Some(v) = crate::secrets::inherited_var(k) {
                         env.insert(k.into(), v);
                     }
                 }

@@ -1,6 +1,6 @@
 //! The ServiceManager's own life: the signal stream (SIGCHLD → reap,
 //! TERM/INT/QUIT → shutdown, HUP → reload, USR1 → reopen logs, others →
-//! forwarded), and the graceful shutdown: layers in reverse dependency
+//! forwarded; in tini mode without a config, all but SIGCHLD forwarded), and the graceful shutdown: layers in reverse dependency
 //! order, bounded by `shutdown.timeout`, a second signal kills at once, and
 //! as PID 1 a final sweep of leftover processes. Ends the actix system with
 //! oneinit's exit code (SPEC 1).
@@ -9,18 +9,19 @@ use super::messages::Reload;
 use super::ServiceManager;
 use crate::dependency_resolver::messages::GetShutdownLayers;
 use crate::model::machine::StopTarget;
+use crate::model::signal::Signal;
 use crate::model::view::ServiceState;
 use crate::service::messages::{InstanceExited, KillNow, SendSignal, Stop};
 use crate::sys::{pid1, reap, signals};
 use actix::prelude::*;
-use nix::sys::signal::Signal;
 use slog::{debug, error, info, warn};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Exit waits for pipe readers to read the last lines while lines keep
-/// coming, at most this long...
-const DRAIN_MAX: Duration = Duration::from_secs(10);
+/// coming (or wait for a stdout that is still taking output), at most
+/// this long...
+const DRAIN_MAX: Duration = Duration::from_secs(60);
 /// ...and gives up when none has come for this long.
 const DRAIN_STALL: Duration = Duration::from_millis(500);
 
@@ -235,7 +236,10 @@ impl ServiceManager {
             .map(|e| e.logs.lines.load(std::sync::atomic::Ordering::Relaxed))
             .sum();
         let now = Instant::now();
-        let progress_at = if lines != lines_seen {
+        // Readers held back by a slow stdout make progress as it drains (a
+        // stuck one makes them drop, and progress, after the stall timeout).
+        let waiting_for_stdout = self.sink.busy() && !self.sink.stuck();
+        let progress_at = if lines != lines_seen || waiting_for_stdout {
             now
         } else {
             progress_at
@@ -278,13 +282,23 @@ impl ServiceManager {
             let listed = e.cfg.forward_signals.iter().any(|s| s.get() == sig);
             if listed {
                 any = true;
-                debug!(self.log, "forwarding signal"; "service" => name, "signal" => sig.as_str());
+                debug!(self.log, "forwarding signal"; "service" => name, "signal" => sig.name());
                 e.addr.do_send(SendSignal { signal: sig });
             }
         }
         if !any {
-            debug!(self.log, "signal ignored: no service forwards it"; "signal" => sig.as_str());
+            debug!(self.log, "signal ignored: no service forwards it"; "signal" => sig.name());
         }
+    }
+}
+
+impl ServiceManager {
+    /// Tini mode without a config file, like tini: TERM, INT, QUIT, HUP and
+    /// USR1 are forwarded as well instead of meaning shutdown, reload and
+    /// log reopen; oneinit ends when `main` has ended (SPEC 1).
+    pub fn passing_signals(mut self) -> ServiceManager {
+        self.pass_signals = true;
+        self
     }
 }
 
@@ -292,15 +306,16 @@ impl StreamHandler<Signal> for ServiceManager {
     fn handle(&mut self, sig: Signal, ctx: &mut Context<Self>) {
         match sig {
             Signal::SIGCHLD => self.reap(),
+            other if self.pass_signals => self.forward(other),
             Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT => {
                 if self.shutdown.is_some() {
-                    warn!(self.log, "second shutdown signal, killing every service now"; "signal" => sig.as_str());
+                    warn!(self.log, "second shutdown signal, killing every service now"; "signal" => sig.name());
                     self.kill_all();
                     if self.shutdown.as_ref().is_some_and(|s| s.finishing) && pid1::is_pid1() {
                         pid1::signal_everyone(Signal::SIGKILL);
                     }
                 } else {
-                    info!(self.log, "shutdown requested"; "signal" => sig.as_str());
+                    info!(self.log, "shutdown requested"; "signal" => sig.name());
                     self.begin_shutdown_by(None, Some(sig), ctx);
                 }
             }

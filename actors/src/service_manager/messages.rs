@@ -1,11 +1,11 @@
 //! Messages the ServiceManager answers: commands from the API, onecli (via
 //! the API), signals and peers. Queries never mutate; commands say what to do.
 
+use crate::model::signal::Signal;
 use crate::model::view::{
     GraphView, LogLine, ReadinessView, ReloadReport, ServiceView, StateChanged, Stream,
 };
 use actix::Message;
-use nix::sys::signal::Signal;
 use tokio::sync::broadcast;
 
 /// Why a command on a service was refused. The API maps each to a status.
@@ -70,7 +70,7 @@ pub struct TriggerService {
 
 /// The last `tail` lines kept in memory, oldest first.
 #[derive(Message)]
-#[rtype(result = "Result<Vec<LogLine>, ControlError>")]
+#[rtype(result = "Result<crate::logging::ring::LogTail, ControlError>")]
 pub struct GetLogs {
     pub name: String,
     pub tail: Option<usize>,

@@ -15,6 +15,7 @@ pub mod messages;
 pub mod process_table;
 pub mod queries;
 pub mod reload;
+pub mod settings;
 mod trim;
 pub mod watch;
 
@@ -90,6 +91,9 @@ pub struct ServiceManager {
     pub(crate) format: LogFormat,
     pub(crate) facts: Vec<Recipient<ServiceFact>>,
     pub(crate) tini: bool,
+    /// Tini mode without a config file: every signal but SIGCHLD is passed
+    /// to the services that forward it (`main`), none is oneinit's (SPEC 1).
+    pub(crate) pass_signals: bool,
     pub(crate) registrations: Vec<Recipient<ServiceRegistered>>,
     pub(crate) removals: Vec<Recipient<ServiceRemoved>>,
     pub(crate) services: BTreeMap<String, Entry>,
@@ -112,6 +116,8 @@ pub struct ServiceManager {
     /// Bound activation sockets by service; kept here so a reloaded service
     /// with the same addresses gets the same sockets (`activation.rs`).
     pub(crate) sockets: BTreeMap<String, Vec<std::rc::Rc<crate::sys::socket::ListenSocket>>>,
+    /// Applies `api` / `metrics` on reload (the HTTP layer; `settings.rs`).
+    pub(crate) settings_hook: Option<std::sync::Arc<dyn settings::SettingsHook>>,
 }
 
 impl ServiceManager {
@@ -123,6 +129,7 @@ impl ServiceManager {
             format: setup.format,
             facts: setup.facts,
             tini: setup.tini,
+            pass_signals: false,
             registrations: setup.registrations,
             removals: setup.removals,
             services: BTreeMap::new(),
@@ -143,6 +150,7 @@ impl ServiceManager {
                 .into_iter()
                 .map(|(k, v)| (k, v.into_iter().map(std::rc::Rc::new).collect()))
                 .collect(),
+            settings_hook: None,
         }
     }
 
@@ -153,12 +161,11 @@ impl ServiceManager {
         cfg: Arc<ServiceConfig>,
         ctx: &mut Context<Self>,
     ) {
-        let logs = Arc::new(ServiceLogs::new(
-            name,
-            cfg.logs.ring,
-            self.format,
-            self.sink.clone(),
-        ));
+        let logs = Arc::new(
+            ServiceLogs::new(name, cfg.logs.ring, self.format, self.sink.clone())
+                .with_limits(cfg.logs.ring, cfg.logs.buffer.0, cfg.logs.on_full)
+                .with_log(self.log.new(o!("service" => name.to_string()))),
+        );
         let log_arbiter = match &self.log_arbiter {
             Some(a) => a.handle(),
             None => return,

@@ -135,9 +135,12 @@ impl Handler<SignalService> for ServiceManager {
 }
 
 impl Handler<GetLogs> for ServiceManager {
-    type Result = Result<Vec<crate::model::view::LogLine>, ControlError>;
+    type Result = Result<crate::logging::ring::LogTail, ControlError>;
     fn handle(&mut self, msg: GetLogs, _: &mut Context<Self>) -> Self::Result {
-        Ok(self.entry(&msg.name)?.logs.tail(msg.tail, msg.stream))
+        Ok(self
+            .entry(&msg.name)?
+            .logs
+            .tail_reader(msg.tail, msg.stream))
     }
 }
 

@@ -66,7 +66,24 @@ impl ServiceManager {
         if !identity_errors.is_empty() {
             return Err(identity_errors);
         }
-        let mut report = ReloadReport::default();
+        // API auth, TLS files, metrics: all or nothing, before any service
+        // changes, so an invalid token source refuses the whole reload.
+        let settings = match &self.settings_hook {
+            Some(hook) => hook.apply(&new)?,
+            None => Default::default(),
+        };
+        // New `secrets_env` / `token_env` names before any new child starts.
+        crate::secrets::protect(&new);
+        let mut report = ReloadReport {
+            api: settings.api,
+            metrics: settings.metrics,
+            restart_needed: settings.restart_needed,
+            ..ReloadReport::default()
+        };
+        if !report.restart_needed.is_empty() {
+            warn!(self.log, "some changed settings take effect at the next start only";
+                "keys" => report.restart_needed.join(", "));
+        }
         for name in self.config.services.keys() {
             if !new.services.contains_key(name) {
                 report.removed.push(name.clone());
@@ -108,7 +125,8 @@ impl ServiceManager {
         }
         info!(self.log, "configuration reloaded"; "event" => "reloaded",
             "added" => report.added.len(), "removed" => report.removed.len(),
-            "changed" => report.changed.len(), "unchanged" => report.unchanged.len());
+            "changed" => report.changed.len(), "unchanged" => report.unchanged.len(),
+            "api" => report.api.join(","), "metrics" => report.metrics.join(","));
         Ok(report)
     }
 

@@ -23,6 +23,8 @@ function showError(msg) {
 async function api(path, opts) {
   const o = Object.assign({}, opts || {});
   o.headers = headers(o.headers);
+  // The API refuses a POST that is not JSON (cross-site request defence).
+  if (o.method === "POST" && !o.headers["Content-Type"]) o.headers["Content-Type"] = "application/json";
   const res = await fetch(path, o);
   let body = null;
   const text = await res.text();
