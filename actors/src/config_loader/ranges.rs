@@ -67,6 +67,9 @@ fn rows(config: &Config, skip: &BTreeSet<String>) -> Vec<Row> {
     let mut rows = Vec::new();
     let top = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     rows.push(timeout(top(&["remote", "timeout"]), config.remote.timeout));
+    if let Some(t) = config.logging.stall_timeout {
+        rows.push(timeout(top(&["logging", "stall_timeout"]), t));
+    }
     if let Some(w) = config.remote.watch {
         rows.push(interval(top(&["remote", "watch"]), w));
     }
