@@ -5,7 +5,8 @@
 # check that vendor/actix-http is the crates.io release plus its patch
 # (scripts/check-vendor.sh), then the
 # stress test in its reduced size (scripts/stress.py --small: crash loops,
-# API hammering and reloads; nothing lost, no zombie, no fd or memory kept).
+# API hammering and reloads; nothing lost, no zombie, no fd or memory kept),
+# then a short run of every fuzz target (scripts/fuzz.sh 20).
 # Installs what the tests need when it is missing, so it works on a fresh
 # machine.
 set -uo pipefail
@@ -40,6 +41,12 @@ st=$?
 if [ $st -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=$st; fi
 echo "== stress test, reduced size (scripts/stress.py --small)"
 timeout 300 python3 scripts/stress.py --small --oneinit "${CARGO_TARGET_DIR:-target}/debug/oneinit" 2>&1
+st=$?
+if [ $st -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=$st; fi
+echo "== fuzz smoke: every cargo-fuzz target for 20 s (scripts/fuzz.sh)"
+# Installs nightly and cargo-fuzz when missing and builds the targets with
+# sanitizers: several minutes on a fresh machine, about 2 once built.
+timeout 2400 scripts/fuzz.sh 20 2>&1
 st=$?
 if [ $st -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=$st; fi
 not_run=$(grep -Eo '^test result: .* ([0-9]+) ignored' "$log" | grep -Eo '[0-9]+ ignored' | awk '{s+=$1} END {print s+0}')

@@ -181,6 +181,61 @@ async fn fallback(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
     error::unknown_path(req).await
 }
 
+/// What the router and the query extractors make of a request target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resolved {
+    pub op: Op,
+    /// The `{name}` segment, percent-decoded as the handlers see it.
+    pub name: Option<String>,
+    /// Whether the query string deserializes into the route's query type.
+    pub query_ok: bool,
+}
+
+/// Resolves `method` and `target` (`/v1/services/web/logs?tail=5`) with the
+/// route table and query types the server uses; None for an unknown path
+/// or method (404/405). Pure: no state, no I/O. The fuzz target and the
+/// tests call it; the server routes through actix with the same table.
+pub fn resolve(method: &Method, target: &str, metrics: &MetricsConfig) -> Option<Resolved> {
+    use actix_web::dev::{Path, ResourceDef, Url};
+    let uri: actix_web::http::Uri = target.parse().ok()?;
+    let query = uri.query().unwrap_or_default().to_string();
+    let url = Url::new(uri);
+    // actix-router leaks the name of each `{segment}` it parses (they are
+    // `&'static str`): parse each pattern once, as the server does.
+    static DEFS: std::sync::Mutex<Vec<(String, ResourceDef)>> = std::sync::Mutex::new(Vec::new());
+    let mut defs = DEFS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for e in endpoints(metrics)
+        .into_iter()
+        .filter(|e| e.method == *method)
+    {
+        let i = match defs.iter().position(|(p, _)| *p == e.path) {
+            Some(i) => i,
+            None => {
+                defs.push((e.path.clone(), ResourceDef::new(e.path.as_str())));
+                defs.len() - 1
+            }
+        };
+        let mut path = Path::new(url.clone());
+        if defs[i].1.capture_match_info(&mut path) {
+            let query_ok = match e.op {
+                Op::Logs => web::Query::<LogsQuery>::from_query(&query).is_ok(),
+                Op::Start | Op::Stop | Op::Restart => {
+                    web::Query::<control::WaitQuery>::from_query(&query).is_ok()
+                }
+                _ => true,
+            };
+            return Some(Resolved {
+                op: e.op,
+                name: path.get("name").map(str::to_string),
+                query_ok,
+            });
+        }
+    }
+    None
+}
+
 /// Sends `msg` with a bound; no answer in time is 503.
 pub(super) async fn ask<M>(to: &actix::Recipient<M>, msg: M) -> Result<M::Result, HttpError>
 where
@@ -533,4 +588,45 @@ async fn readyz(st: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
         StatusCode::SERVICE_UNAVAILABLE
     };
     Ok(HttpResponse::build(status).json(view))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_matches_routes_names_and_queries() {
+        let m = MetricsConfig::default();
+        let r = resolve(
+            &Method::GET,
+            "/v1/services/we%20b/logs?tail=5&follow=true",
+            &m,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.op, r.name.as_deref(), r.query_ok),
+            (Op::Logs, Some("we b"), true)
+        );
+        let r = resolve(&Method::GET, "/v1/services/web/logs?tail=-1", &m).unwrap();
+        assert!(!r.query_ok);
+        let r = resolve(
+            &Method::POST,
+            "/v1/services/web/stop?wait=true&timeout=5s",
+            &m,
+        )
+        .unwrap();
+        assert_eq!((r.op, r.query_ok), (Op::Stop, true));
+        assert!(
+            !resolve(&Method::POST, "/v1/services/web/stop?bogus=1", &m)
+                .unwrap()
+                .query_ok
+        );
+        assert_eq!(
+            resolve(&Method::GET, "/metrics", &m).unwrap().op,
+            Op::Metrics
+        );
+        assert_eq!(resolve(&Method::DELETE, "/v1/services", &m), None);
+        assert_eq!(resolve(&Method::GET, "/nope", &m), None);
+        assert_eq!(resolve(&Method::GET, "not a uri", &m), None);
+    }
 }

@@ -124,6 +124,10 @@ fn push_literal(out: &mut String, text: &str) {
     out.push_str(&text.replace('$', "$$"));
 }
 
+/// The widest `%(name)NNs` padding: a config value never needs more, and
+/// `%(here)999999999999s` would otherwise allocate that many spaces.
+const MAX_WIDTH: usize = 4096;
+
 /// Python %-formatting of one value: flags `-0`, a width, conversions s r d i.
 fn format_val(name: &str, val: &Val, spec: &str, conv: char) -> Result<String, String> {
     let left = spec.contains('-');
@@ -135,7 +139,15 @@ fn format_val(name: &str, val: &Val, spec: &str, conv: char) -> Result<String, S
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();
-    let width: usize = digits.parse().unwrap_or(0);
+    let width: usize = match digits.parse() {
+        Ok(w) if w <= MAX_WIDTH => w,
+        Ok(_) | Err(_) if digits.is_empty() => 0,
+        _ => {
+            return Err(format!(
+                "`%({name}){spec}{conv}`: a width of {digits} is out of range (at most {MAX_WIDTH})"
+            ))
+        }
+    };
     let body = match conv {
         's' | 'r' => match val {
             Val::Str(s) => s.clone(),

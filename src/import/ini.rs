@@ -7,6 +7,7 @@
 
 use super::expand::{expand, Expansions};
 use super::ImportError;
+use oneinit_actors::config_loader::budget::{Budget, MAX_DOCUMENT_BYTES};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -62,15 +63,41 @@ pub fn read_with_includes(path: &Path) -> Result<Read, ImportError> {
         unmatched: Vec::new(),
     };
     let mut seen = HashSet::new();
-    read_file(path, 0, &mut seen, &mut read)?;
+    let mut budget = Budget::default();
+    read_file(path, 0, &mut seen, &mut budget, &mut read)?;
     check_duplicates(&read.sections)?;
     Ok(read)
+}
+
+/// A file's text, within the same budgets as a oneinit config
+/// (`config_loader::budget`): its size, all files together, their number.
+/// A larger (or endless) file is refused without reading it all.
+fn read_bounded(path: &Path, budget: &mut Budget) -> Result<String, String> {
+    use std::io::Read as _;
+    let cannot = |e: std::io::Error| {
+        format!("cannot read the file: {e} (check the path and its permissions)")
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_DOCUMENT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    budget
+        .take_document(bytes.len())
+        .map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "cannot read the file: it is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
 }
 
 fn read_file(
     path: &Path,
     depth: usize,
     seen: &mut HashSet<PathBuf>,
+    budget: &mut Budget,
     out: &mut Read,
 ) -> Result<(), ImportError> {
     let source = path.display().to_string();
@@ -81,13 +108,7 @@ fn read_file(
             format!("includes nested deeper than {MAX_DEPTH} levels; look for an include loop"),
         ));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ImportError::at(
-            &source,
-            None,
-            format!("cannot read the file: {e} (check the path and its permissions)"),
-        )
-    })?;
+    let text = read_bounded(path, budget).map_err(|m| ImportError::at(&source, None, m))?;
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     if !seen.insert(canonical.clone()) {
         // supervisord reads each file once; a second include of it adds nothing.
@@ -107,7 +128,7 @@ fn read_file(
         .extend(sections.into_iter().filter(|s| s.name != "include"));
     for inc in includes {
         for file in include_files(&inc, &mut out.unmatched)? {
-            read_file(&file, depth + 1, seen, out)?;
+            read_file(&file, depth + 1, seen, budget, out)?;
         }
     }
     Ok(())
@@ -309,6 +330,21 @@ mod tests {
             Some("http://x#frag")
         );
         assert_eq!(s[0].get("environment").map(|e| e.line), Some(5));
+    }
+
+    #[test]
+    fn oversize_and_endless_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.conf");
+        let line = format!("; {}\n", "x".repeat(1022));
+        std::fs::write(&big, format!("[a]\n{}", line.repeat(10 * 1024 + 1))).unwrap();
+        let e = read_with_includes(&big).err().expect("refused").to_string();
+        assert!(e.contains("the document is too large"), "{e}");
+        let e = read_with_includes(Path::new("/dev/zero"))
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(e.starts_with("/dev/zero: the document is too large"), "{e}");
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub struct ProgramContext<'a> {
 pub(super) const DEFAULT_PRIORITY: i64 = 999;
 
 /// Converts one program. Warnings (already `FILE: warning: ...`) go to `warnings`.
+/// The most processes one `[program:x]` may declare.
+const MAX_NUMPROCS: i64 = 10_000;
+
 pub fn convert_program(
     section: &Section,
     program: &str,
@@ -85,6 +88,17 @@ pub fn convert_program(
         return Err(err(
             section.line,
             format!("[program:{program}] numprocs must be at least 1"),
+        ));
+    }
+    // Each process may become a service of its own: bounded like any
+    // config (`config_loader::budget`), and `start + count` must not wrap.
+    if numprocs > MAX_NUMPROCS || numprocs_start.checked_add(numprocs).is_none() {
+        return Err(err(
+            section.line,
+            format!(
+                "[program:{program}] numprocs = {numprocs} (from {numprocs_start}) is out of \
+                 range; at most {MAX_NUMPROCS} processes per program"
+            ),
         ));
     }
     let name_entry = section.get("process_name");

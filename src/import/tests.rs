@@ -112,6 +112,20 @@ fn values_that_supervisord_would_reject_are_errors_with_lines() {
             "command=/bin/p\nnumprocs=0\n",
             "t.conf:1: [program:p] numprocs must be at least 1",
         ),
+        // A huge count looped for ever (and `start + count` wrapped).
+        (
+            "command=/bin/p\nprocess_name=%(process_num)s\nnumprocs=1000000000000\n",
+            "t.conf:1: [program:p] numprocs = 1000000000000 (from 0) is out of range",
+        ),
+        (
+            "command=/bin/p\nprocess_name=%(process_num)s\nnumprocs=2\nnumprocs_start=9223372036854775807\n",
+            "t.conf:1: [program:p] numprocs = 2 (from 9223372036854775807) is out of range",
+        ),
+        // A padding width allocated that many spaces (abort on OOM).
+        (
+            "command=/bin/p %(here)999999999999999s\n",
+            "t.conf:2: `%(here)999999999999999s`: a width of 999999999999999 is out of range",
+        ),
     ] {
         let e = convert(body).expect_err(body);
         assert!(e.starts_with(want), "want {want:?}, got {e:?}");

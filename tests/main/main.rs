@@ -21,6 +21,7 @@ mod adoption_examples;
 mod api_contract;
 mod api_e2e;
 mod config_check;
+mod config_limits;
 mod docker_build;
 mod docs_reference;
 mod exit_status;

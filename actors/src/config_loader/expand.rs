@@ -3,6 +3,7 @@
 //! reach a shell untouched), and `${VAR}` of an unset variable without a
 //! default is an error naming the variable and where it was written.
 
+use super::budget::{Budget, BudgetExceeded, MAX_TEXT_BYTES};
 use super::formats::resolve_plain;
 use super::tree::{Node, Value};
 use super::ConfigError;
@@ -47,6 +48,9 @@ pub fn expand_str(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result
                 }
             }
             rest = &body_start[end + 1..];
+            if out.len() > MAX_TEXT_BYTES {
+                return Err(BudgetExceeded::Text(" after ${VAR} expansion").to_string());
+            }
         } else {
             out.push('$');
             rest = after;
@@ -63,16 +67,29 @@ fn is_var_name(name: &str) -> bool {
 }
 
 /// Expands every string value of `root` from the process environment.
-pub fn expand_tree(root: &mut Node, errors: &mut Vec<ConfigError>) {
+/// What an expansion adds to a string is charged to `budget` (text bytes):
+/// a long variable named many times is stopped like an alias bomb.
+pub fn expand_tree(root: &mut Node, budget: &mut Budget, errors: &mut Vec<ConfigError>) {
     let lookup = |name: &str| std::env::var(name).ok();
+    let mut exceeded = false;
     root.for_each_str_mut(&mut |value, pos| {
         let Value::Str { text, plain } = value else {
             return;
         };
-        if !text.contains('$') {
+        if exceeded || !text.contains('$') {
             return;
         }
-        match expand_str(text, &lookup) {
+        let expanded = expand_str(text, &lookup).and_then(|new| {
+            let grown = new.len().saturating_sub(text.len());
+            match budget.take(0, grown, " after ${VAR} expansion") {
+                Ok(()) => Ok(new),
+                Err(e) => {
+                    exceeded = true;
+                    Err(e.to_string())
+                }
+            }
+        });
+        match expanded {
             // An unquoted YAML scalar gets its type from the expanded text.
             Ok(new) if *plain => *value = resolve_plain(&new),
             Ok(new) => *text = new,

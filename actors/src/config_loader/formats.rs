@@ -1,15 +1,15 @@
 //! Parses one document (YAML, TOML or JSON) into the position-aware tree of
-//! `tree.rs`. YAML is read from yaml-rust2's marked events; JSON is first
-//! checked by serde_json (for exact JSON syntax errors) and then read as YAML
-//! (JSON is YAML 1.2) for positions; TOML is read with toml_edit, whose spans
-//! are turned into line/column.
+//! `tree.rs`, within the load's budgets. YAML: `read_yaml.rs`; TOML:
+//! `read_toml.rs`; JSON (here) is first checked by serde_json (for exact
+//! JSON syntax errors) and then read as YAML (JSON is YAML 1.2) for
+//! positions.
 
-use super::tree::{Entry, Node, Pos, Value};
+use super::budget::{check_nesting, Budget};
+use super::read_toml::parse_toml;
+use super::read_yaml::{parse_yaml, read_yaml, YamlFailure};
+use super::tree::{Node, Pos, Value};
 use super::ConfigError;
-use std::collections::HashMap;
 use std::sync::Arc;
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
 use yaml_rust2::Yaml;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,149 +33,28 @@ impl Format {
     }
 }
 
-/// Parses `text`; an empty document is an empty map.
+/// Parses `text` alone (a fresh budget); an empty document is an empty map.
+#[cfg(test)]
 pub fn parse(text: &str, format: Format, source: &Arc<str>) -> Result<Node, Vec<ConfigError>> {
+    parse_within(text, format, source, &mut Budget::default())
+}
+
+/// Parses `text` as one document of a load whose budget is `budget`
+/// (`budget.rs`): its size, values and nesting are charged, and running
+/// out is an error at the place it happened.
+pub fn parse_within(
+    text: &str,
+    format: Format,
+    source: &Arc<str>,
+    budget: &mut Budget,
+) -> Result<Node, Vec<ConfigError>> {
+    if let Err(e) = budget.take_document(text.len()) {
+        return Err(vec![Pos::unknown(source).error(e.to_string())]);
+    }
     match format {
-        Format::Yaml => parse_yaml(text, source),
-        Format::Json => parse_json(text, source),
-        Format::Toml => parse_toml(text, source),
-    }
-}
-
-// ------------------------------------------------------------------ YAML
-
-enum Frame {
-    Seq(Node, usize),
-    Map {
-        node: Node,
-        anchor: usize,
-        key: Option<(String, Pos)>,
-    },
-}
-
-struct YamlBuilder {
-    source: Arc<str>,
-    stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
-    root: Option<Node>,
-    errors: Vec<ConfigError>,
-}
-
-impl YamlBuilder {
-    fn pos(&self, m: &Marker) -> Pos {
-        // yaml-rust2 counts lines from 1 and columns from 0.
-        Pos::new(&self.source, m.line(), m.col() + 1)
-    }
-
-    /// Adds a finished node to its parent. `raw` is the scalar text, used
-    /// when the node is a mapping key.
-    fn push(&mut self, node: Node, raw: Option<String>, anchor: usize) {
-        if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
-        }
-        match self.stack.last_mut() {
-            None => self.root = Some(node),
-            Some(Frame::Seq(seq, _)) => {
-                if let Value::Seq(items) = &mut seq.value {
-                    items.push(node);
-                }
-            }
-            Some(Frame::Map { node: map, key, .. }) => match key.take() {
-                None => match raw {
-                    Some(k) => *key = Some((k, node.pos)),
-                    None => {
-                        self.errors
-                            .push(node.pos.error("a mapping key must be a plain string"));
-                        *key = Some((String::new(), node.pos));
-                    }
-                },
-                Some((k, key_pos)) => {
-                    if let Value::Map(entries) = &mut map.value {
-                        if entries.iter().any(|e| e.key == k) {
-                            self.errors
-                                .push(key_pos.error(format!("duplicate key \"{k}\"")));
-                            entries.retain(|e| e.key != k);
-                        }
-                        entries.push(Entry {
-                            key: k,
-                            key_pos,
-                            value: node,
-                        });
-                    }
-                }
-            },
-        }
-    }
-}
-
-impl MarkedEventReceiver for YamlBuilder {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
-        let pos = self.pos(&mark);
-        match ev {
-            Event::Scalar(text, style, anchor, tag) => {
-                let plain = style == TScalarStyle::Plain && tag.is_none();
-                let value = if plain {
-                    resolve_plain(&text)
-                } else {
-                    Value::Str {
-                        text: text.clone(),
-                        plain: false,
-                    }
-                };
-                self.push(Node::new(value, pos), Some(text), anchor);
-            }
-            Event::SequenceStart(anchor, _) => {
-                self.stack
-                    .push(Frame::Seq(Node::new(Value::Seq(Vec::new()), pos), anchor));
-            }
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
-                node: Node::empty_map(pos),
-                anchor,
-                key: None,
-            }),
-            Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Seq(node, anchor)) => self.push(node, None, anchor),
-                Some(Frame::Map {
-                    mut node, anchor, ..
-                }) => {
-                    apply_merge_key(&mut node);
-                    self.push(node, None, anchor)
-                }
-                None => {}
-            },
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => {
-                    let raw = node.as_str().map(str::to_string);
-                    self.push(node, raw, 0)
-                }
-                None => self.errors.push(pos.error("unknown alias")),
-            },
-            _ => {}
-        }
-    }
-}
-
-/// YAML merge keys (`<<: *base` or `<<: [*a, *b]`): the keys of the
-/// merged maps that the mapping does not set itself (earlier maps first).
-fn apply_merge_key(node: &mut Node) {
-    let Some(merge) = node.take("<<") else {
-        return;
-    };
-    let sources = match merge.value.value {
-        Value::Seq(items) => items,
-        other => vec![Node::new(other, merge.value.pos)],
-    };
-    let Some(entries) = node.entries_mut() else {
-        return;
-    };
-    for source in sources {
-        if let Value::Map(from) = source.value {
-            for e in from {
-                if !entries.iter().any(|x| x.key == e.key) {
-                    entries.push(e);
-                }
-            }
-        }
+        Format::Yaml => parse_yaml(text, source, budget),
+        Format::Json => parse_json(text, source, budget),
+        Format::Toml => parse_toml(text, source, budget),
     }
 }
 
@@ -199,169 +78,50 @@ pub fn resolve_plain(text: &str) -> Value {
     }
 }
 
-fn parse_yaml(text: &str, source: &Arc<str>) -> Result<Node, Vec<ConfigError>> {
-    let mut builder = YamlBuilder {
-        source: source.clone(),
-        stack: Vec::new(),
-        anchors: HashMap::new(),
-        root: None,
-        errors: Vec::new(),
-    };
-    let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut builder, false) {
-        let m = e.marker();
-        let pos = Pos::new(source, m.line(), m.col() + 1);
-        return Err(vec![pos.error(format!("YAML syntax error: {}", e.info()))]);
-    }
-    if !builder.errors.is_empty() {
-        return Err(builder.errors);
-    }
-    let root = builder
-        .root
-        .unwrap_or_else(|| Node::empty_map(Pos::new(source, 1, 1)));
-    match root.value {
-        Value::Null => Ok(Node::empty_map(root.pos)),
-        Value::Map(_) => Ok(root),
-        _ => Err(vec![root.pos.error(
-            "the document must be a mapping of sections (services:, api:, ...)",
-        )]),
-    }
-}
-
 // ------------------------------------------------------------------ JSON
 
-fn parse_json(text: &str, source: &Arc<str>) -> Result<Node, Vec<ConfigError>> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+fn parse_json(
+    text: &str,
+    source: &Arc<str>,
+    budget: &mut Budget,
+) -> Result<Node, Vec<ConfigError>> {
+    // Exact JSON syntax errors first, without building anything.
+    let syntax = |e: serde_json::Error| {
         vec![Pos::new(source, e.line(), e.column().max(1)).error(format!("JSON syntax error: {e}"))]
-    })?;
-    if !value.is_object() {
+    };
+    serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(syntax)?;
+    if !text.trim_start().starts_with('{') {
         return Err(vec![Pos::new(source, 1, 1).error(
             "the document must be an object of sections (\"services\", \"api\", ...)",
         )]);
     }
-    // Valid JSON is valid YAML 1.2; the YAML reader gives the positions.
-    // Should it ever disagree, keep the JSON value without positions.
-    match parse_yaml(text, source) {
-        Ok(node) if node.to_json() == value => Ok(node),
-        _ => Ok(Node::from_json(&value, &Pos::unknown(source))),
-    }
-}
-
-// ------------------------------------------------------------------ TOML
-
-/// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let col = before[line_start..].chars().count() + 1;
-    (line, col)
-}
-
-struct TomlReader<'a> {
-    text: &'a str,
-    source: &'a Arc<str>,
-}
-
-impl TomlReader<'_> {
-    fn pos(&self, span: Option<std::ops::Range<usize>>, fallback: &Pos) -> Pos {
-        match span {
-            Some(r) => {
-                let (l, c) = line_col(self.text, r.start);
-                Pos::new(self.source, l, c)
-            }
-            None => fallback.clone(),
-        }
-    }
-
-    fn table<'t>(
-        &self,
-        entries: impl Iterator<Item = (&'t toml_edit::Key, &'t toml_edit::Item)>,
-        pos: Pos,
-    ) -> Node {
-        let mut out = Vec::new();
-        for (key, item) in entries {
-            let key_pos = self.pos(key.span(), &pos);
-            let value = self.item(item, &key_pos);
-            out.push(Entry {
-                key: key.get().to_string(),
-                key_pos,
-                value,
-            });
-        }
-        Node::new(Value::Map(out), pos)
-    }
-
-    fn item(&self, item: &toml_edit::Item, key_pos: &Pos) -> Node {
-        use toml_edit::Item;
-        match item {
-            Item::None => Node::new(Value::Null, key_pos.clone()),
-            Item::Value(v) => self.value(v, key_pos),
-            Item::Table(t) => {
-                let pos = self.pos(t.span(), key_pos);
-                // Keys of `[a.b]` headers carry no span of their own here;
-                // the key position of the parent is the best there is.
-                self.table(t.get_values_keys(), pos)
-            }
-            Item::ArrayOfTables(a) => {
-                let items = a
-                    .iter()
-                    .map(|t| {
-                        let pos = self.pos(t.span(), key_pos);
-                        self.table(t.get_values_keys(), pos)
-                    })
-                    .collect();
-                Node::new(Value::Seq(items), key_pos.clone())
+    // Valid JSON is valid YAML 1.2; the YAML reader gives the positions
+    // and charges the budget.
+    let mut trial = budget.clone();
+    match read_yaml(text, source, &mut trial) {
+        Ok(node) => {
+            // Should the readers ever disagree (duplicate keys, numbers
+            // beyond i64), keep the JSON value without positions.
+            let value: serde_json::Value = serde_json::from_str(text).map_err(syntax)?;
+            *budget = trial;
+            if node.to_json() == value {
+                Ok(node)
+            } else {
+                Ok(Node::from_json(&value, &Pos::unknown(source)))
             }
         }
+        Err(YamlFailure::Budget(e)) => Err(vec![e]),
+        Err(YamlFailure::Errors(_)) => {
+            // JSON the YAML reader does not take (a tab where YAML
+            // wants none): serde_json's recursion limit (128) bounds
+            // the depth of this tree, the budget the rest.
+            let value: serde_json::Value = serde_json::from_str(text).map_err(syntax)?;
+            let node = Node::from_json(&value, &Pos::unknown(source));
+            let (nodes, text_bytes, depth) = node.measure();
+            check_nesting(depth)
+                .and_then(|()| budget.take(nodes, text_bytes, ""))
+                .map_err(|e| vec![Pos::unknown(source).error(e.to_string())])?;
+            Ok(node)
+        }
     }
-
-    fn value(&self, v: &toml_edit::Value, key_pos: &Pos) -> Node {
-        use toml_edit::Value as T;
-        let pos = self.pos(v.span(), key_pos);
-        let value = match v {
-            T::String(s) => Value::Str {
-                text: s.value().clone(),
-                plain: false,
-            },
-            T::Integer(i) => Value::Int(*i.value()),
-            T::Float(f) => Value::Float(*f.value()),
-            T::Boolean(b) => Value::Bool(*b.value()),
-            T::Datetime(d) => Value::Str {
-                text: d.value().to_string(),
-                plain: false,
-            },
-            T::Array(a) => Value::Seq(a.iter().map(|v| self.value(v, &pos)).collect()),
-            T::InlineTable(t) => {
-                return self.table(t.iter().filter_map(|(k, _)| t.get_key_value(k)), pos)
-            }
-        };
-        Node::new(value, pos)
-    }
-}
-
-/// Helper so tables and inline tables iterate `(Key, Item)` pairs alike.
-trait KeyedItems {
-    fn get_values_keys(&self)
-        -> Box<dyn Iterator<Item = (&toml_edit::Key, &toml_edit::Item)> + '_>;
-}
-
-impl KeyedItems for toml_edit::Table {
-    fn get_values_keys(
-        &self,
-    ) -> Box<dyn Iterator<Item = (&toml_edit::Key, &toml_edit::Item)> + '_> {
-        Box::new(self.iter().filter_map(|(k, _)| self.get_key_value(k)))
-    }
-}
-
-fn parse_toml(text: &str, source: &Arc<str>) -> Result<Node, Vec<ConfigError>> {
-    let doc = toml_edit::ImDocument::parse(text).map_err(|e| {
-        let (l, c) = e.span().map_or((1, 1), |r| line_col(text, r.start));
-        let msg = e.message().trim().to_string();
-        vec![Pos::new(source, l, c).error(format!("TOML syntax error: {msg}"))]
-    })?;
-    let reader = TomlReader { text, source };
-    let root = doc.as_table();
-    Ok(reader.table(root.get_values_keys(), Pos::new(source, 1, 1)))
 }

@@ -13,8 +13,9 @@
 //! is accepted only if the document itself sets `remote.allow_http: true`
 //! (or an earlier `--config` file did).
 
+use super::budget::Budget;
 use super::expand::expand_tree;
-use super::formats::parse;
+use super::formats::parse_within;
 use super::merge::merge_documents;
 use super::source::{short_names, Source};
 use super::tree::{Node, Pos, Value};
@@ -50,6 +51,8 @@ pub struct Reader {
     remote_keys: serde_json::Map<String, serde_json::Value>,
     /// Hex sha256 of every remote document used, by URL (`remote.watch`).
     pub remote_digests: BTreeMap<String, String>,
+    /// What the documents read so far have used of the load's budgets.
+    pub budget: Budget,
 }
 
 type TreeFuture<'a> = Pin<Box<dyn Future<Output = Option<Node>> + 'a>>;
@@ -162,14 +165,15 @@ impl Reader {
                 self.remote_digests.insert(identity.clone(), sha.clone());
             }
             let src_name: Arc<str> = Arc::from(name.as_str());
-            let mut root = match parse(&text.text, text.format, &src_name) {
+            let parsed = parse_within(&text.text, text.format, &src_name, &mut self.budget);
+            let mut root = match parsed {
                 Ok(root) => root,
                 Err(errs) => {
                     self.errors.extend(errs);
                     return None;
                 }
             };
-            expand_tree(&mut root, &mut self.errors);
+            expand_tree(&mut root, &mut self.budget, &mut self.errors);
             self.absorb_remote(&root);
             if http_top && !self.remote_settings().allow_http {
                 self.fail(

@@ -3,27 +3,36 @@
 //! by the winning side; a service defined twice is an error unless the later
 //! definition says `override: true`.
 
+use super::budget::Budget;
 use super::tree::{Entry, Node, Value};
 use super::ConfigError;
+use std::collections::HashMap;
 
 /// Deep merge: `over` wins; maps merge key by key.
 pub fn deep_merge(base: Node, over: Node) -> Node {
     match (base.value, over.value) {
         (Value::Map(mut entries), Value::Map(over_entries)) => {
+            // An index, not a scan per key: two large maps merge in linear time.
+            let mut index: HashMap<String, usize> = entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.key.clone(), i))
+                .collect();
             for o in over_entries {
-                match entries.iter().position(|e| e.key == o.key) {
-                    Some(i) => {
-                        let old = entries.remove(i);
-                        entries.insert(
-                            i,
-                            Entry {
-                                key: o.key,
-                                key_pos: o.key_pos,
-                                value: deep_merge(old.value, o.value),
-                            },
-                        );
+                match index.get(&o.key) {
+                    Some(&i) => {
+                        let placeholder = Node::new(Value::Null, o.value.pos.clone());
+                        let old = std::mem::replace(&mut entries[i].value, placeholder);
+                        entries[i] = Entry {
+                            key: o.key,
+                            key_pos: o.key_pos,
+                            value: deep_merge(old, o.value),
+                        };
                     }
-                    None => entries.push(o),
+                    None => {
+                        index.insert(o.key.clone(), entries.len());
+                        entries.push(o);
+                    }
                 }
             }
             Node::new(Value::Map(entries), over.pos)
@@ -64,9 +73,17 @@ fn merge_services(base: &mut Node, over: Node, errors: &mut Vec<ConfigError>) {
         *base = Node::new(Value::Map(over_entries), over.pos);
         return;
     };
+    let mut index: HashMap<String, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.key.clone(), i))
+        .collect();
     for o in over_entries {
-        match entries.iter_mut().find(|e| e.key == o.key) {
-            None => entries.push(o),
+        match index.get(&o.key).map(|&i| &mut entries[i]) {
+            None => {
+                index.insert(o.key.clone(), entries.len());
+                entries.push(o);
+            }
             Some(existing) if has_override(&o.value) => *existing = o,
             Some(existing) => errors.push(o.key_pos.error(format!(
                 "service \"{}\" is already defined at {}; rename one of them, or add \
@@ -76,6 +93,27 @@ fn merge_services(base: &mut Node, over: Node, errors: &mut Vec<ConfigError>) {
             ))),
         }
     }
+}
+
+/// Charges `budget` for the copies `apply_defaults` is about to make: the
+/// whole `defaults` once per service (an upper bound), so a large
+/// `defaults` times many services cannot multiply memory unchecked.
+pub fn charge_defaults(root: &Node, budget: &mut Budget) -> Result<(), ConfigError> {
+    let Some(defaults) = root.entry("defaults") else {
+        return Ok(());
+    };
+    let services = root
+        .get("services")
+        .and_then(Node::entries)
+        .map_or(0, Vec::len);
+    let (nodes, text, _) = defaults.value.measure();
+    budget
+        .take(
+            nodes.saturating_mul(services),
+            text.saturating_mul(services),
+            " after `defaults` are copied into every service",
+        )
+        .map_err(|e| defaults.key_pos.error(e.to_string()))
 }
 
 /// Deep-merges the top-level `defaults` into every service (the service's

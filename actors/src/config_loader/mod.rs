@@ -9,12 +9,17 @@
 //! owns the source list, `remote.watch` and reloads. Remote sources:
 //! `remote.rs` (fetch) and `cache.rs` (last-good copies).
 
+mod access;
 pub mod actor;
+pub mod budget;
 mod cache;
 mod expand;
 mod formats;
 mod includes;
 mod merge;
+mod ranges;
+mod read_toml;
+mod read_yaml;
 mod remote;
 mod source;
 mod tree;
@@ -25,10 +30,13 @@ mod validate;
 mod tests;
 #[cfg(test)]
 mod tests_includes;
+#[cfg(test)]
+mod tests_limits;
 
 use crate::model::config::Config;
 use std::fmt;
 
+pub use access::{is_public_literal, metrics_path_problem};
 pub use actor::{ConfigLoader, Load, LoaderSetup, Reload};
 pub use source::Source;
 
@@ -117,17 +125,32 @@ pub async fn load(sources: &[String]) -> Result<LoadedConfig, Vec<ConfigError>> 
     let complete = errors.is_empty();
     merge::drop_nulls(&mut root);
     typing::check_defaults(&mut root, &mut errors);
+    if let Err(e) = merge::charge_defaults(&root, &mut reader.budget) {
+        errors.push(e);
+        return Err(errors);
+    }
     merge::apply_defaults(&mut root);
     let typed = typing::type_config(&mut root, &mut errors);
+    let mut suppressed = 0;
     if let Some(config) = &typed.config {
         let skip = validate::Skip {
             services: &typed.broken_services,
             references: !complete,
         };
-        validate::validate(config, &root, &skip, &mut errors);
+        suppressed = validate::validate(config, &root, &skip, &mut errors);
     }
     dedup(&mut errors);
     sort_by_place(&mut errors, &reader.read);
+    if suppressed > 0 {
+        errors.push(ConfigError {
+            source: reader.read.first().cloned().unwrap_or_default(),
+            line: None,
+            col: None,
+            message: format!(
+                "{suppressed} more errors not listed; fix the ones above and run `oneinit check` again"
+            ),
+        });
+    }
     match typed.config {
         Some(config) if errors.is_empty() => Ok(LoadedConfig {
             config,

@@ -5,6 +5,7 @@
 //! file's URL. A remote file names local files by absolute path
 //! (`/etc/oneinit/conf.d/*.yaml`) or a `file://` URL.
 
+use super::budget::{BudgetExceeded, MAX_DOCUMENT_BYTES};
 use super::formats::Format;
 use super::remote;
 use crate::model::config::RemoteConfig;
@@ -78,11 +79,7 @@ impl Source {
     ) -> Result<Text, String> {
         match self {
             Source::File(p) => {
-                let text = tokio::fs::read_to_string(p).await.map_err(|e| {
-                    format!(
-                        "cannot read the configuration file: {e}; check the path and its permissions"
-                    )
-                })?;
+                let text = read_bounded(p).await?;
                 Ok(Text {
                     text,
                     format: Format::from_name(&self.name()),
@@ -147,6 +144,37 @@ impl Source {
             }
         }
     }
+}
+
+/// A local file's text, read up to the document budget: a larger file
+/// (or an endless one, such as `/dev/zero`) is refused without reading it
+/// all into memory.
+async fn read_bounded(path: &Path) -> Result<String, String> {
+    use tokio::io::AsyncReadExt;
+    let cannot = |e: std::io::Error| {
+        format!("cannot read the configuration file: {e}; check the path and its permissions")
+    };
+    let file = tokio::fs::File::open(path).await.map_err(cannot)?;
+    let limit = MAX_DOCUMENT_BYTES as u64;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(cannot)?;
+    if bytes.len() as u64 > limit {
+        let size = tokio::fs::metadata(path)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0)
+            .max(limit + 1);
+        return Err(BudgetExceeded::DocumentSize { size }.to_string());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "cannot read the configuration file: it is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
 }
 
 /// A path or glob relative to `base` (a local folder).

@@ -244,6 +244,26 @@ impl Node {
         }
     }
 
+    /// Values, string bytes and nesting depth (lists and maps) of this tree.
+    pub fn measure(&self) -> (usize, usize, usize) {
+        let add = |acc: (usize, usize, usize), child: (usize, usize, usize)| {
+            (
+                acc.0.saturating_add(child.0),
+                acc.1.saturating_add(child.1),
+                acc.2.max(child.2 + 1),
+            )
+        };
+        match &self.value {
+            Value::Str { text, .. } => (1, text.len(), 0),
+            Value::Seq(items) => items.iter().map(Node::measure).fold((1, 0, 1), add),
+            Value::Map(entries) => entries
+                .iter()
+                .map(|e| e.value.measure())
+                .fold((1, 0, 1), add),
+            _ => (1, 0, 0),
+        }
+    }
+
     /// The plain JSON value serde types the config from.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
@@ -251,7 +271,11 @@ impl Node {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            // NaN and infinities have no JSON number: kept as text, so a
+            // field that wants a number reports them instead of reading null.
+            Value::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or_else(|| J::String(f.to_string()), J::Number)
+            }
             Value::Str { text, .. } => J::String(text.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(entries) => J::Object(

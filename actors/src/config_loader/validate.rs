@@ -2,17 +2,23 @@
 //! every rule that serde types cannot express. All errors are collected, each
 //! located through the merged tree (source, line, column of what was written).
 
-use super::tree::{Node, Seg};
+use super::tree::{Node, Seg, Value};
 use super::typing::closest;
 use super::ConfigError;
 use crate::model::config::{CheckConfig, Config, ServiceConfig, ServiceType};
 use crate::model::graph::DepGraph;
 use std::collections::{BTreeMap, BTreeSet};
 
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     root: &'a Node,
     errors: &'a mut Vec<ConfigError>,
+    /// Errors past `MAX_LISTED`, counted but not located.
+    suppressed: usize,
 }
+
+/// More errors than this are counted, not listed: locating each one costs
+/// a walk of the tree, and nobody reads the ten-thousandth.
+const MAX_LISTED: usize = 200;
 
 fn segs(path: &[&str]) -> Vec<Seg> {
     path.iter()
@@ -26,9 +32,24 @@ fn segs(path: &[&str]) -> Vec<Seg> {
 impl Ctx<'_> {
     /// An error at `path` (`#N` steps are list indices), pointing at the
     /// value, or at the key when `at_key`.
-    fn err(&mut self, path: &[&str], at_key: bool, message: String) {
+    pub(super) fn err(&mut self, path: &[&str], at_key: bool, message: String) {
+        if self.errors.len() >= MAX_LISTED {
+            self.suppressed += 1;
+            return;
+        }
         let pos = self.root.pos_of(&segs(path), at_key);
         self.errors.push(pos.error(message));
+    }
+}
+
+impl Ctx<'_> {
+    /// Whether `path` was written as an empty list (`[]`), which the typed
+    /// config cannot tell from a missing key.
+    pub(super) fn is_empty_list(&self, path: &[&str]) -> bool {
+        matches!(
+            self.root.lookup(&segs(path)),
+            Some((node, _)) if matches!(&node.value, Value::Seq(items) if items.is_empty())
+        )
     }
 }
 
@@ -40,9 +61,14 @@ pub struct Skip<'a> {
     pub references: bool,
 }
 
-/// Validates `config`, adding every problem found to `errors`.
-pub fn validate(config: &Config, root: &Node, skip: &Skip, errors: &mut Vec<ConfigError>) {
-    let mut cx = Ctx { root, errors };
+/// Validates `config`, adding every problem found to `errors`. Answers how
+/// many more were found past the listing limit (counted, not located).
+pub fn validate(config: &Config, root: &Node, skip: &Skip, errors: &mut Vec<ConfigError>) -> usize {
+    let mut cx = Ctx {
+        root,
+        errors,
+        suppressed: 0,
+    };
     for (name, svc) in &config.services {
         if !valid_name(name) {
             cx.err(
@@ -91,6 +117,9 @@ pub fn validate(config: &Config, root: &Node, skip: &Skip, errors: &mut Vec<Conf
             }
         }
     }
+    super::access::check(&mut cx, config);
+    super::ranges::check(&mut cx, config, skip.services);
+    cx.suppressed
 }
 
 fn valid_name(name: &str) -> bool {
@@ -143,6 +172,9 @@ fn service(cx: &mut Ctx, config: &Config, name: &str, svc: &ServiceConfig, skip_
                 format!("group \"{group}\" does not exist on this system"),
             );
         }
+    }
+    if let Some(msg) = super::access::identity_problem(svc) {
+        err(cx, "user", msg);
     }
     if let Some(umask) = &svc.umask {
         if !is_octal_mode(umask) {
@@ -200,12 +232,8 @@ fn service(cx: &mut Ctx, config: &Config, name: &str, svc: &ServiceConfig, skip_
                     err(cx, "schedule", e);
                 }
             }
-            (None, Some(i)) if i.get().is_zero() => err(
-                cx,
-                "schedule",
-                "\"schedule.interval\" must be longer than 0s".into(),
-            ),
-            _ => {}
+            // The interval's minimum is in `ranges`.
+            (None, Some(_)) => {}
         }
         if let Some(tz) = &schedule.timezone {
             if tz.parse::<chrono_tz::Tz>().is_err() {

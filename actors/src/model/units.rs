@@ -28,16 +28,69 @@ impl ConfDuration {
     }
 }
 
+/// The longest duration any field takes: ten years. Longer values mean
+/// "never" and would overflow time arithmetic (`Instant + 2^64 s` panics).
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 86_400);
+/// The largest size any field takes (the kernel's limits are signed).
+pub const MAX_SIZE: u64 = i64::MAX as u64;
+
+/// The one range check every duration goes through, whatever its
+/// spelling (string, integer, float): finite, not negative, at most
+/// `MAX_DURATION`. `text` is what was written, for the message.
+pub fn duration_from_secs(secs: f64, text: &str) -> Result<Duration, String> {
+    if secs.is_nan() {
+        return Err(format!("invalid duration {text}: not a number"));
+    }
+    if secs < 0.0 {
+        return Err(format!(
+            "invalid duration {text}: a duration cannot be negative"
+        ));
+    }
+    if secs > MAX_DURATION.as_secs_f64() {
+        return Err(format!(
+            "invalid duration {text}: longer than the maximum of {} (10 years)",
+            format_duration(MAX_DURATION)
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// The one range check every size goes through (see `duration_from_secs`).
+pub fn size_from_bytes(bytes: f64, text: &str) -> Result<u64, String> {
+    if bytes.is_nan() {
+        return Err(format!("invalid size {text}: not a number"));
+    }
+    if bytes < 0.0 {
+        return Err(format!("invalid size {text}: a size cannot be negative"));
+    }
+    let rounded = bytes.round();
+    if rounded > MAX_SIZE as f64 {
+        return Err(format!(
+            "invalid size {text}: larger than the maximum of {MAX_SIZE} bytes (8 EiB)"
+        ));
+    }
+    Ok(rounded as u64)
+}
+
+/// Splits `"1.5s"` into the number and the unit; a leading `-` is kept
+/// with the number so negative values get their own message.
+fn split_number(t: &str) -> (&str, &str) {
+    let body = t.strip_prefix(['-', '+']).unwrap_or(t);
+    let split = body
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(body.len())
+        + (t.len() - body.len());
+    t.split_at(split)
+}
+
 /// Parses `"250ms"`, `"1.5s"`, `"2m"`, `"1h"`, `"1d"`, `"10"` (seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {text:?}: expected e.g. \"250ms\", \"1.5s\", \"2m\", \"1h\" or a number of seconds"))?;
+    let (num, unit) = split_number(t);
+    let value: f64 = match num.parse() {
+        Ok(v) => v,
+        Err(_) => return Err(format!("invalid duration {text:?}: expected e.g. \"250ms\", \"1.5s\", \"2m\", \"1h\" or a number of seconds")),
+    };
     let factor = match unit.trim() {
         "" | "s" | "sec" | "secs" => 1.0,
         "ms" => 0.001,
@@ -51,23 +104,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             ))
         }
     };
-    let secs = value * factor;
-    if !secs.is_finite() || secs < 0.0 || secs > 1e12 {
-        return Err(format!("invalid duration {text:?}: out of range"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    duration_from_secs(value * factor, &format!("{text:?}"))
 }
 
 /// Parses `"512K"`, `"10MB"`, `"1GiB"`, `"1024"` (bytes). Binary units.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let value: f64 = num.parse().map_err(|_| {
-        format!("invalid size {text:?}: expected e.g. \"512K\", \"10MB\", \"1GiB\" or a number of bytes")
-    })?;
+    let (num, unit) = split_number(t);
+    let value: f64 = match num.parse() {
+        Ok(v) => v,
+        Err(_) => {
+            return Err(format!(
+            "invalid size {text:?}: expected e.g. \"512K\", \"10MB\", \"1GiB\" or a number of bytes"
+        ))
+        }
+    };
     let factor: f64 = match unit.trim().to_ascii_uppercase().as_str() {
         "" | "B" => 1.0,
         "K" | "KB" | "KIB" => 1024.0,
@@ -81,11 +132,30 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         ))
         }
     };
-    let bytes = value * factor;
-    if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
-        return Err(format!("invalid size {text:?}: out of range"));
+    // Whole numbers exactly (f64 loses bytes above 2^53).
+    if let Ok(n) = num.parse::<u64>() {
+        return match n.checked_mul(factor as u64) {
+            Some(bytes) if bytes <= MAX_SIZE => Ok(bytes),
+            _ => size_from_bytes(f64::INFINITY, &format!("{text:?}")),
+        };
     }
-    Ok(bytes.round() as u64)
+    size_from_bytes(value * factor, &format!("{text:?}"))
+}
+
+/// Formats a size the way a person writes it (`"10MiB"`, `"512KiB"`, `"100"`).
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (1 << 40, "TiB"),
+        (1 << 30, "GiB"),
+        (1 << 20, "MiB"),
+        (1 << 10, "KiB"),
+    ];
+    for (unit, name) in UNITS {
+        if bytes >= unit && bytes / unit * unit == bytes {
+            return format!("{}{name}", bytes / unit);
+        }
+    }
+    format!("{bytes}")
 }
 
 /// Formats a duration the way a person writes it in a config.
@@ -112,16 +182,19 @@ impl<'de> Deserialize<'de> for ConfDuration {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a duration such as \"250ms\", \"1.5s\", \"2m\" or a number of seconds")
             }
+            // Every spelling ends in the same range check.
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(ConfDuration(Duration::from_secs(v)))
+                duration_from_secs(v as f64, &v.to_string())
+                    .map(ConfDuration)
+                    .map_err(E::custom)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                u64::try_from(v)
-                    .map(|v| ConfDuration(Duration::from_secs(v)))
-                    .map_err(|_| E::custom("a duration cannot be negative"))
+                duration_from_secs(v as f64, &v.to_string())
+                    .map(ConfDuration)
+                    .map_err(E::custom)
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                parse_duration(&v.to_string())
+                duration_from_secs(v, &v.to_string())
                     .map(ConfDuration)
                     .map_err(E::custom)
             }
@@ -147,16 +220,24 @@ impl<'de> Deserialize<'de> for ConfSize {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a size such as \"512K\", \"10MB\", \"1GiB\" or a number of bytes")
             }
+            // Every spelling ends in the same range check.
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                if v > MAX_SIZE {
+                    return Err(E::custom(format!(
+                        "invalid size {v}: larger than the maximum of {MAX_SIZE} bytes (8 EiB)"
+                    )));
+                }
                 Ok(ConfSize(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
                 u64::try_from(v)
                     .map(ConfSize)
-                    .map_err(|_| E::custom("a size cannot be negative"))
+                    .map_err(|_| E::custom(format!("invalid size {v}: a size cannot be negative")))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                parse_size(&v.to_string()).map(ConfSize).map_err(E::custom)
+                size_from_bytes(v, &v.to_string())
+                    .map(ConfSize)
+                    .map_err(E::custom)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
                 parse_size(v).map(ConfSize).map_err(E::custom)
@@ -215,6 +296,72 @@ mod tests {
         for bad in ["", "ten", "5Q", "-3K"] {
             assert!(parse_size(bad).is_err(), "{bad} should not parse");
         }
+    }
+
+    /// Every spelling of a duration goes through the same range check.
+    #[test]
+    fn duration_ranges_whatever_the_spelling() {
+        use serde_json::json;
+        let ok = [
+            (json!(0), 0.0),
+            (json!(90), 90.0),
+            (json!(1.5), 1.5),
+            (json!("1h"), 3600.0),
+            (json!(MAX_DURATION.as_secs()), MAX_DURATION.as_secs_f64()),
+            (json!("3650d"), MAX_DURATION.as_secs_f64()),
+        ];
+        for (v, secs) in ok {
+            let d: ConfDuration = serde_json::from_value(v.clone()).unwrap();
+            assert_eq!(d.get().as_secs_f64(), secs, "{v}");
+        }
+        let bad = [
+            (json!(u64::MAX), "longer than the maximum"),
+            (json!(MAX_DURATION.as_secs() + 1), "longer than the maximum"),
+            (json!(i64::MIN), "cannot be negative"),
+            (json!(-1), "cannot be negative"),
+            (json!(-0.5), "cannot be negative"),
+            (json!(1e300), "longer than the maximum"),
+            (json!("3651d"), "longer than the maximum"),
+            (json!("-1s"), "cannot be negative"),
+            (json!("NaN"), "invalid duration"),
+            (json!("inf"), "invalid duration"),
+            (json!("1e9"), "unknown unit"),
+        ];
+        for (v, want) in bad {
+            let e = serde_json::from_value::<ConfDuration>(v.clone()).unwrap_err();
+            assert!(e.to_string().contains(want), "{v}: {e}");
+        }
+        assert!(duration_from_secs(f64::NAN, "x").is_err());
+        assert!(duration_from_secs(f64::INFINITY, "x").is_err());
+    }
+
+    #[test]
+    fn size_ranges_whatever_the_spelling() {
+        use serde_json::json;
+        for (v, bytes) in [
+            (json!(0), 0),
+            (json!("1K"), 1024),
+            (json!(MAX_SIZE), MAX_SIZE),
+        ] {
+            let s: ConfSize = serde_json::from_value(v.clone()).unwrap();
+            assert_eq!(s.0, bytes, "{v}");
+        }
+        for (v, want) in [
+            (json!(u64::MAX), "larger than the maximum"),
+            (json!(-1), "cannot be negative"),
+            (json!(-1.0), "cannot be negative"),
+            (json!(1e300), "larger than the maximum"),
+            (json!("8EiB"), "unknown unit"),
+            (json!("9000000T"), "larger than the maximum"),
+            (json!("-3K"), "cannot be negative"),
+        ] {
+            let e = serde_json::from_value::<ConfSize>(v.clone()).unwrap_err();
+            assert!(e.to_string().contains(want), "{v}: {e}");
+        }
+        assert_eq!(format_size(10 * 1024 * 1024), "10MiB");
+        assert_eq!(format_size(1500), "1500");
+        // Exact above 2^53, where a float would round.
+        assert_eq!(parse_size("9007199254740993"), Ok(9_007_199_254_740_993));
     }
 
     #[test]

@@ -39,9 +39,18 @@ pub fn resolve(user: Option<&str>, group: Option<&str>) -> Result<Option<Identit
         }
         None => (nix::unistd::getuid().as_raw(), None, None, None),
     };
-    let gid = match group {
-        Some(g) => lookup_group(g)?,
-        None => primary_gid.unwrap_or(nix::unistd::getgid().as_raw()),
+    let gid = match (group, primary_gid) {
+        (Some(g), _) => lookup_group(g)?,
+        (None, Some(gid)) => gid,
+        (None, None) if user.is_none() => nix::unistd::getgid().as_raw(),
+        // A uid with no passwd entry has no primary group; oneinit's own
+        // (root's, in a container) would be a silent privilege.
+        (None, None) => {
+            return Err(format!(
+            "user {:?} has no entry in /etc/passwd, so it has no primary group; set `group` too",
+            user.unwrap_or_default()
+        ))
+        }
     };
     let mut groups = vec![gid];
     if let Some(n) = &name {
@@ -79,4 +88,25 @@ fn lookup_group(g: &str) -> Result<u32, String> {
     }
     g.parse::<u32>()
         .map_err(|_| format!("group {g:?} does not exist"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A uid no passwd file on a test machine has.
+    const NO_SUCH_UID: &str = "3999871";
+
+    #[test]
+    fn numeric_user_without_passwd_entry_needs_a_group() {
+        let err = resolve(Some(NO_SUCH_UID), None).unwrap_err();
+        assert!(err.contains("set `group`"), "{err}");
+        let id = resolve(Some(NO_SUCH_UID), Some("3999871"))
+            .unwrap()
+            .unwrap();
+        assert_eq!((id.uid, id.gid), (3_999_871, 3_999_871));
+        // A user with an entry keeps its primary group.
+        let root = resolve(Some("0"), None).unwrap().unwrap();
+        assert_eq!((root.uid, root.gid), (0, 0));
+    }
 }
