@@ -77,8 +77,10 @@ mod tests {
 
     #[test]
     fn config_names_and_filter() {
-        let mut config = Config::default();
-        config.secrets_env = vec!["ONEINIT_TEST_SECRET_DB".into()];
+        let mut config = Config {
+            secrets_env: vec!["ONEINIT_TEST_SECRET_DB".into()],
+            ..Default::default()
+        };
         config.api.auth = Some(AuthConfig {
             tokens: vec![TokenConfig {
                 name: "adm".into(),

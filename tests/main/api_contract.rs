@@ -191,11 +191,15 @@ async fn wait_reaches_ready_stopped_or_times_out() {
     api.stop().await;
 }
 
+/// One error case: method, path, body, expected status, error code, and the
+/// OpenAPI path it is documented under.
+type ErrorCase<'a> = (&'a str, String, Option<Value>, u16, &'a str, &'a str);
+
 #[actix_rt::test]
 async fn errors_have_the_spec_shape() {
     let api = FakeApi::start(ApiConfig::default(), MetricsConfig::default()).await;
     let signal_path = "/v1/services/{name}/signal";
-    let cases: Vec<(&str, String, Option<Value>, u16, &str, &str)> = vec![
+    let cases: Vec<ErrorCase> = vec![
         (
             "GET",
             "/v1/services/nope".into(),

@@ -58,6 +58,7 @@ pub struct Daemon {
     exit: Option<i32>,
 }
 
+#[derive(Default)]
 pub struct Opts<'a> {
     pub args: Vec<String>,
     pub pid1: bool,
@@ -67,18 +68,6 @@ pub struct Opts<'a> {
     /// Run oneinit through this command prefix (e.g. `setpriv --bounding-set=-setuid`);
     /// ignored with `pid1` or `user`.
     pub wrapper: Vec<&'a str>,
-}
-
-impl Default for Opts<'_> {
-    fn default() -> Self {
-        Opts {
-            args: Vec::new(),
-            pid1: false,
-            env: Vec::new(),
-            user: None,
-            wrapper: Vec::new(),
-        }
-    }
 }
 
 impl Daemon {

@@ -133,11 +133,15 @@ mod tests {
 
     fn graph() -> DepGraph {
         let mut t = BTreeMap::new();
-        let mut web = ServiceConfig::default();
-        web.requires = vec!["db".into()];
-        web.wants = vec!["cache".into()];
-        let mut worker = ServiceConfig::default();
-        worker.requires = vec!["web".into()];
+        let web = ServiceConfig {
+            requires: vec!["db".into()],
+            wants: vec!["cache".into()],
+            ..Default::default()
+        };
+        let worker = ServiceConfig {
+            requires: vec!["web".into()],
+            ..Default::default()
+        };
         t.insert("web".to_string(), Arc::new(web));
         t.insert("worker".to_string(), Arc::new(worker));
         t.insert("db".to_string(), Arc::default());

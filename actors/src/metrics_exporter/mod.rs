@@ -78,7 +78,7 @@ impl MetricsExporter {
             _ => 100.0,
         };
         let page_size = match sysconf(SysconfVar::PAGE_SIZE) {
-            Ok(Some(p)) if p > 0 => i64::from(p),
+            Ok(Some(p)) if p > 0 => p,
             _ => 4096,
         };
         MetricsExporter {

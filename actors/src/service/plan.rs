@@ -182,9 +182,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("e.env");
         std::fs::write(&f, "X=from_file\nY=file\n").unwrap();
-        let mut cfg = ServiceConfig::default();
-        cfg.command = crate::model::config::Command::Line("echo hi".into());
-        cfg.env_file = vec![f.to_string_lossy().into()];
+        let mut cfg = ServiceConfig {
+            command: crate::model::config::Command::Line("echo hi".into()),
+            env_file: vec![f.to_string_lossy().into()],
+            ..Default::default()
+        };
         cfg.environment.insert("X".into(), "from_env".into());
         cfg.inherit_env = false;
         let spec = spawn_spec("web", &cfg, 2).unwrap();
