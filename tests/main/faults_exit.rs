@@ -172,3 +172,67 @@ fn ten_thousand_restarts_with_random_exits_are_all_counted() {
     d.signal(Signal::SIGTERM);
     assert_eq!(d.wait_exit(secs(10)), Some(1));
 }
+
+/// Out of descriptors at spawn (issue 15 item 4): under `prlimit
+/// --nofile=48:48` oneinit cannot hold the pipes of 40 services at once.
+/// A spawn that meets EMFILE is not the service's fault: it is retried every
+/// second, with one warning per service, and no run is counted as failed.
+/// So every oneshot runs once as the earlier ones finish and free their
+/// pipes, and none ends `failed` (before: the spawn counted as a failed run
+/// and the oneshot stayed `failed` without ever running).
+#[test]
+fn a_spawn_out_of_descriptors_waits_for_them_instead_of_failing() {
+    let mut config = String::from("services:\n");
+    for i in 0..40 {
+        config.push_str(&format!(
+            "  s{i:02}:\n    type: oneshot\n    command: [\"sh\", \"-c\", \"echo ran >> {{dir}}/s{i:02}; sleep 1\"]\n"
+        ));
+    }
+    let mut d = Daemon::start_with(
+        &config,
+        Opts {
+            wrapper: vec!["prlimit", "--nofile=48:48"],
+            ..Opts::default()
+        },
+    );
+    let all_ran = wait_until(secs(60), || {
+        (0..40).all(|i| lines(&d.path(&format!("s{i:02}"))).len() == 1)
+    });
+    let out = d.stdout();
+    let deferred: Vec<_> = d
+        .records()
+        .into_iter()
+        .filter(|r| {
+            r["msg"]
+                .as_str()
+                .is_some_and(|m| m.contains("out of file descriptors or processes"))
+        })
+        .collect();
+    assert!(all_ran, "not every oneshot ran once within 60 s\n{out}");
+    assert!(
+        !deferred.is_empty(),
+        "no spawn met EMFILE: the test did not exhaust descriptors\n{out}"
+    );
+    for i in 0..40 {
+        let name = format!("s{i:02}");
+        let warnings = deferred
+            .iter()
+            .filter(|r| r["service"] == name.as_str())
+            .count();
+        assert!(
+            warnings <= 1,
+            "{name} warned {warnings} times: one per episode\n{out}"
+        );
+        assert_eq!(
+            lines(&d.path(&name)).len(),
+            1,
+            "{name} ran more than once\n{out}"
+        );
+    }
+    assert!(
+        !out.contains("\"failed\"") && !out.contains("gave_up"),
+        "a service failed or gave up because of EMFILE\n{out}"
+    );
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait_exit(secs(20)), Some(0), "{}", d.stdout());
+}

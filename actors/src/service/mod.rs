@@ -76,6 +76,9 @@ pub struct ServiceActor {
     stop_signal: Option<Signal>,
     /// A retry of removing the cgroup is scheduled.
     release_retry: Option<SpawnHandle>,
+    /// A spawn met EMFILE/ENFILE/EAGAIN and is retried; warned once until a
+    /// spawn works again (`process.rs`).
+    starved: bool,
     /// Sockets, per-demand instances and schedule (`demand.rs`).
     demand: demand::Demand,
 }
@@ -123,6 +126,7 @@ impl ServiceActor {
             last_state: ServiceState::Inactive,
             stop_signal: None,
             release_retry: None,
+            starved: false,
             demand,
         }
     }

@@ -8,13 +8,17 @@ use crate::logging::capture::Reader;
 use crate::model::machine::Input;
 use crate::model::signal::signal_short_name;
 use crate::model::signal::Signal;
-use crate::model::view::{ExitView, Stream};
+use crate::model::view::{ExitView, ServiceState, Stream};
 use crate::processes::ProcessOwner;
 use crate::sys::{signals, spawn};
 use actix::prelude::*;
 use chrono::Utc;
-use slog::{error, info, o, warn};
-use std::time::Instant;
+use slog::{error, info, o, warn, Logger};
+use std::time::{Duration, Instant};
+
+/// How long a spawn that ran out of descriptors or processes waits before
+/// it tries again.
+const RESOURCE_RETRY: Duration = Duration::from_secs(1);
 
 impl ServiceActor {
     pub(super) fn spawn_instance(&mut self, idx: usize, ctx: &mut Context<Self>) {
@@ -27,6 +31,7 @@ impl ServiceActor {
             .map_err(|message| spawn::SpawnError {
                 message,
                 exit_code: 126,
+                out_of_resources: false,
             })
             .and_then(|mut spec| {
                 let lim = self.s.limits.prepare_spawn();
@@ -43,6 +48,12 @@ impl ServiceActor {
             });
         match result {
             Ok(child) => {
+                if std::mem::take(&mut self.starved) {
+                    info!(
+                        log,
+                        "started again: file descriptors or processes are available"
+                    );
+                }
                 let pid = child.pid.as_raw();
                 self.s.procs.insert(
                     pid,
@@ -60,6 +71,7 @@ impl ServiceActor {
                 self.fact(id, Some(pid), FactKind::Spawned);
                 self.feed(idx, Input::Spawned { pid }, ctx);
             }
+            Err(e) if e.out_of_resources => self.retry_spawn_later(idx, &e, &log, ctx),
             Err(e) => {
                 error!(log, "cannot start: {}", e.message; "event" => "exited", "exit_code" => e.exit_code);
                 self.demand.runs_total += 1;
@@ -86,6 +98,36 @@ impl ServiceActor {
                 self.release_cgroup(0, ctx);
             }
         }
+    }
+
+    /// The system (or oneinit) is out of descriptors or processes: not the
+    /// service's fault, so no failed run is counted and no retry is used up.
+    /// Warns once until a spawn works again and tries every second, so
+    /// nothing spins and nothing gives up silently.
+    fn retry_spawn_later(
+        &mut self,
+        idx: usize,
+        e: &spawn::SpawnError,
+        log: &Logger,
+        ctx: &mut Context<Self>,
+    ) {
+        if !self.starved {
+            self.starved = true;
+            warn!(log, "cannot start: {}; out of file descriptors or processes, trying again every {}s (not counted as a failed run)",
+                e.message, RESOURCE_RETRY.as_secs());
+        }
+        let id = self.slots[idx].id;
+        ctx.run_later(RESOURCE_RETRY, move |act, ctx| {
+            // Only while the same instance still waits for its process: a
+            // stop or a reload in between has its own say.
+            let Some(i) = act.slots.iter().position(|s| s.id == id) else {
+                return;
+            };
+            let m = &act.slots[i].m;
+            if m.state == ServiceState::Starting && m.pid.is_none() {
+                act.spawn_instance(i, ctx);
+            }
+        });
     }
 
     fn start_readers(

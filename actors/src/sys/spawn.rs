@@ -76,6 +76,10 @@ pub struct Spawned {
 pub struct SpawnError {
     pub message: String,
     pub exit_code: i32,
+    /// The system ran out of descriptors or processes (EMFILE, ENFILE,
+    /// EAGAIN from clone): a passing condition, not the service's fault, so
+    /// the caller retries without counting a failed run.
+    pub out_of_resources: bool,
 }
 
 impl SpawnError {
@@ -83,8 +87,23 @@ impl SpawnError {
         SpawnError {
             message: message.into(),
             exit_code,
+            out_of_resources: false,
         }
     }
+
+    fn from_errno(message: String, exit_code: i32, errno: Errno) -> Self {
+        SpawnError {
+            message,
+            exit_code,
+            out_of_resources: is_out_of_resources(errno),
+        }
+    }
+}
+
+/// Errors that say the system (or oneinit) is out of descriptors or
+/// processes for now, not that the service is broken.
+fn is_out_of_resources(errno: Errno) -> bool {
+    matches!(errno, Errno::EMFILE | Errno::ENFILE | Errno::EAGAIN)
 }
 
 /// Finds `prog` on `PATH` (from the child's environment) the way execvp would.
@@ -269,7 +288,10 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
     };
     envp_ptrs.push(std::ptr::null());
 
-    let io_err = |what: &str, e: io::Error| SpawnError::new(format!("{what}: {e}"), 126);
+    let io_err = |what: &str, e: io::Error| {
+        let errno = Errno::from_raw(e.raw_os_error().unwrap_or(0));
+        SpawnError::from_errno(format!("{what}: {e}"), 126, errno)
+    };
     // inetd style: stdout is the connection, only stderr is captured.
     let (out_r, out_w) = if spec.capture && spec.connection.is_none() {
         let (r, w) = pipe().map_err(|e| io_err("cannot create a pipe", e))?;
@@ -339,10 +361,11 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
             (Stage::Exec, Errno::ENOENT) => 127,
             _ => 126,
         };
-        return Err(SpawnError {
-            message: format!("{} failed: {}", stage.describe(), errno.desc()),
-            exit_code: code,
-        });
+        return Err(SpawnError::from_errno(
+            format!("{} failed: {}", stage.describe(), errno.desc()),
+            code,
+            errno,
+        ));
     }
     Ok(Spawned {
         pid: Pid::from_raw(pid),
