@@ -37,12 +37,10 @@ import http.client
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -52,7 +50,7 @@ sys.path.insert(0, HERE)
 
 import proctree  # noqa: E402
 import stress  # noqa: E402
-from stress import Checks, UnixHTTPConnection, request, scrape_exits  # noqa: E402
+from stress import UnixHTTPConnection, request, run_checked, scrape_exits  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
 FD_TOLERANCE = 3
@@ -459,31 +457,7 @@ def main():
     if shutil.which("unshare") is None or os.geteuid() != 0:
         print("soak: needs root and unshare (util-linux) to run oneinit as PID 1", file=sys.stderr)
         return 2
-    proctree.become_subreaper()
-
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_signal)
-    checks = Checks()
-    workdir = tempfile.mkdtemp(prefix="oneinit-soak-")
-    code = 2
-    try:
-        code = run(args, checks, workdir)
-    except KeyboardInterrupt as e:
-        log(f"interrupted ({e})")
-        code = 130
-    finally:
-        proctree.kill_descendants_of_self()
-    print("\n== soak summary ==")
-    for name, ok, detail in checks.results:
-        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
-    print(f"{sum(ok for _, ok, _ in checks.results)} passed, {sum(not ok for _, ok, _ in checks.results)} failed")
-    if code != 0:
-        print(f"workdir kept for inspection: {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return code
+    return run_checked("soak", run, args)
 
 
 if __name__ == "__main__":

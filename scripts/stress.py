@@ -596,6 +596,14 @@ def main():
         print(f"stress: {args.oneinit} is missing: build it with `cargo build --release` or pass --oneinit", file=sys.stderr)
         return 2
 
+    return run_checked("stress", run, args)
+
+
+def run_checked(title, run_fn, args):
+    """Runs `run_fn(args, checks, workdir)` as oneinit's reaper in a fresh
+    workdir, ends every process it left on the way out (SIGTERM included),
+    prints the summary and returns the exit code. Shared by stress.py and
+    soak.py."""
     proctree.become_subreaper()
 
     def on_signal(signum, _frame):
@@ -603,16 +611,16 @@ def main():
 
     signal.signal(signal.SIGTERM, on_signal)
     checks = Checks()
-    workdir = tempfile.mkdtemp(prefix="oneinit-stress-")
+    workdir = tempfile.mkdtemp(prefix=f"oneinit-{title}-")
     code = 2
     try:
-        code = run(args, checks, workdir)
+        code = run_fn(args, checks, workdir)
     except KeyboardInterrupt as e:
         log(f"interrupted ({e})")
         code = 130
     finally:
         proctree.kill_descendants_of_self()
-    print("\n== stress summary ==")
+    print(f"\n== {title} summary ==")
     for name, ok, detail in checks.results:
         print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
     for note in checks.notes:
@@ -620,7 +628,7 @@ def main():
     if checks.results:
         print(f"{sum(ok for _, ok, _ in checks.results)} passed, {sum(not ok for _, ok, _ in checks.results)} failed")
     else:
-        print("stress: no check could run")
+        print(f"{title}: no check could run")
     if code != 0:
         print(f"workdir kept for inspection: {workdir}")
     else:
