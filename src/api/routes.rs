@@ -152,33 +152,40 @@ pub fn configure(cfg: &mut web::ServiceConfig, metrics: &MetricsConfig) {
 
 /// The metrics listener's only route: the live metrics path.
 pub(crate) async fn metrics_only(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
-    let live = st.live.current();
-    if live.metrics.enabled && req.path() == live.metrics.path {
-        if req.method() != Method::GET {
-            return error::wrong_method(req, "GET");
+    let path = st.live.current().metrics.path.clone();
+    match serve_live_metrics(req, st).await {
+        Ok(r) => r,
+        Err(_) => {
+            HttpError::not_found(format!("this listener serves only {path}")).error_response()
         }
-        return match metrics(req, st).await {
-            Ok(r) => r,
-            Err(e) => e.error_response(),
-        };
     }
-    HttpError::not_found(format!("this listener serves only {}", live.metrics.path))
-        .error_response()
 }
 
 /// Unknown paths, and the metrics path of the live settings.
 async fn fallback(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
-    let live = st.live.current();
-    if live.metrics.enabled && req.path() == live.metrics.path {
-        if req.method() != Method::GET {
-            return error::wrong_method(req, "GET");
-        }
-        return match metrics(req, st).await {
-            Ok(r) => r,
-            Err(e) => e.error_response(),
-        };
+    match serve_live_metrics(req, st).await {
+        Ok(r) => r,
+        Err(req) => error::unknown_path(req).await,
     }
-    error::unknown_path(req).await
+}
+
+/// Answers the request when it is for the metrics path of the live settings
+/// (reload may move or disable it); otherwise gives the request back.
+async fn serve_live_metrics(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+) -> Result<HttpResponse, HttpRequest> {
+    let live = st.live.current();
+    if !(live.metrics.enabled && req.path() == live.metrics.path) {
+        return Err(req);
+    }
+    if req.method() != Method::GET {
+        return Ok(error::wrong_method(req, "GET"));
+    }
+    Ok(match metrics(req, st).await {
+        Ok(r) => r,
+        Err(e) => e.error_response(),
+    })
 }
 
 /// What the router and the query extractors make of a request target.
