@@ -124,8 +124,10 @@ for arch in "${arches[@]}"; do
   install -m 0755 "$out/oneinit" "$out/onecli" "$stage/$name/"
   install -m 0644 LICENSE README.md "$stage/$name/"
   # Reproducible (sorted, fixed owner and times) and replaced atomically, so
-  # a reader of dist/ (tests/main/scratch.rs) never sees a half-written file.
-  tmp="dist/.$name.tmp"
+  # a reader of dist/ (tests/main/scratch.rs) never sees a half-written file;
+  # the temporary name is unique, so two builds at once (tests run in
+  # parallel) never write the same file.
+  tmp="dist/.$name.$$.tmp"
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
     -C "$stage" -cf - "$name" | gzip -9n > "$tmp.tar.gz"
   rm -rf "$stage"

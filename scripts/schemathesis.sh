@@ -44,7 +44,7 @@ services:
     command: ["sleep", "100000"]
   st-web:
     command: ["sh", "-c", "echo hello from web; exec sleep 100000"]
-    # `after`, not `requires`: a fuzzed stop of st-db must not leave st-web
+    # 'after', not 'requires': a fuzzed stop of st-db must not leave st-web
     # waiting, or a fuzzed start?wait=true&timeout=1h would outlast the run.
     after: [st-db]
   st-idle:

@@ -240,6 +240,22 @@ def sample(s):
     return proctree.fd_count(s.pid), proctree.status_rss_kib(s.pid)
 
 
+def fd_targets(pid):
+    """What each open descriptor of `pid` points at (socket:[..] as `socket`)."""
+    out = {}
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            kind = target.split(":", 1)[0] if target.startswith(("socket:", "pipe:", "anon_inode:")) else target
+            out[kind] = out.get(kind, 0) + 1
+    except OSError:
+        pass
+    return out
+
+
 def chaos(s, args, rng, seconds, tally):
     """Random faults for `seconds`; counts what it did in `tally`."""
     extra = False
@@ -361,8 +377,11 @@ def check_after(s, checks, base):
     checks.check("no zombie left", not persistent, f"{len(persistent)} zombies with ppid {s.pid}")
     time.sleep(1.0)
     fd, rss = sample(s)
+    kinds = fd_targets(s.pid)
+    grown = {k: n - s.base_fds.get(k, 0) for k, n in kinds.items() if n != s.base_fds.get(k, 0)}
     checks.check("fd count back near its baseline", fd is not None and fd <= base[0] + FD_TOLERANCE,
-                 f"{base[0]} before, {fd} after (tolerance +{FD_TOLERANCE})")
+                 f"{base[0]} before, {fd} after (tolerance +{FD_TOLERANCE})"
+                 + (f"; changed by kind: {grown}" if grown else ""))
     checks.check("RSS back near its baseline", rss is not None and rss <= base[1] * (1 + RSS_TOLERANCE),
                  f"{base[1] / 1024:.2f} MiB before, {(rss or 0) / 1024:.2f} MiB after "
                  f"({((rss or 0) / base[1] - 1) * 100:+.1f}%, tolerance +{RSS_TOLERANCE * 100:.0f}%)")
@@ -403,6 +422,7 @@ def run(args, checks, workdir):
     os.kill(s.pid, signal.SIGHUP)
     time.sleep(2.0)
     base = sample(s)
+    s.base_fds = fd_targets(s.pid)
     log(f"baseline after {args.warmup:.0f} s warm-up: {base[0]} fds, RSS {base[1] / 1024:.2f} MiB")
     flood = Flood(s.sock, args.clients)
     flood.start()

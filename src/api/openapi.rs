@@ -158,8 +158,8 @@ fn wait_params() -> Vec<Value> {
         json!({ "name": "wait", "in": "query", "required": false, "schema": { "type": "boolean" },
                 "description": "wait until ready/completed (start, restart) or stopped (stop)" }),
         json!({ "name": "timeout", "in": "query", "required": false,
-                "schema": { "type": "string", "pattern": "^[0-9]{1,6}(\\.[0-9]{1,3})?(ms|s|m|h)?$" },
-                "description": "with wait: give up after this long (504), default 30s" }),
+                "schema": { "type": "string", "pattern": "^[0-9]{1,4}(\\.[0-9]{1,3})?(ms|s|m|h)?$" },
+                "description": "with wait: give up after this long (504), default 30s; at most 10 years, like every duration" }),
     ]
 }
 

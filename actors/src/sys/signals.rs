@@ -49,13 +49,22 @@ pub const HANDLED: &[Signal] = &[
     Signal::SIGXFSZ,
 ];
 
-/// Every signal oneinit catches: `HANDLED` and the real-time signals
-/// RTMIN..=RTMAX (32 and 33 belong to glibc's threads).
+/// Every signal oneinit catches: `HANDLED` and the real-time signals the
+/// C library leaves to programs (`realtime()`).
 pub fn caught() -> impl Iterator<Item = Signal> {
     HANDLED
         .iter()
         .copied()
-        .chain((RTMIN..=MAX).filter_map(Signal::new))
+        .chain(realtime().filter_map(Signal::new))
+}
+
+/// The real-time signals a program may handle: from the C library's
+/// SIGRTMIN to 64. glibc keeps 32 and 33 for its threads (SIGRTMIN = 34);
+/// musl keeps 32 to 34 (SIGRTMIN = 35) and refuses a handler for them with
+/// EINVAL. Names stay glibc's either way (`model::signal`).
+fn realtime() -> std::ops::RangeInclusive<i32> {
+    let first = libc::SIGRTMIN().max(RTMIN);
+    first..=MAX
 }
 
 /// Installs handlers for every `caught()` signal and returns the stream of
@@ -87,7 +96,7 @@ fn realtime_signals(tx: mpsc::UnboundedSender<Signal>) -> std::io::Result<()> {
     reader.set_nonblocking(true)?;
     writer.set_nonblocking(true)?;
     let writer = Arc::new(writer);
-    for n in RTMIN..=MAX {
+    for n in realtime() {
         let w = Arc::clone(&writer);
         let byte = [n as u8];
         // SAFETY: the action runs in a signal handler; it only calls write(2)
