@@ -42,7 +42,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,7 +50,7 @@ sys.path.insert(0, HERE)
 
 import proctree  # noqa: E402
 import stress  # noqa: E402
-from stress import UnixHTTPConnection, request, run_checked, scrape_exits  # noqa: E402
+from stress import Hammer, UnixHTTPConnection, request, run_checked, scrape_exits  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
 FD_TOLERANCE = 3
@@ -194,47 +193,6 @@ class Soak:
                 pass
             time.sleep(0.1)
         return False
-
-
-class Flood:
-    """API client threads: GET /v1/services and /metrics until stopped."""
-
-    def __init__(self, sock, clients):
-        self.sock = sock
-        self.clients = clients
-        self.stop_ev = threading.Event()
-        self.lock = threading.Lock()
-        self.ok = 0
-        self.errors = []
-        self.threads = []
-
-    def _run(self, n):
-        paths = ["/v1/services", "/metrics", "/v1/graph", "/readyz"]
-        i = n
-        while not self.stop_ev.is_set():
-            path = paths[i % len(paths)]
-            i += 1
-            try:
-                status, _ = request(self.sock, "GET", path, timeout=10.0)
-                err = None if status in (200, 503) or (path == "/readyz") else f"{path}: status {status}"
-            except (OSError, http.client.HTTPException) as e:
-                err = f"{path}: {type(e).__name__}: {e}"
-            with self.lock:
-                if err:
-                    self.errors.append(err)
-                else:
-                    self.ok += 1
-
-    def start(self):
-        for n in range(self.clients):
-            t = threading.Thread(target=self._run, args=(n,), daemon=True)
-            t.start()
-            self.threads.append(t)
-
-    def stop(self):
-        self.stop_ev.set()
-        for t in self.threads:
-            t.join(timeout=15)
 
 
 def sample(s):
@@ -441,7 +399,7 @@ def run(args, checks, workdir):
     s.base_fds = fd_targets(s.pid)
     log(f"baseline after {args.warmup:.0f} s warm-up: {base[0]} fds, RSS {base[1] / 1024:.2f} MiB")
     start_services(s, churn)
-    flood = Flood(s.sock, args.clients)
+    flood = Hammer(s.sock, args.clients, paths=("/v1/services", "/metrics", "/v1/graph", "/readyz"))
     flood.start()
     chaos(s, args, rng, args.duration, tally)
     flood.stop()
@@ -450,8 +408,9 @@ def run(args, checks, workdir):
         return 1
     log(f"chaos done: {tally['kills']} kills, {tally['reloads']} reloads, {tally['usr1']} USR1, "
         f"{tally['usr2']} USR2, {tally['api_restarts']} API restarts")
-    checks.check("API answered every request", not flood.errors and flood.ok > 0 and not tally["api_errors"],
-                 f"{flood.ok} GETs answered, {len(flood.errors)} failed, {len(tally['api_errors'])} restarts failed"
+    answered = len(flood.latencies)
+    checks.check("API answered every request", not flood.errors and answered > 0 and not tally["api_errors"],
+                 f"{answered} GETs answered, {len(flood.errors)} failed, {len(tally['api_errors'])} restarts failed"
                  + (f"; first: {(flood.errors + tally['api_errors'])[0]}" if flood.errors or tally["api_errors"] else ""))
     s.write_config(False)
     os.kill(s.pid, signal.SIGHUP)

@@ -229,21 +229,25 @@ def scrape_exits(oi):
 
 
 class Hammer:
-    """Client threads that GET /v1/services as fast as they can until stopped."""
+    """Client threads that GET `paths` in turn (default /v1/services) as fast
+    as they can until stopped. /v1/services must answer its list; /readyz
+    may answer 503; anything else must answer 200."""
 
-    def __init__(self, sock, clients):
+    def __init__(self, sock, clients, paths=("/v1/services",)):
         self.sock = sock
         self.clients = clients
+        self.paths = paths
         self.stop_ev = threading.Event()
         self.lock = threading.Lock()
         self.latencies = []
         self.errors = []
         self.threads = []
 
-    def _run(self):
+    def _run(self, n):
         conn = None
         done = 0
         while not self.stop_ev.is_set():
+            path = self.paths[(n + done) % len(self.paths)]
             if conn is None or done % 10 == 0:
                 # A fresh connection every 10 requests exercises accept/close too.
                 if conn:
@@ -251,11 +255,14 @@ class Hammer:
                 conn = UnixHTTPConnection(self.sock, 5.0)
             t0 = time.monotonic()
             try:
-                conn.request("GET", "/v1/services")
+                conn.request("GET", path)
                 resp = conn.getresponse()
                 body = resp.read()
-                ok = resp.status == 200 and "services" in json.loads(body)
-                err = None if ok else f"status {resp.status}"
+                if path == "/v1/services":
+                    ok = resp.status == 200 and "services" in json.loads(body)
+                else:
+                    ok = resp.status == 200 or (path == "/readyz" and resp.status == 503)
+                err = None if ok else f"{path}: status {resp.status}"
             except (OSError, http.client.HTTPException, ValueError) as e:
                 err = f"{type(e).__name__}: {e}"
                 conn.close()
@@ -270,8 +277,8 @@ class Hammer:
             conn.close()
 
     def start(self):
-        for _ in range(self.clients):
-            t = threading.Thread(target=self._run, daemon=True)
+        for n in range(self.clients):
+            t = threading.Thread(target=self._run, args=(n,), daemon=True)
             t.start()
             self.threads.append(t)
 
