@@ -5,37 +5,18 @@
 //! waitpid(-1), which would collect the exit statuses of the oneinit
 //! processes the other tests start and wait for.
 
+#[path = "in_process/mod.rs"]
+mod in_process;
+use in_process::{view, wait_view};
+
 use actix::prelude::*;
 use oneinit_actors::logging::{root_logger, sink::LogSink};
 use oneinit_actors::model::config::{Config, LogFormat, LogLevel};
 use oneinit_actors::model::status::ServiceStatus;
-use oneinit_actors::model::view::{ServiceState, ServiceView};
-use oneinit_actors::service_manager::messages::{GetService, ServiceUpdated, Shutdown};
+use oneinit_actors::model::view::ServiceState;
+use oneinit_actors::service_manager::messages::{ServiceUpdated, Shutdown};
 use oneinit_actors::service_manager::{ManagerSetup, ServiceManager};
-use std::time::{Duration, Instant};
-
-async fn view(mgr: &Addr<ServiceManager>, name: &str) -> ServiceView {
-    mgr.send(GetService { name: name.into() })
-        .await
-        .expect("manager alive")
-        .expect("service exists")
-}
-
-/// Polls the view of `name` (every 20 ms, at most 10 s) until `cond` holds.
-async fn wait_view(
-    mgr: &Addr<ServiceManager>,
-    name: &str,
-    cond: impl Fn(&ServiceView) -> bool,
-) -> ServiceView {
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
-        let v = view(mgr, name).await;
-        if cond(&v) || Instant::now() >= end {
-            return v;
-        }
-        actix_rt::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use std::time::Duration;
 
 #[test]
 fn an_update_from_a_retired_actor_generation_is_ignored() {
@@ -63,7 +44,10 @@ services:
             removals: Vec::new(),
         })
         .start();
-        let before = wait_view(&mgr, "svc", |v| v.state == ServiceState::Ready).await;
+        let before = wait_view(&mgr, "svc", Duration::from_secs(10), |v| {
+            v.state == ServiceState::Ready
+        })
+        .await;
         // Generations start at 1: 0 stands for an actor a reload retired.
         let mut stale = ServiceStatus::inactive();
         stale.state = ServiceState::Failed;

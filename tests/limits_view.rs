@@ -6,17 +6,20 @@
 //! the manager reaps with waitpid(-1), which must not meet other tests'
 //! children.
 
+#[path = "in_process/mod.rs"]
+mod in_process;
+use in_process::wait_view;
+
 use actix::prelude::*;
 use oneinit_actors::logging::{root_logger, sink::LogSink};
 use oneinit_actors::model::config::{Config, LogFormat, LogLevel};
 use oneinit_actors::model::limits::LimitValue;
-use oneinit_actors::model::view::ServiceView;
 use oneinit_actors::service::messages::{FactKind, ServiceFact};
-use oneinit_actors::service_manager::messages::{GetService, Shutdown};
+use oneinit_actors::service_manager::messages::Shutdown;
 use oneinit_actors::service_manager::{ManagerSetup, ServiceManager};
 use oneinit_actors::sys::cgroup::CgroupHost;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Records every fact it is told (stands in for the metrics exporter).
 struct Recorder(Arc<Mutex<Vec<ServiceFact>>>);
@@ -29,30 +32,6 @@ impl Handler<ServiceFact> for Recorder {
     type Result = ();
     fn handle(&mut self, msg: ServiceFact, _: &mut Context<Self>) {
         self.0.lock().unwrap().push(msg);
-    }
-}
-
-async fn view(mgr: &Addr<ServiceManager>, name: &str) -> ServiceView {
-    mgr.send(GetService { name: name.into() })
-        .await
-        .expect("manager alive")
-        .expect("service exists")
-}
-
-/// Polls the view of `name` (every 50 ms, at most `limit`) until `cond` holds.
-async fn wait_view(
-    mgr: &Addr<ServiceManager>,
-    name: &str,
-    limit: Duration,
-    cond: impl Fn(&ServiceView) -> bool,
-) -> ServiceView {
-    let end = Instant::now() + limit;
-    loop {
-        let v = view(mgr, name).await;
-        if cond(&v) || Instant::now() >= end {
-            return v;
-        }
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
