@@ -50,7 +50,7 @@ sys.path.insert(0, HERE)
 
 import proctree  # noqa: E402
 import stress  # noqa: E402
-from stress import Hammer, UnixHTTPConnection, request, run_checked, scrape_exits  # noqa: E402
+from stress import Hammer, UnixHTTPConnection, Watched, request, run_checked, scrape_exits  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
 FD_TOLERANCE = 3
@@ -67,7 +67,7 @@ def log(msg):
 stress.log = log  # the shared Checks print as the soak
 
 
-class Soak:
+class Soak(Watched):
     """oneinit as PID 1 of its own namespace, with its config and files."""
 
     def __init__(self, binary, workdir, args):
@@ -148,18 +148,6 @@ class Soak:
         if self.status is None and self.unshare.poll() is not None:
             self.status = self.unshare.returncode
         return self.status is None
-
-    def children(self):
-        snap = proctree.snapshot()
-        return {p: st for p, st in snap.items() if st[2] == self.pid and st[1] != "Z"}
-
-    def tail(self, n=5):
-        try:
-            with open(self.log, "rb") as f:
-                data = f.read()[-3000:].decode("utf-8", "replace")
-        except OSError:
-            return ""
-        return " | ".join(data.strip().splitlines()[-n:])
 
     def api(self, method, path, timeout=10.0, body=None):
         headers = {"Connection": "close"}

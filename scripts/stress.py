@@ -99,7 +99,24 @@ class Checks:
         return any(not ok for _, ok, _ in self.results)
 
 
-class OneInit:
+class Watched:
+    """What stress.py and soak.py read of the oneinit under test: the end of
+    its output (`self.log`) and its live children (`self.pid`)."""
+
+    def tail(self, n=5):
+        try:
+            with open(self.log, "rb") as f:
+                data = f.read()[-3000:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+        return " | ".join(data.strip().splitlines()[-n:])
+
+    def children(self):
+        snap = proctree.snapshot()
+        return {p: st for p, st in snap.items() if st[2] == self.pid and st[1] != "Z"}
+
+
+class OneInit(Watched):
     """The oneinit process under test, with its config file and runtime dir."""
 
     def __init__(self, binary, workdir):
@@ -156,17 +173,6 @@ class OneInit:
         self.reap()
         return self.status is None
 
-    def tail(self, n=5):
-        try:
-            with open(self.log, "rb") as f:
-                data = f.read()[-3000:].decode("utf-8", "replace")
-        except OSError:
-            return ""
-        return " | ".join(data.strip().splitlines()[-n:])
-
-    def children(self):
-        snap = proctree.snapshot()
-        return {p: st for p, st in snap.items() if st[2] == self.pid and st[1] != "Z"}
 
     def wait_keeper(self, timeout):
         deadline = time.monotonic() + timeout
