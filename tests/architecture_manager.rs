@@ -42,6 +42,7 @@ services:
             sockets: Default::default(),
             registrations: Vec::new(),
             removals: Vec::new(),
+            os: oneinit_actors::os::Os::real(),
         })
         .start();
         let before = wait_view(&mgr, "svc", Duration::from_secs(10), |v| {

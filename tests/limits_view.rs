@@ -69,6 +69,7 @@ services:
                 sockets: Default::default(),
                 registrations: Vec::new(),
                 removals: Vec::new(),
+                os: oneinit_actors::os::Os::real(),
             })
             .start();
             // Usage of a running service: 40 MiB touched, CPU burnt.

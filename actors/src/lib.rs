@@ -40,6 +40,7 @@ pub mod logging;
 pub mod metrics_exporter;
 pub mod model;
 pub mod notifier;
+pub mod os;
 pub mod processes;
 pub mod secrets;
 pub mod service;

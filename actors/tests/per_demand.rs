@@ -73,6 +73,7 @@ async fn per_demand_triggers_ids_queue_and_limits() {
         sockets: Default::default(),
         registrations: Vec::new(),
         removals: Vec::new(),
+        os: oneinit_actors::os::Os::real(),
     })
     .start();
     let trigger = |name: &str| {

@@ -313,6 +313,7 @@ fn run(cli: Cli) -> i32 {
         tini,
         registrations: vec![exporter.clone().recipient()],
         removals: vec![exporter.clone().recipient()],
+        os: oneinit_actors::os::Os::real(),
         sockets,
     };
     // Where a reload reads from; nothing without a configuration file.

@@ -138,7 +138,7 @@ impl ServiceActor {
             info!(self.s.log, "listening for activation"; "listen" => listen.join(" "), "accept" => accept);
         }
         if let Some(tt) = &self.demand.timetable {
-            let now = Utc::now();
+            let now = self.s.os.clock.utc();
             let on_start = self.s.cfg.schedule.as_ref().is_some_and(|s| s.run_on_start);
             self.demand.next_run = tt.next_due(now, now);
             if on_start {
@@ -155,9 +155,9 @@ impl ServiceActor {
         let Some(due) = self.demand.next_run else {
             return;
         };
-        let wait = (due - Utc::now()).to_std().unwrap_or_default();
+        let wait = (due - self.s.os.clock.utc()).to_std().unwrap_or_default();
         ctx.run_later(wait, move |act, ctx| {
-            let now = Utc::now();
+            let now = act.s.os.clock.utc();
             if now < due {
                 // The wall clock moved back: wait for the due time again.
                 act.arm_schedule(ctx);

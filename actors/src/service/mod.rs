@@ -5,25 +5,26 @@
 //! the ServiceManager, and `ServiceFact`s to observers (metrics, notifiers).
 
 pub mod demand;
+mod exit;
+mod handlers;
 pub mod limits;
 pub mod messages;
 pub mod plan;
 mod process;
+#[cfg(test)]
+mod tests;
 
 use crate::facts::ServiceUpdated;
 use crate::logging::service_logs::ServiceLogs;
 use crate::model::config::{RestartPolicy, ServiceConfig, ServiceType};
-use crate::model::machine::{
-    aggregate, Effect, Ended, Event, Input, Instance, Policy, StopTarget, Timer,
-};
+use crate::model::machine::{aggregate, Effect, Event, Input, Instance, Policy, Timer};
 use crate::model::schedule::Timetable;
 use crate::model::signal::signal_short_name;
 use crate::model::signal::Signal;
 use crate::model::status::ServiceStatus;
 use crate::model::view::{ExitView, InstanceView, ServiceState};
+use crate::os::Os;
 use crate::processes::ProcessTable;
-use crate::sys::reap::ExitStatus;
-use crate::sys::signals;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use messages::*;
@@ -51,6 +52,8 @@ pub struct ServiceSetup {
     pub sockets: Vec<std::rc::Rc<crate::sys::socket::ListenSocket>>,
     /// Where socket activation and schedules ask for a start.
     pub activate: Option<Recipient<crate::facts::ActivateService>>,
+    /// Spawner, clock and cgroup host (`crate::os`).
+    pub os: Os,
 }
 
 struct Slot {
@@ -81,6 +84,13 @@ pub struct ServiceActor {
     starved: bool,
     /// Sockets, per-demand instances and schedule (`demand.rs`).
     demand: demand::Demand,
+    /// An exit waiting for its process's last lines (`exit.rs`).
+    draining: Option<exit::Draining>,
+    /// Commands and timers that arrived meanwhile, replayed in order once
+    /// the exit is recorded (`handlers.rs`).
+    queued: std::collections::VecDeque<handlers::Queued>,
+    /// Tells drains apart (`exit.rs`).
+    drain_seq: u64,
 }
 
 impl ServiceActor {
@@ -128,6 +138,9 @@ impl ServiceActor {
             release_retry: None,
             starved: false,
             demand,
+            draining: None,
+            queued: Default::default(),
+            drain_seq: 0,
         }
     }
 
@@ -140,7 +153,7 @@ impl ServiceActor {
         let Some(slot) = self.slots.get_mut(idx) else {
             return;
         };
-        let effects = slot.m.step(input, Instant::now(), &self.policy);
+        let effects = slot.m.step(input, self.s.os.clock.now(), &self.policy);
         for effect in effects {
             self.apply(idx, effect, ctx);
         }
@@ -148,7 +161,9 @@ impl ServiceActor {
 
     fn apply(&mut self, idx: usize, effect: Effect, ctx: &mut Context<Self>) {
         let id = self.slots[idx].id;
-        let pid = self.slots[idx].m.pid;
+        // A reaped pid whose exit is not recorded yet is signalled no more:
+        // the number may already belong to another process.
+        let pid = self.slots[idx].m.pid.filter(|&p| !self.reaped(id, p));
         let log = self.s.log.new(o!("instance" => id));
         match effect {
             Effect::Spawn => self.spawn_instance(idx, ctx),
@@ -156,20 +171,21 @@ impl ServiceActor {
                 if let Some(pid) = pid {
                     let sig = self.stop_signal.unwrap_or(self.s.cfg.stop.signal.get());
                     info!(log, "stopping"; "event" => "stopping", "pid" => pid, "signal" => signal_short_name(sig));
-                    if let Err(e) = signals::send(pid, sig, self.s.cfg.stop.group) {
+                    let group = self.s.cfg.stop.group;
+                    if let Err(e) = self.s.os.spawner.signal(pid, sig, group) {
                         warn!(log, "cannot send the stop signal"; "pid" => pid, "error" => %e);
                     }
                     // A stopped process (SIGSTOP, SIGTSTP) acts on no signal but
                     // KILL until continued: SIGCONT lets it handle the stop
                     // signal now instead of being SIGKILLed at the timeout
                     // (systemd does the same).
-                    let _ = signals::send(pid, Signal::SIGCONT, self.s.cfg.stop.group);
+                    let _ = self.s.os.spawner.signal(pid, Signal::SIGCONT, group);
                 }
             }
             Effect::Kill => {
                 if let Some(pid) = pid {
                     warn!(log, "stop timeout reached, sending SIGKILL"; "pid" => pid, "signal" => "KILL");
-                    let _ = signals::send(pid, Signal::SIGKILL, true);
+                    let _ = self.s.os.spawner.signal(pid, Signal::SIGKILL, true);
                 }
             }
             Effect::Arm(timer, after) => {
@@ -178,10 +194,7 @@ impl ServiceActor {
                 }
                 let h = ctx.run_later(after, move |act, ctx| {
                     act.timers.remove(&(id, timer));
-                    if let Some(idx) = act.slots.iter().position(|s| s.id == id) {
-                        act.feed(idx, Input::Timer(timer), ctx);
-                        act.publish(ctx);
-                    }
+                    act.run(handlers::Queued::Timer(id, timer), ctx);
                 });
                 self.timers.insert((id, timer), h);
             }
@@ -201,7 +214,10 @@ impl ServiceActor {
             Event::Ready => {
                 info!(log, "ready"; "event" => "ready", "pid" => slot.m.pid);
                 FactKind::Ready {
-                    since_spawn: slot.spawned_at.map(|t| t.elapsed()).unwrap_or_default(),
+                    since_spawn: slot
+                        .spawned_at
+                        .map(|t| self.s.os.clock.now().saturating_duration_since(t))
+                        .unwrap_or_default(),
                 }
             }
             Event::Restarting { delay } => {
@@ -314,171 +330,6 @@ impl Actor for ServiceActor {
             warn!(self.s.log, "limit not fully enforced: {w}");
         }
         self.start_demand(ctx);
-        self.publish(ctx);
-    }
-}
-
-impl Handler<Start> for ServiceActor {
-    type Result = ();
-    fn handle(&mut self, _: Start, ctx: &mut Context<Self>) {
-        self.demand.held = false;
-        self.for_all(Input::Start, ctx);
-    }
-}
-
-impl Handler<Wait> for ServiceActor {
-    type Result = ();
-    fn handle(&mut self, _: Wait, ctx: &mut Context<Self>) {
-        self.demand.held = false;
-        for s in &mut self.slots {
-            s.m.set_waiting();
-        }
-        self.publish(ctx);
-    }
-}
-
-impl Handler<Stop> for ServiceActor {
-    type Result = ();
-    fn handle(&mut self, msg: Stop, ctx: &mut Context<Self>) {
-        self.stop_signal = msg.signal;
-        if msg.target == StopTarget::Stopped {
-            // No activation and no queued runs until started again.
-            self.demand.held = true;
-            self.demand.clear_queue();
-        }
-        self.for_all(Input::Stop(msg.target), ctx);
-    }
-}
-
-impl Handler<KillNow> for ServiceActor {
-    type Result = ();
-    fn handle(&mut self, _: KillNow, ctx: &mut Context<Self>) {
-        for idx in 0..self.slots.len() {
-            if self.slots[idx].m.pid.is_some() {
-                self.feed(idx, Input::Stop(StopTarget::Stopped), ctx);
-                self.feed(idx, Input::Timer(Timer::StopTimeout), ctx);
-            }
-        }
-        self.publish(ctx);
-    }
-}
-
-impl Handler<SendSignal> for ServiceActor {
-    type Result = Result<usize, SignalError>;
-    fn handle(&mut self, msg: SendSignal, _: &mut Context<Self>) -> Self::Result {
-        let mut sent = 0;
-        for s in &self.slots {
-            if let Some(pid) = s.m.pid {
-                signals::send(pid, msg.signal, self.s.cfg.stop.group)
-                    .map_err(|errno| SignalError { pid, errno })?;
-                sent += 1;
-            }
-        }
-        Ok(sent)
-    }
-}
-
-/// How long an exit waits for the lines its process left in its pipes
-/// (longer than the default `logging.stall_timeout`, after which a stuck
-/// stdout no longer holds them back).
-const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
-
-impl Handler<InstanceExited> for ServiceActor {
-    type Result = ();
-    fn handle(&mut self, msg: InstanceExited, ctx: &mut Context<Self>) {
-        // What the process wrote before it exited is logged before its
-        // exit is, and before dependents start. This actor handles nothing
-        // else meanwhile (no signal can reach a reaped pid); other actors
-        // go on.
-        let drained = self.s.logs.drained(msg.instance, msg.pid);
-        ctx.wait(
-            tokio::time::timeout(DRAIN_WAIT, drained)
-                .into_actor(self)
-                .map(move |_, act, ctx| act.exited(msg, ctx)),
-        );
-    }
-}
-
-impl ServiceActor {
-    fn exited(&mut self, msg: InstanceExited, ctx: &mut Context<Self>) {
-        let Some(idx) = self
-            .slots
-            .iter()
-            .position(|s| s.id == msg.instance && s.m.pid == Some(msg.pid))
-        else {
-            return;
-        };
-        let ran = self.slots[idx]
-            .spawned_at
-            .map(|t| t.elapsed())
-            .unwrap_or_default();
-        let (ended, code, signal) = match msg.status {
-            ExitStatus::Exited(c) => (Ended::Code(c), Some(c), None),
-            ExitStatus::Signaled(s) => (Ended::Signal(s.number()), None, Some(s)),
-        };
-        let success = code.is_some_and(|c| self.s.cfg.restart.success_codes.contains(&c));
-        let log = self.s.log.new(o!("instance" => msg.instance));
-        let sig_name = signal.map(signal_short_name);
-        let stopping = self.slots[idx].m.state == ServiceState::Stopping;
-        let reason = self
-            .s
-            .limits
-            .oom_killed(signal, stopping, success)
-            .then_some(limits::OOM_KILLED);
-        if success || stopping {
-            info!(log, "exited"; "event" => "exited", "pid" => msg.pid, "exit_code" => code, "signal" => sig_name);
-        } else if reason.is_some() {
-            error!(log, "exited: killed for exceeding its memory limit"; "event" => "exited", "pid" => msg.pid, "exit_code" => code, "signal" => sig_name, "reason" => reason);
-        } else {
-            warn!(log, "exited"; "event" => "exited", "pid" => msg.pid, "exit_code" => code, "signal" => sig_name);
-        }
-        self.last_exit = Some((
-            ExitView {
-                code,
-                signal: sig_name.map(str::to_string),
-                at: Utc::now(),
-                reason: reason.map(str::to_string),
-            },
-            msg.status.code_for_shell(),
-        ));
-        self.demand.runs_total += 1;
-        self.fact(
-            msg.instance,
-            Some(msg.pid),
-            FactKind::Exited {
-                code,
-                signal,
-                ran,
-                success,
-            },
-        );
-        if reason.is_some() {
-            self.fact(msg.instance, Some(msg.pid), FactKind::OomKilled);
-        }
-        self.feed(idx, Input::Exited(ended), ctx);
-        self.release_cgroup(0, ctx);
-        self.publish(ctx);
-    }
-}
-
-impl Handler<InstanceReady> for ServiceActor {
-    type Result = ();
-    fn handle(&mut self, msg: InstanceReady, ctx: &mut Context<Self>) {
-        if let Some(idx) = self
-            .slots
-            .iter()
-            .position(|s| s.id == msg.instance && (msg.pid.is_none() || s.m.pid == msg.pid))
-        {
-            self.feed(idx, Input::Ready, ctx);
-            self.publish(ctx);
-        }
-    }
-}
-
-impl Handler<SetStatusText> for ServiceActor {
-    type Result = ();
-    fn handle(&mut self, msg: SetStatusText, ctx: &mut Context<Self>) {
-        self.status_text = Some(msg.text);
         self.publish(ctx);
     }
 }

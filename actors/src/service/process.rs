@@ -10,11 +10,10 @@ use crate::model::signal::signal_short_name;
 use crate::model::signal::Signal;
 use crate::model::view::{ExitView, ServiceState, Stream};
 use crate::processes::ProcessOwner;
-use crate::sys::{signals, spawn};
+use crate::sys::spawn;
 use actix::prelude::*;
-use chrono::Utc;
 use slog::{error, info, o, warn, Logger};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a spawn that ran out of descriptors or processes waits before
 /// it tries again.
@@ -44,7 +43,7 @@ impl ServiceActor {
                 spec.listen_names = vec![self.s.name.clone(); listen_fds.len()];
                 spec.listen_fds = listen_fds;
                 spec.connection = connection;
-                spawn::spawn(&spec)
+                self.s.os.spawner.spawn(&spec)
             });
         match result {
             Ok(child) => {
@@ -65,8 +64,8 @@ impl ServiceActor {
                 );
                 info!(log, "spawned"; "event" => "spawned", "pid" => pid);
                 let slot = &mut self.slots[idx];
-                slot.started_utc = Some(Utc::now());
-                slot.spawned_at = Some(Instant::now());
+                slot.started_utc = Some(self.s.os.clock.utc());
+                slot.spawned_at = Some(self.s.os.clock.now());
                 self.start_readers(id, pid, child.stdout, child.stderr, ctx);
                 self.fact(id, Some(pid), FactKind::Spawned);
                 self.feed(idx, Input::Spawned { pid }, ctx);
@@ -79,7 +78,7 @@ impl ServiceActor {
                     ExitView {
                         code: Some(e.exit_code),
                         signal: None,
-                        at: Utc::now(),
+                        at: self.s.os.clock.utc(),
                         reason: None,
                     },
                     e.exit_code,
@@ -190,7 +189,7 @@ impl ServiceActor {
             if let (Some(sig), false) = (sig, left.is_empty()) {
                 info!(self.s.log, "ending processes left in the service's cgroup"; "count" => left.len(), "signal" => signal_short_name(sig));
                 for pid in left {
-                    let _ = signals::send(pid, sig, false);
+                    let _ = self.s.os.spawner.signal(pid, sig, false);
                 }
             }
             if attempt >= 6 {

@@ -12,7 +12,7 @@ use crate::model::shutdown::{self, Shutdown, Step};
 use crate::model::signal::Signal;
 use crate::model::view::ServiceState;
 use crate::service::messages::{InstanceExited, KillNow, SendSignal, Stop};
-use crate::sys::{pid1, reap, signals};
+use crate::sys::pid1;
 use actix::prelude::*;
 use slog::{debug, error, info, warn};
 use std::time::{Duration, Instant};
@@ -31,7 +31,7 @@ pub(crate) fn settled(state: ServiceState) -> bool {
 
 impl ServiceManager {
     pub(crate) fn start_signal_stream(&mut self, ctx: &mut Context<Self>) {
-        match signals::signal_stream() {
+        match self.os.exits.signals() {
             Ok(stream) => {
                 ctx.add_stream(stream);
             }
@@ -41,15 +41,15 @@ impl ServiceManager {
 
     /// Collects every exited child and routes each status to its owner.
     pub(crate) fn reap(&mut self) {
-        for (pid, status) in reap::reap_all() {
-            match self.procs.take(pid.as_raw()) {
+        for (pid, status) in self.os.exits.reap() {
+            match self.procs.take(pid) {
                 Some(owner) => owner.notify.do_send(InstanceExited {
                     instance: owner.instance,
-                    pid: pid.as_raw(),
+                    pid,
                     status,
                 }),
                 None => {
-                    debug!(self.log, "reaped an orphan"; "pid" => pid.as_raw(), "status" => ?status)
+                    debug!(self.log, "reaped an orphan"; "pid" => pid, "status" => ?status)
                 }
             }
         }
@@ -138,7 +138,7 @@ impl ServiceManager {
         if pid1::is_pid1() {
             let grace = self.config.shutdown.sweep_grace.get();
             pid1::signal_everyone(Signal::SIGTERM);
-            self.sweep_wait(Instant::now() + grace, false, ctx);
+            self.sweep_wait(self.os.clock.now() + grace, false, ctx);
         } else {
             self.exit(ctx);
         }
@@ -147,11 +147,11 @@ impl ServiceManager {
     /// Polls (every 20 ms, only during the sweep) until no process is left.
     fn sweep_wait(&mut self, deadline: Instant, killed: bool, ctx: &mut Context<Self>) {
         self.reap();
-        if reap::no_children_left() {
+        if self.os.exits.none_left() {
             self.exit(ctx);
             return;
         }
-        if Instant::now() >= deadline {
+        if self.os.clock.now() >= deadline {
             if killed {
                 warn!(self.log, "processes left after SIGKILL sweep");
                 self.exit(ctx);
@@ -162,7 +162,7 @@ impl ServiceManager {
                 "sweep grace over, sending SIGKILL to every process left"
             );
             pid1::signal_everyone(Signal::SIGKILL);
-            self.sweep_wait(Instant::now() + Duration::from_secs(1), true, ctx);
+            self.sweep_wait(self.os.clock.now() + Duration::from_secs(1), true, ctx);
             return;
         }
         ctx.run_later(Duration::from_millis(20), move |act, ctx| {
@@ -171,7 +171,7 @@ impl ServiceManager {
     }
 
     fn exit(&mut self, ctx: &mut Context<Self>) {
-        let now = Instant::now();
+        let now = self.os.clock.now();
         self.drain_then_exit(now + DRAIN_MAX, now, u64::MAX, ctx);
     }
 
@@ -192,7 +192,7 @@ impl ServiceManager {
             .values()
             .map(|e| e.logs.lines.load(std::sync::atomic::Ordering::Relaxed))
             .sum();
-        let now = Instant::now();
+        let now = self.os.clock.now();
         // Readers held back by a slow stdout make progress as it drains (a
         // stuck one makes them drop, and progress, after the stall timeout).
         let waiting_for_stdout = self.sink.busy() && !self.sink.stuck();
@@ -208,7 +208,7 @@ impl ServiceManager {
             return;
         }
         let code = self.exit_code();
-        for left in self.cgroups.remove_parents() {
+        for left in self.os.cgroups.remove_parents() {
             warn!(self.log, "cannot remove a cgroup of oneinit"; "error" => left);
         }
         info!(self.log, "oneinit stopped"; "exit_code" => code);

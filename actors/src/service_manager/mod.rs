@@ -19,6 +19,8 @@ pub mod queries;
 pub mod reload;
 pub mod settings;
 mod stopping;
+#[cfg(test)]
+mod tests;
 mod trim;
 mod view;
 
@@ -32,13 +34,12 @@ use crate::model::config::{Config, LogFormat, ServiceConfig};
 use crate::model::graph::DepGraph;
 use crate::model::status::ServiceStatus;
 use crate::model::view::{Health, ServiceState, StateChanged};
+use crate::os::Os;
 use crate::processes::ProcessTable;
 use crate::service::limits::ServiceLimits;
 use crate::service::messages::{ServiceFact, Start, Wait};
 use crate::service::{ServiceActor, ServiceSetup};
-use crate::sys::cgroup::CgroupHost;
 use actix::prelude::*;
-use chrono::Utc;
 use messages::ServiceUpdated;
 use slog::{debug, info, o, Logger};
 use std::collections::BTreeMap;
@@ -61,6 +62,28 @@ pub struct ManagerSetup {
     /// `socket.listen` sockets bound before start, by service name
     /// (`sys::socket::bind_all`).
     pub sockets: BTreeMap<String, Vec<crate::sys::socket::ListenSocket>>,
+    /// The kernel as the supervisor sees it: spawner, child exits, cgroups,
+    /// clock (`Os::real()`, or a fake in tests).
+    pub os: Os,
+}
+
+impl ManagerSetup {
+    /// A manager of `config` on the real OS, with no observers, no
+    /// pre-bound sockets and not in tini mode.
+    pub fn real(config: Config, log: Logger, sink: LogSink, format: LogFormat) -> ManagerSetup {
+        ManagerSetup {
+            config,
+            log,
+            sink,
+            format,
+            facts: Vec::new(),
+            tini: false,
+            registrations: Vec::new(),
+            removals: Vec::new(),
+            sockets: BTreeMap::new(),
+            os: Os::real(),
+        }
+    }
 }
 
 /// One supervised service as the manager sees it.
@@ -105,8 +128,8 @@ pub struct ServiceManager {
     pub(crate) events: Feed<StateChanged>,
     pub(crate) log_arbiter: Option<Arbiter>,
     pub(crate) shutdown: Option<crate::model::shutdown::Shutdown>,
-    /// The host's cgroups, detected once; parents removed at exit.
-    pub(crate) cgroups: Arc<CgroupHost>,
+    /// Spawner, child exits, cgroup host and clock (`crate::os`).
+    pub(crate) os: Os,
     /// SIGHUP asks it for a reload (the ConfigLoader).
     pub(crate) reloader: Option<Recipient<crate::config_loader::Reload>>,
     /// Peers told of every applied configuration (see `health.rs`).
@@ -144,7 +167,7 @@ impl ServiceManager {
             events: Feed::new(4096),
             log_arbiter: None,
             shutdown: None,
-            cgroups: Arc::new(CgroupHost::detect()),
+            os: setup.os,
             reloader: None,
             config_observers: Vec::new(),
             actor_observers: Vec::new(),
@@ -188,7 +211,7 @@ impl ServiceManager {
                 logs: logs.clone(),
             });
         }
-        let limits = Arc::new(ServiceLimits::new(name, &cfg, self.cgroups.clone()));
+        let limits = Arc::new(ServiceLimits::new(name, &cfg, self.os.cgroups.clone()));
         let generation = self.next_generation;
         self.next_generation += 1;
         let setup = ServiceSetup {
@@ -204,6 +227,7 @@ impl ServiceManager {
             limits: limits.clone(),
             sockets: self.sockets_for(name, &cfg),
             activate: Some(ctx.address().recipient()),
+            os: self.os.clone(),
         };
         let actor = ServiceActor::new(setup);
         let addr = actor.start();
@@ -341,7 +365,7 @@ impl Handler<ServiceUpdated> for ServiceManager {
         if changed {
             let pid = e.status.instances.iter().find_map(|i| i.pid);
             self.events.send(|| StateChanged {
-                ts: Utc::now(),
+                ts: self.os.clock.utc(),
                 service: name.clone(),
                 state,
                 previous,
