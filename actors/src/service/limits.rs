@@ -53,6 +53,12 @@ fn runs_as_root(cfg: &ServiceConfig) -> bool {
     }
 }
 
+/// The service's cgroup could not be removed (the sentence of
+/// `sys::cgroup` names the directories and why).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ReleaseError(String);
+
 impl ServiceLimits {
     pub fn new(name: &str, cfg: &ServiceConfig, host: Arc<CgroupHost>) -> ServiceLimits {
         let root = runs_as_root(cfg);
@@ -184,12 +190,12 @@ impl ServiceLimits {
 
     /// No instance is left: remove the cgroup. Fails while a leftover
     /// process is still in it (the caller retries later).
-    pub fn release(&self) -> Result<(), String> {
+    pub fn release(&self) -> Result<(), ReleaseError> {
         let mut st = self.lock();
         let Some(cg) = st.cgroup.as_ref() else {
             return Ok(());
         };
-        cg.remove()?;
+        cg.remove().map_err(ReleaseError)?;
         st.cgroup = None;
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Turns a service's config into a `SpawnSpec` for one instance: argv,
 //! environment (inherited, `env_file`, `environment`, ONEINIT_*), identity,
-//! umask and workdir. Errors are sentences that name the offending key.
+//! umask and workdir. Errors (`PlanError`) are sentences that name the
+//! offending key.
 
 use crate::model::config::ServiceConfig;
 use crate::sys::identity;
@@ -16,32 +17,70 @@ const OWN_VARS: &[&str] = &[
     "LISTEN_FDNAMES",
 ];
 
+/// Why a service's config cannot be turned into a spawn. Shown as the
+/// `cannot start` sentence of the service (and counted as exit code 126).
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// `command` cannot be run as written (the sentence names the key).
+    #[error("{0}")]
+    Command(String),
+    /// `user` or `group` cannot be looked up.
+    #[error("{0}")]
+    Identity(String),
+    #[error("cannot run as user {user:?}: oneinit runs as uid {uid}, not root; remove `user`/`group` or start oneinit as root")]
+    NotRoot { user: String, uid: u32 },
+    #[error("env_file {path}: {source}")]
+    EnvFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("readiness.notify needs the runtime directory: {0}")]
+    RuntimeDir(#[source] std::io::Error),
+    #[error("umask {0:?} is not an octal number such as \"0022\"")]
+    Umask(String),
+}
+
+/// The `user` (or `group`) named by the config, for messages.
+fn named_user(cfg: &ServiceConfig) -> String {
+    cfg.user
+        .as_deref()
+        .or(cfg.group.as_deref())
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Checks at start that the service's `user`/`group` exist and can be
 /// switched to (oneinit must be root to run a service as another user).
-pub fn check_identity(cfg: &ServiceConfig) -> Result<(), String> {
-    let ident = identity::resolve(cfg.user.as_deref(), cfg.group.as_deref())?;
+pub fn check_identity(cfg: &ServiceConfig) -> Result<(), PlanError> {
+    let ident = identity::resolve(cfg.user.as_deref(), cfg.group.as_deref())
+        .map_err(PlanError::Identity)?;
     let my_uid = nix::unistd::getuid().as_raw();
     match ident {
-        Some(id) if my_uid != 0 && (id.uid != my_uid || id.gid != nix::unistd::getgid().as_raw()) => Err(format!(
-            "cannot run as user {:?}: oneinit runs as uid {my_uid}, not root; remove `user`/`group` or start oneinit as root",
-            cfg.user.as_deref().or(cfg.group.as_deref()).unwrap_or_default()
-        )),
+        Some(id)
+            if my_uid != 0 && (id.uid != my_uid || id.gid != nix::unistd::getgid().as_raw()) =>
+        {
+            Err(PlanError::NotRoot {
+                user: named_user(cfg),
+                uid: my_uid,
+            })
+        }
         _ => Ok(()),
     }
 }
 
 /// Builds the spawn spec of instance `instance` of `name`.
-pub fn spawn_spec(name: &str, cfg: &ServiceConfig, instance: u64) -> Result<SpawnSpec, String> {
-    let argv = cfg.command.argv(cfg.shell)?;
-    let ident = identity::resolve(cfg.user.as_deref(), cfg.group.as_deref())?;
+pub fn spawn_spec(name: &str, cfg: &ServiceConfig, instance: u64) -> Result<SpawnSpec, PlanError> {
+    let argv = cfg.command.argv(cfg.shell).map_err(PlanError::Command)?;
+    let ident = identity::resolve(cfg.user.as_deref(), cfg.group.as_deref())
+        .map_err(PlanError::Identity)?;
     let my_uid = nix::unistd::getuid().as_raw();
     let switch = match &ident {
         Some(id) if id.uid != my_uid || id.gid != nix::unistd::getgid().as_raw() => {
             if my_uid != 0 {
-                return Err(format!(
-                    "cannot run as user {:?}: oneinit runs as uid {my_uid}, not root; remove `user`/`group` or start oneinit as root",
-                    cfg.user.as_deref().or(cfg.group.as_deref()).unwrap_or_default()
-                ));
+                return Err(PlanError::NotRoot {
+                    user: named_user(cfg),
+                    uid: my_uid,
+                });
             }
             true
         }
@@ -97,7 +136,10 @@ pub fn spawn_spec(name: &str, cfg: &ServiceConfig, instance: u64) -> Result<Spaw
         }
     }
     for file in &cfg.env_file {
-        let text = std::fs::read_to_string(file).map_err(|e| format!("env_file {file}: {e}"))?;
+        let text = std::fs::read_to_string(file).map_err(|source| PlanError::EnvFile {
+            path: file.clone(),
+            source,
+        })?;
         for (k, v) in parse_env_file(&text) {
             env.insert(k, v);
         }
@@ -109,8 +151,7 @@ pub fn spawn_spec(name: &str, cfg: &ServiceConfig, instance: u64) -> Result<Spaw
     env.insert("ONEINIT_INSTANCE".into(), instance.to_string());
     if cfg.readiness.notify {
         // The HealthChecker bound this socket at start (same rule, same dir).
-        let dir = crate::sys::runtime_dir::ensure_runtime_dir()
-            .map_err(|e| format!("readiness.notify needs the runtime directory: {e}"))?;
+        let dir = crate::sys::runtime_dir::ensure_runtime_dir().map_err(PlanError::RuntimeDir)?;
         let path = crate::sys::notify_socket::socket_path(&dir, name);
         env.insert("NOTIFY_SOCKET".into(), path.to_string_lossy().into_owned());
     }
@@ -120,7 +161,7 @@ pub fn spawn_spec(name: &str, cfg: &ServiceConfig, instance: u64) -> Result<Spaw
         .as_deref()
         .map(|u| {
             u32::from_str_radix(u.trim_start_matches("0o"), 8)
-                .map_err(|_| format!("umask {u:?} is not an octal number such as \"0022\""))
+                .map_err(|_| PlanError::Umask(u.to_string()))
         })
         .transpose()?;
     Ok(SpawnSpec {

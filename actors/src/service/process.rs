@@ -27,8 +27,8 @@ impl ServiceActor {
         let connection = self.slots[idx].connection.take();
         let listen_fds = self.demand.listen_fds(accept);
         let result = plan::spawn_spec(&self.s.name, &self.s.cfg, id)
-            .map_err(|message| spawn::SpawnError {
-                message,
+            .map_err(|e| spawn::SpawnError {
+                message: e.to_string(),
                 exit_code: 126,
                 out_of_resources: false,
             })
@@ -193,7 +193,7 @@ impl ServiceActor {
                 }
             }
             if attempt >= 6 {
-                warn!(self.s.log, "cannot remove the service's cgroup, a process is left in it; it is removed when oneinit exits"; "error" => e);
+                warn!(self.s.log, "cannot remove the service's cgroup, a process is left in it; it is removed when oneinit exits"; "error" => %e);
                 return;
             }
             let delay = std::time::Duration::from_millis(100 << attempt);
