@@ -9,11 +9,11 @@
 //!                       │ │ ◀─ ConfigChanged ─┘  (sources, remote.watch, validation)
 //!     Start/Stop/Wait/  │ │ ServiceUpdated {generation, ServiceStatus}
 //!     KillNow/Signal    ▼ │
-//!                    ServiceActor (one per service) ── spawn/kill (sys::spawn)
+//!                    ServiceActor (one per service) ── spawn/kill (os::Spawner)
 //!                       ▲   │  └── ServiceFact ──▶ HealthChecker, Notifier, MetricsExporter
 //!    InstanceReady,     │   ▼
 //!    SetStatusText ─────┘  children ── stdout/stderr ──▶ log sink
-//!    (HealthChecker)       reaped by the manager (sys::reap) ─ InstanceExited ─▶ owner
+//!    (HealthChecker)       reaped by the manager (os::ExitSource) ─ InstanceExited ─▶ owner
 //!
 //!  HealthChecker ── HealthChanged ──▶ ServiceManager, Notifier
 //!  ServiceManager ── ServiceActorStarted ──▶ HealthChecker; ConfigApplied ──▶ HealthChecker, Notifier
@@ -27,7 +27,10 @@
 //! ConfigLoader's; health is the HealthChecker's. See docs/architecture.md.
 //!
 //! `model/` is pure (no actix, no syscalls); `sys/` is the only place with
-//! `unsafe`.
+//! `unsafe`. The supervisor reaches the kernel only through `os::Os`
+//! (spawner, signals and reaper, cgroup host, clock), handed in with
+//! `ManagerSetup`: `Os::real()` in the binary, a fake kernel in the
+//! in-process tests (`service_manager/tests/`).
 
 #![deny(unsafe_code)]
 
