@@ -94,7 +94,7 @@ impl FakeKernel {
             spawner: self.clone(),
             exits: self.clone(),
             cgroups: Arc::new(CgroupHost::none()),
-            clock: Arc::new(TokioClock::new()),
+            clock: Arc::new(TokioClock::default()),
         }
     }
 
@@ -299,8 +299,9 @@ pub struct TokioClock {
     start_utc: DateTime<Utc>,
 }
 
-impl TokioClock {
-    pub fn new() -> TokioClock {
+impl Default for TokioClock {
+    /// Starts at tokio's and the system's "now".
+    fn default() -> TokioClock {
         TokioClock {
             start: Instant::now(),
             start_utc: Utc::now(),
