@@ -1,0 +1,227 @@
+//! The rules for one service (SPEC 2.3, 2.4): command, identity, umask,
+//! sockets, schedule, checks, notifier references. Called by
+//! `validate::validate` for every service whose typing succeeded.
+
+use super::Ctx;
+use crate::config_loader::typing::closest;
+use crate::model::config::{CheckConfig, Config, ServiceConfig, ServiceType};
+
+fn is_octal_mode(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 4 && u32::from_str_radix(text, 8).is_ok_and(|m| m <= 0o7777)
+}
+
+pub(super) fn service(
+    cx: &mut Ctx,
+    config: &Config,
+    name: &str,
+    svc: &ServiceConfig,
+    skip_refs: bool,
+) {
+    let at =
+        |key: &'static str| -> [String; 3] { ["services".into(), name.to_string(), key.into()] };
+    let err = |cx: &mut Ctx, key: &'static str, msg: String| {
+        let p = at(key);
+        let path: Vec<&str> = p.iter().map(String::as_str).collect();
+        cx.err(&path, false, format!("service \"{name}\": {msg}"));
+    };
+    if let Err(e) = svc.command.argv(svc.shell) {
+        err(
+            cx,
+            "command",
+            format!("{e}; set \"command\" to the program to run"),
+        );
+    }
+    if svc.instances < 1 {
+        err(cx, "instances", "\"instances\" must be at least 1".into());
+    }
+    if let Some(user) = &svc.user {
+        if user.parse::<u32>().is_err()
+            && !matches!(nix::unistd::User::from_name(user), Ok(Some(_)))
+        {
+            err(
+                cx,
+                "user",
+                format!("user \"{user}\" does not exist on this system"),
+            );
+        }
+    }
+    if let Some(group) = &svc.group {
+        if group.parse::<u32>().is_err()
+            && !matches!(nix::unistd::Group::from_name(group), Ok(Some(_)))
+        {
+            err(
+                cx,
+                "group",
+                format!("group \"{group}\" does not exist on this system"),
+            );
+        }
+    }
+    if let Some(msg) = crate::config_loader::access::identity_problem(svc) {
+        err(cx, "user", msg);
+    }
+    if let Some(umask) = &svc.umask {
+        if !is_octal_mode(umask) {
+            err(
+                cx,
+                "umask",
+                format!("umask \"{umask}\" is not an octal mode such as \"0022\""),
+            );
+        }
+    }
+    let on_demand = matches!(svc.kind, ServiceType::OnDemand | ServiceType::PerDemand);
+    if let Some(socket) = &svc.socket {
+        if !on_demand {
+            err(
+                cx,
+                "socket",
+                format!(
+                    "\"socket\" needs type on-demand or per-demand, not {}",
+                    svc.kind.as_str()
+                ),
+            );
+        }
+        if socket.listen.is_empty() {
+            err(cx, "socket", "\"socket.listen\" names no address".into());
+        }
+        if let Some(mode) = &socket.mode {
+            if !is_octal_mode(mode) {
+                err(
+                    cx,
+                    "socket",
+                    format!("socket mode \"{mode}\" is not an octal mode such as \"0660\""),
+                );
+            }
+        }
+    }
+    if let Some(schedule) = &svc.schedule {
+        if !matches!(svc.kind, ServiceType::Oneshot | ServiceType::PerDemand) {
+            err(
+                cx,
+                "schedule",
+                format!(
+                    "\"schedule\" needs type oneshot or per-demand, not {}",
+                    svc.kind.as_str()
+                ),
+            );
+        }
+        match (&schedule.cron, &schedule.interval) {
+            (Some(_), Some(_)) | (None, None) => err(
+                cx,
+                "schedule",
+                "\"schedule\" needs exactly one of cron, interval".into(),
+            ),
+            (Some(expr), None) => {
+                if let Err(e) = check_cron(expr) {
+                    err(cx, "schedule", e);
+                }
+            }
+            // The interval's minimum is in `ranges`.
+            (None, Some(_)) => {}
+        }
+        if let Some(tz) = &schedule.timezone {
+            if tz.parse::<chrono_tz::Tz>().is_err() {
+                err(
+                    cx,
+                    "schedule",
+                    format!(
+                        "unknown timezone \"{tz}\"; use an IANA name such as \"Europe/Berlin\""
+                    ),
+                );
+            }
+        }
+    }
+    if svc.restart.backoff.is_nan() || svc.restart.backoff < 1.0 {
+        err(
+            cx,
+            "restart",
+            format!(
+                "\"restart.backoff\" must be at least 1.0, not {}",
+                svc.restart.backoff
+            ),
+        );
+    }
+    if let Some(re) = &svc.readiness.log_line {
+        if let Err(e) = regex::Regex::new(re) {
+            err(
+                cx,
+                "readiness",
+                format!("\"readiness.log_line\" is not a valid regex: {e}"),
+            );
+        }
+    }
+    if let Some(check) = &svc.readiness.check {
+        if let Some(msg) = check_problem(check) {
+            err(cx, "readiness", format!("readiness check: {msg}"));
+        }
+    }
+    for (i, check) in svc.health.iter().enumerate() {
+        if let Some(msg) = check_problem(check) {
+            let idx = format!("#{i}");
+            cx.err(
+                &["services", name, "health", &idx],
+                false,
+                format!("service \"{name}\": health check {i}: {msg}"),
+            );
+        }
+    }
+    if svc.max_instances < 1 {
+        err(
+            cx,
+            "max_instances",
+            "\"max_instances\" must be at least 1".into(),
+        );
+    }
+    for (i, n) in svc.notify.iter().enumerate() {
+        if !skip_refs && !config.notifiers.contains_key(n) {
+            let idx = format!("#{i}");
+            let hint = closest(n, config.notifiers.keys().map(String::as_str))
+                .map(|c| format!(" (did you mean \"{c}\"?)"))
+                .unwrap_or_default();
+            cx.err(
+                &["services", name, "notify", &idx],
+                false,
+                format!(
+                    "service \"{name}\": notifier \"{n}\" is not defined under \"notifiers\"{hint}"
+                ),
+            );
+        }
+    }
+}
+
+fn check_cron(expr: &str) -> Result<(), String> {
+    let fields = expr.split_whitespace().count();
+    if fields != 5 {
+        return Err(format!(
+            "cron expression \"{expr}\" has {fields} fields; use 5 (minute hour day month weekday)"
+        ));
+    }
+    // The cron crate wants a seconds field first.
+    format!("0 {expr}")
+        .parse::<cron::Schedule>()
+        .map(|_| ())
+        .map_err(|e| {
+            // The cron crate's message repeats the expression with a caret
+            // under it; its last line is the explanation.
+            let text = e.to_string();
+            let why = text.lines().last().unwrap_or_default().trim().to_string();
+            format!("invalid cron expression \"{expr}\": {why}")
+        })
+}
+
+fn check_problem(check: &CheckConfig) -> Option<String> {
+    let kinds = [
+        check.tcp.is_some(),
+        check.http.is_some(),
+        check.exec.is_some(),
+        check.process.is_some(),
+    ];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        return Some("needs exactly one of tcp, http, exec, process".into());
+    }
+    if let Some(exec) = &check.exec {
+        if let Err(e) = exec.command.argv(exec.shell) {
+            return Some(format!("exec: {e}"));
+        }
+    }
+    None
+}
