@@ -33,7 +33,9 @@ mod tests_includes;
 #[cfg(test)]
 mod tests_limits;
 
-use crate::model::config::Config;
+/// Kept in `model::config` (facts.rs and the manager use it too); re-exported
+/// here because the loader is what produces it.
+pub use crate::model::config::LoadedConfig;
 use std::fmt;
 
 pub use access::{is_public_literal, metrics_path_problem};
@@ -57,17 +59,6 @@ impl fmt::Display for ConfigError {
             _ => write!(f, "{}: {}", self.source, self.message),
         }
     }
-}
-
-/// The merged configuration and what it was read from.
-#[derive(Clone, Debug)]
-pub struct LoadedConfig {
-    pub config: Config,
-    pub sources: Vec<String>,
-    pub warnings: Vec<String>,
-    /// Hex sha256 of every remote document used, by normalised URL; a
-    /// `remote.watch` tick reloads when this changes.
-    pub remote_digests: std::collections::BTreeMap<String, String>,
 }
 
 /// Where the configuration is read from when no `--config` is given:

@@ -48,6 +48,19 @@ pub struct Config {
     pub services: Services,
 }
 
+/// The merged configuration and what it was read from: what the config
+/// loader answers and the manager applies (shared, so neither module
+/// imports the other for it).
+#[derive(Clone, Debug)]
+pub struct LoadedConfig {
+    pub config: Config,
+    pub sources: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Hex sha256 of every remote document used, by normalised URL; a
+    /// `remote.watch` tick reloads when this changes.
+    pub remote_digests: BTreeMap<String, String>,
+}
+
 /// The services by name. Shared, not copied: the ServiceManager, its
 /// ServiceActors, the HealthChecker and the Notifier all hold the same
 /// configs (a copy per holder was ~1.5 KiB per service each).
