@@ -44,21 +44,41 @@ impl Default for Command {
     }
 }
 
+/// A `command` that cannot be turned into an argv.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("cannot split command {line:?}: {why}")]
+    Split { line: String, why: String },
+    #[error("the command is empty")]
+    Empty,
+}
+
+/// For callers whose errors are still messages (`service::plan`).
+impl From<CommandError> for String {
+    fn from(e: CommandError) -> String {
+        e.to_string()
+    }
+}
+
 impl Command {
     /// The argv to exec. Errors name what is wrong with the command.
-    pub fn argv(&self, shell: bool) -> Result<Vec<String>, String> {
+    pub fn argv(&self, shell: bool) -> Result<Vec<String>, CommandError> {
         let argv = match (self, shell) {
             (Command::Line(line), true) => vec!["/bin/sh".into(), "-c".into(), line.clone()],
             (Command::List(list), true) => {
                 vec!["/bin/sh".into(), "-c".into(), shell_words::join(list)]
             }
-            (Command::Line(line), false) => shell_words::split(line)
-                .map_err(|e| format!("cannot split command {line:?}: {e}"))?,
+            (Command::Line(line), false) => {
+                shell_words::split(line).map_err(|e| CommandError::Split {
+                    line: line.clone(),
+                    why: e.to_string(),
+                })?
+            }
             (Command::List(list), false) => list.clone(),
         };
         match argv.first() {
-            None => Err("the command is empty".into()),
-            Some(first) if first.trim().is_empty() => Err("the command is empty".into()),
+            None => Err(CommandError::Empty),
+            Some(first) if first.trim().is_empty() => Err(CommandError::Empty),
             Some(_) => Ok(argv),
         }
     }
