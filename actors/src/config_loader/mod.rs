@@ -79,11 +79,11 @@ pub async fn load(sources: &[String]) -> Result<LoadedConfig, Vec<ConfigError>> 
     for spec in sources {
         match Source::parse(spec) {
             Ok(s) => parsed.push(s),
-            Err(message) => errors.push(ConfigError {
+            Err(e) => errors.push(ConfigError {
                 source: spec.clone(),
                 line: None,
                 col: None,
-                message,
+                message: e.to_string(),
             }),
         }
     }

@@ -5,6 +5,7 @@
 use super::Ctx;
 use crate::config_loader::typing::closest;
 use crate::model::config::{CheckConfig, Config, ServiceConfig, ServiceType};
+use crate::model::schedule::{to_six_fields, CronError};
 
 fn is_octal_mode(text: &str) -> bool {
     !text.is_empty() && text.len() <= 4 && u32::from_str_radix(text, 8).is_ok_and(|m| m <= 0o7777)
@@ -112,7 +113,7 @@ pub(super) fn service(
             ),
             (Some(expr), None) => {
                 if let Err(e) = check_cron(expr) {
-                    err(cx, "schedule", e);
+                    err(cx, "schedule", e.to_string());
                 }
             }
             // The interval's minimum is in `ranges`.
@@ -188,24 +189,41 @@ pub(super) fn service(
     }
 }
 
-fn check_cron(expr: &str) -> Result<(), String> {
+/// A `schedule.cron` expression the scheduler could not run.
+#[derive(Debug, thiserror::Error)]
+enum CronProblem {
+    #[error(
+        "cron expression \"{expr}\" has {fields} fields; use 5 (minute hour day month weekday)"
+    )]
+    FieldCount { expr: String, fields: usize },
+    #[error("invalid cron expression \"{expr}\": {why}")]
+    Invalid { expr: String, why: String },
+}
+
+/// Checks `expr` exactly as the scheduler reads it (`model::schedule`):
+/// weekdays 0-7 with 0 and 7 for Sunday, as in classic cron.
+fn check_cron(expr: &str) -> Result<(), CronProblem> {
     let fields = expr.split_whitespace().count();
     if fields != 5 {
-        return Err(format!(
-            "cron expression \"{expr}\" has {fields} fields; use 5 (minute hour day month weekday)"
-        ));
+        let expr = expr.to_string();
+        return Err(CronProblem::FieldCount { expr, fields });
     }
-    // The cron crate wants a seconds field first.
-    format!("0 {expr}")
-        .parse::<cron::Schedule>()
-        .map(|_| ())
-        .map_err(|e| {
-            // The cron crate's message repeats the expression with a caret
-            // under it; its last line is the explanation.
-            let text = e.to_string();
-            let why = text.lines().last().unwrap_or_default().trim().to_string();
-            format!("invalid cron expression \"{expr}\": {why}")
-        })
+    let invalid = |why: String| CronProblem::Invalid {
+        expr: expr.to_string(),
+        why,
+    };
+    let six = to_six_fields(expr).map_err(|e| match e {
+        CronError::Weekday { day, .. } => invalid(format!(
+            "day of week {day} is out of range (0-7, 0 and 7 are Sunday)"
+        )),
+        other => invalid(other.to_string()),
+    })?;
+    six.parse::<cron::Schedule>().map(|_| ()).map_err(|e| {
+        // The cron crate's message repeats the expression with a caret
+        // under it; its last line is the explanation.
+        let text = e.to_string();
+        invalid(text.lines().last().unwrap_or_default().trim().to_string())
+    })
 }
 
 fn check_problem(check: &CheckConfig) -> Option<String> {
