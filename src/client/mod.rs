@@ -66,10 +66,21 @@ impl Response {
     }
 }
 
+/// Why an answer's body stopped arriving (the connection broke or timed out).
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// Over http/https.
+    #[error("{0}")]
+    Http(#[from] reqwest::Error),
+    /// Over the unix socket.
+    #[error("{0}")]
+    Unix(#[from] hyper::Error),
+}
+
 /// The status and a body still arriving (for Server-Sent Events).
 pub struct Streaming {
     pub status: u16,
-    pub body: BoxStream<'static, Result<Bytes, String>>,
+    pub body: BoxStream<'static, Result<Bytes, BodyError>>,
 }
 
 impl Client {
@@ -189,7 +200,7 @@ impl Client {
                 let status = resp.status().as_u16();
                 let stream = resp
                     .bytes_stream()
-                    .map(|r| r.map_err(|e| e.to_string()))
+                    .map(|r| r.map_err(BodyError::from))
                     .boxed();
                 Ok(Streaming {
                     status,
@@ -232,7 +243,7 @@ impl Client {
                     .filter_map(|frame| async move {
                         match frame {
                             Ok(f) => f.into_data().ok().map(Ok),
-                            Err(e) => Some(Err(e.to_string())),
+                            Err(e) => Some(Err(BodyError::from(e))),
                         }
                     })
                     .boxed();
