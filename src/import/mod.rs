@@ -40,11 +40,12 @@ pub struct ImportError {
 }
 
 impl ImportError {
-    pub(crate) fn at(source: &str, line: Option<usize>, message: String) -> Self {
+    /// `message`: a typed error of the reading or expanding step, or text.
+    pub(crate) fn at(source: &str, line: Option<usize>, message: impl fmt::Display) -> Self {
         ImportError {
             source: source.to_string(),
             line,
-            message,
+            message: message.to_string(),
         }
     }
 }
