@@ -47,10 +47,7 @@ pub enum TlsError {
         source: rustls::Error,
     },
     #[error("api.tls.client_ca: {path}: {source}")]
-    ClientCa {
-        path: String,
-        source: rustls::Error,
-    },
+    ClientCa { path: String, source: rustls::Error },
     #[error("api.tls.client_ca: {path}: {source}")]
     ClientVerifier {
         path: String,
@@ -234,24 +231,20 @@ fn client_verifier(
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
     for ca in read_certs(ca_path, "client_ca")? {
-        roots
-            .add(ca)
-            .map_err(|source| TlsError::ClientCa {
-                path: ca_path.to_string(),
-                source,
-            })?;
+        roots.add(ca).map_err(|source| TlsError::ClientCa {
+            path: ca_path.to_string(),
+            source,
+        })?;
     }
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
     let verifier = match client_auth.unwrap_or(ClientAuthMode::Required) {
         ClientAuthMode::Required => verifier,
         ClientAuthMode::Optional => verifier.allow_unauthenticated(),
     };
-    verifier
-        .build()
-        .map_err(|source| TlsError::ClientVerifier {
-            path: ca_path.to_string(),
-            source,
-        })
+    verifier.build().map_err(|source| TlsError::ClientVerifier {
+        path: ca_path.to_string(),
+        source,
+    })
 }
 
 /// Builds the server config; every error names the file and the key. The

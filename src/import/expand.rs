@@ -81,7 +81,9 @@ pub enum ExpandError {
 /// and the position.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum EnvironmentError {
-    #[error("malformed environment entry near {key:?}: expected KEY=value pairs separated by commas")]
+    #[error(
+        "malformed environment entry near {key:?}: expected KEY=value pairs separated by commas"
+    )]
     Malformed { key: String },
     #[error("environment value of {key} has no closing {quote}")]
     Unclosed { key: String, quote: char },

@@ -15,9 +15,9 @@ mod tests;
 
 use emit::{Document, TopNote};
 use ini::Section;
-use sections::{group_section, http_section, other_section, supervisord_section};
 use oneinit_actors::model::config::Config;
 use program::{convert_program, ProgramContext, ServiceDraft};
+use sections::{group_section, http_section, other_section, supervisord_section};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;

@@ -259,8 +259,10 @@ fn token_hash(t: &TokenConfig) -> Result<[u8; 32], AuthError> {
     let name = || t.name.clone();
     match (&t.sha256, &t.token_file, &t.token_env) {
         (Some(hex_hash), None, None) => {
-            let bytes = hex::decode(hex_hash.trim())
-                .map_err(|source| AuthError::NotHex { name: name(), source })?;
+            let bytes = hex::decode(hex_hash.trim()).map_err(|source| AuthError::NotHex {
+                name: name(),
+                source,
+            })?;
             <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| AuthError::WrongLength {
                 name: name(),
                 len: bytes.len(),
