@@ -128,5 +128,9 @@ fn bad_secret_sources_are_errors() {
         ..Default::default()
     };
     let err = Authenticator::new(Some(&cfg)).err().unwrap();
-    assert!(err.contains("ONEINIT_TEST_SURELY_UNSET_VAR"), "{err}");
+    assert!(matches!(err, AuthError::TokenEnvUnset { .. }), "{err}");
+    assert!(
+        err.to_string().contains("ONEINIT_TEST_SURELY_UNSET_VAR"),
+        "{err}"
+    );
 }
