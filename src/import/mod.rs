@@ -2,7 +2,7 @@
 //! its includes, converts it to oneinit YAML text plus warnings. Owns the
 //! section-level mapping (`[supervisord]`, `[group:x]`, the HTTP servers,
 //! `priority` ordering); `program` maps one program, `emit` writes the text,
-//! `ini` and `expand` read supervisord's dialect. Called by `src/bin/oneinit.rs`.
+//! `ini` and `expand` read supervisord's dialect. Called by `src/bin/oneinit/commands.rs`.
 
 mod emit;
 mod expand;
