@@ -37,10 +37,8 @@ fn fail(code: u8, message: impl Into<String>) -> Failure {
 
 impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Self {
-        match e {
-            ClientError::Usage(m) => fail(2, m),
-            ClientError::Unreachable(m) => fail(5, m),
-        }
+        let code = if e.is_usage() { 2 } else { 5 };
+        fail(code, e.to_string())
     }
 }
 
