@@ -2,6 +2,7 @@
 //! the HTTP API serving them. Called inside the actix system, after every
 //! startup step succeeded.
 
+use crate::steps::{BoundSockets, Logging};
 use actix::{Actor, Addr, AsyncContext, Context};
 use oneinit::api::{ApiBackend, ApiHandle, BoundApi};
 use oneinit::metrics_listener::BoundMetrics;
@@ -15,16 +16,74 @@ use oneinit_actors::service_manager::{ManagerSetup, ServiceManager};
 use slog::info;
 use std::collections::BTreeMap;
 
+/// What the actors start from, once every startup step succeeded.
+pub struct Plan {
+    pub config: Config,
+    /// The activation sockets, bound before any service runs.
+    pub sockets: BoundSockets,
+    /// Where a reload reads from (empty without a configuration file).
+    pub reload_sources: Vec<String>,
+    /// The remote documents' digests, for `remote.watch`.
+    pub remote_digests: BTreeMap<String, String>,
+    /// Tini mode: a command after `--`.
+    pub tini: bool,
+    /// Tini mode without a configuration file: every signal goes to `main`.
+    pub pass_signals: bool,
+}
+
+/// Starts the actors and serves the API; call inside the actix system.
+/// Answers the running API, if it could start.
+pub fn start(
+    plan: Plan,
+    logging: &Logging,
+    api: BoundApi,
+    metrics: Option<BoundMetrics>,
+) -> Option<ApiHandle> {
+    let exporter = start_metrics_exporter(&plan.config);
+    let setup = ManagerSetup {
+        config: plan.config,
+        log: logging.log.clone(),
+        sink: logging.sink.clone(),
+        format: logging.format,
+        facts: vec![exporter.clone().recipient()],
+        tini: plan.tini,
+        registrations: vec![exporter.clone().recipient()],
+        removals: vec![exporter.clone().recipient()],
+        sockets: plan.sockets,
+    };
+    // A reload applies api.auth, TLS files and metrics through this.
+    let live = api.live();
+    let level = logging.reloadable_level.clone();
+    let pass_signals = plan.pass_signals;
+    let started = start_actors(
+        setup,
+        plan.reload_sources,
+        plan.remote_digests,
+        exporter,
+        move |manager| {
+            let mut manager = manager.with_settings_hook(live);
+            if pass_signals {
+                manager = manager.passing_signals();
+            }
+            match level {
+                Some((handle, default)) => manager.with_log_level(handle, default),
+                None => manager,
+            }
+        },
+    );
+    serve_api(&started, api, metrics, &logging.log)
+}
+
 /// The running actors the API talks to.
-pub struct Started {
-    pub manager: Addr<ServiceManager>,
-    pub loader: Addr<ConfigLoader>,
-    pub exporter: Addr<MetricsExporter>,
+struct Started {
+    manager: Addr<ServiceManager>,
+    loader: Addr<ConfigLoader>,
+    exporter: Addr<MetricsExporter>,
 }
 
 /// Starts the MetricsExporter on an arbiter of its own, so a scrape's
-/// /proc walk never delays the ServiceManager. Call inside the actix system.
-pub fn start_metrics_exporter(config: &Config) -> Addr<MetricsExporter> {
+/// /proc walk never delays the ServiceManager.
+fn start_metrics_exporter(config: &Config) -> Addr<MetricsExporter> {
     let exporter = MetricsExporter::new(config.notifiers.keys().cloned());
     let arbiter = actix::Arbiter::new();
     MetricsExporter::start_in_arbiter(&arbiter.handle(), |_| exporter)
@@ -37,7 +96,7 @@ pub fn start_metrics_exporter(config: &Config) -> Addr<MetricsExporter> {
 /// can be given the others' addresses, and the NOTIFY_SOCKETs are bound
 /// before any spawn. `configure` finishes the manager (reload hooks, log
 /// level, signal passing).
-pub fn start_actors(
+fn start_actors(
     mut setup: ManagerSetup,
     sources: Vec<String>,
     digests: BTreeMap<String, String>,
@@ -96,7 +155,7 @@ pub fn start_actors(
 /// Serves the API (and `metrics.listen`) on the listeners bound at startup.
 /// The services are already starting, so a failure here is logged, not
 /// fatal: the supervisor keeps its services running without an API.
-pub fn serve_api(
+fn serve_api(
     started: &Started,
     api: BoundApi,
     metrics: Option<BoundMetrics>,

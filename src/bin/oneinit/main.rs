@@ -16,7 +16,6 @@ mod tini;
 use clap::Parser;
 use cli::{Cli, Sub};
 use error::StartupError;
-use oneinit_actors::service_manager::ManagerSetup;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -58,52 +57,23 @@ fn supervise(cli: Cli) -> Result<u8, StartupError> {
     let logging = steps::start_logging(&cli, &config);
     steps::adopt_orphans(&logging.log, nofile);
 
-    let tini = cli.tini();
-    let pass_signals = tini && !sources.used;
-    let live = api.live();
-    let exporter = actors::start_metrics_exporter(&config);
-    let setup = ManagerSetup {
+    let plan = actors::Plan {
         config,
-        log: logging.log.clone(),
-        sink: logging.sink.clone(),
-        format: logging.format,
-        facts: vec![exporter.clone().recipient()],
-        tini,
-        registrations: vec![exporter.clone().recipient()],
-        removals: vec![exporter.clone().recipient()],
         sockets,
+        // Where a reload reads from; nothing without a configuration file.
+        reload_sources: if sources.used {
+            sources.list
+        } else {
+            Vec::new()
+        },
+        remote_digests,
+        tini: cli.tini(),
+        pass_signals: cli.tini() && !sources.used,
     };
-    // Where a reload reads from; nothing without a configuration file.
-    let reload_sources = if sources.used {
-        sources.list
-    } else {
-        Vec::new()
-    };
-    let level = logging.reloadable_level.clone();
-    let log = logging.log.clone();
-    let handle = system.block_on(async move {
-        let started = actors::start_actors(
-            setup,
-            reload_sources,
-            remote_digests,
-            exporter,
-            move |manager| {
-                // A reload applies api.auth, TLS files and metrics through this.
-                let mut manager = manager.with_settings_hook(live);
-                if pass_signals {
-                    manager = manager.passing_signals();
-                }
-                match level {
-                    Some((handle, default)) => manager.with_log_level(handle, default),
-                    None => manager,
-                }
-            },
-        );
-        actors::serve_api(&started, api, metrics, &log)
-    });
+    let handle = system.block_on(async { actors::start(plan, &logging, api, metrics) });
 
     let code = system.run_with_code().unwrap_or(1);
-    let code = tini::exit_code(code, tini, &cli.expect_exit);
+    let code = tini::exit_code(code, cli.tini(), &cli.expect_exit);
     if let Some(api) = &handle {
         api.remove_sockets();
     }
