@@ -253,3 +253,46 @@ fn a_user_switch_without_root_exits_2_naming_the_service() {
         ),
     );
 }
+
+/// `onecli ARGS` without a server or token from the environment.
+fn onecli(args: &[&str]) -> util::Output {
+    run_bounded(
+        Command::new(env!("CARGO_BIN_EXE_onecli"))
+            .args(args)
+            .env_remove("ONECLI_TOKEN")
+            .env_remove("ONECLI_SERVER"),
+        secs(20),
+    )
+}
+
+#[test]
+fn onecli_bad_timeout_is_a_usage_error_naming_the_units() {
+    let out = onecli(&["start", "web", "--wait", "--timeout", "5x"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("invalid value '5x' for '--timeout <DURATION>'"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("use ms, s, m, h or d"), "{out:?}");
+}
+
+#[test]
+fn onecli_bad_server_exits_2_and_an_absent_one_exits_5() {
+    let out = onecli(&["--server", "ftp://x", "status"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(
+        out.stderr.trim_end(),
+        "onecli: --server ftp://x: use unix:///path, http://host:port or https://host:port"
+    );
+    let d = TestDir::new();
+    let nobody = format!("unix://{}", d.path().join("none.sock").display());
+    let out = onecli(&["--server", &nobody, "status"]);
+    assert_eq!(out.code, Some(5), "{out:?}");
+    assert!(
+        out.stderr
+            .starts_with(&format!("onecli: cannot reach oneinit at {nobody}: ")),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("is it running?"), "{out:?}");
+}

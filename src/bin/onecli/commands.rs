@@ -150,8 +150,7 @@ pub(crate) async fn control(
     action: &str,
     args: &Control,
 ) -> Result<(), Failure> {
-    let wait = oneinit_actors::model::units::parse_duration(&args.timeout)
-        .map_err(|e| fail(2, format!("--timeout {}: {e}", args.timeout)))?;
+    let wait = args.timeout;
     let query = if args.wait {
         format!("?wait=true&timeout={}ms", wait.as_millis())
     } else {

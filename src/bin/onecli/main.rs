@@ -10,6 +10,7 @@ use commands::Failure;
 use oneinit::client::Client;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Control a running oneinit: status, start/stop, logs, reload, health.
 #[derive(Parser, Debug)]
@@ -93,8 +94,8 @@ pub(crate) struct Control {
     #[arg(long)]
     pub wait: bool,
     /// With --wait: give up after this long (e.g. 30s, 2m).
-    #[arg(long, default_value = "30s", value_name = "DURATION")]
-    pub timeout: String,
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_timeout)]
+    pub timeout: Duration,
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
@@ -132,6 +133,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Health => commands::health(&c, out).await,
         Cmd::Metrics => commands::metrics(&c).await,
     }
+}
+
+/// `--timeout`: a duration such as `500ms`, `30s`, `2m`; a bad one is a
+/// usage error (exit 2) saying what is accepted.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    oneinit_actors::model::units::parse_duration(text)
 }
 
 fn main() -> ExitCode {
