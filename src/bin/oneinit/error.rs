@@ -93,11 +93,9 @@ mod tests {
             StartupError::Api(ApiError::Bind("taken".into())).exit_code(),
             2
         );
-        let runtime = StartupError::Runtime(std::io::Error::from_raw_os_error(libc_emfile()));
+        let runtime = StartupError::Runtime(std::io::Error::from_raw_os_error(
+            nix::errno::Errno::EMFILE as i32,
+        ));
         assert_eq!(runtime.exit_code(), 1);
-    }
-
-    fn libc_emfile() -> i32 {
-        nix::errno::Errno::EMFILE as i32
     }
 }
