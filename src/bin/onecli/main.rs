@@ -137,7 +137,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 
 /// `--timeout`: a duration such as `500ms`, `30s`, `2m`; a bad one is a
 /// usage error (exit 2) saying what is accepted.
-fn parse_timeout(text: &str) -> Result<Duration, String> {
+fn parse_timeout(text: &str) -> Result<Duration, oneinit_actors::model::units::UnitError> {
     oneinit_actors::model::units::parse_duration(text)
 }
 
