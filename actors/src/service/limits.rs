@@ -11,7 +11,7 @@ use crate::model::config::{Config, ServiceConfig};
 use crate::model::limits::{plan, Controller, LimitPlan, LimitValue, Mechanism, Rlimit};
 use crate::model::signal::Signal;
 use crate::model::view::LimitView;
-use crate::sys::cgroup::{CgroupHost, CgroupSettings, ServiceCgroup};
+use crate::sys::cgroup::{CgroupError, CgroupHost, CgroupSettings, ServiceCgroup};
 use crate::sys::{identity, usage};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -52,12 +52,6 @@ fn runs_as_root(cfg: &ServiceConfig) -> bool {
         _ => nix::unistd::geteuid().is_root(),
     }
 }
-
-/// The service's cgroup could not be removed (the sentence of
-/// `sys::cgroup` names the directories and why).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ReleaseError(String);
 
 impl ServiceLimits {
     pub fn new(name: &str, cfg: &ServiceConfig, host: Arc<CgroupHost>) -> ServiceLimits {
@@ -190,12 +184,12 @@ impl ServiceLimits {
 
     /// No instance is left: remove the cgroup. Fails while a leftover
     /// process is still in it (the caller retries later).
-    pub fn release(&self) -> Result<(), ReleaseError> {
+    pub fn release(&self) -> Result<(), CgroupError> {
         let mut st = self.lock();
         let Some(cg) = st.cgroup.as_ref() else {
             return Ok(());
         };
-        cg.remove().map_err(ReleaseError)?;
+        cg.remove()?;
         st.cgroup = None;
         Ok(())
     }

@@ -22,11 +22,11 @@ const OWN_VARS: &[&str] = &[
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     /// `command` cannot be run as written (the sentence names the key).
-    #[error("{0}")]
-    Command(String),
+    #[error(transparent)]
+    Command(#[from] crate::model::config::CommandError),
     /// `user` or `group` cannot be looked up.
-    #[error("{0}")]
-    Identity(String),
+    #[error(transparent)]
+    Identity(#[from] identity::IdentityError),
     #[error("cannot run as user {user:?}: oneinit runs as uid {uid}, not root; remove `user`/`group` or start oneinit as root")]
     NotRoot { user: String, uid: u32 },
     #[error("env_file {path}: {source}")]
