@@ -17,6 +17,7 @@ use oneinit_actors::model::signal::{parse_signal, SignalName, UnknownSignal};
 use oneinit_actors::notifier::deliver::RetryPolicy;
 use oneinit_actors::notifier::{Notifier, NotifierSetup};
 use oneinit_actors::service::plan;
+use oneinit_actors::service_manager::view::ViewBoard;
 use oneinit_actors::service_manager::{ManagerSetup, ServiceManager};
 use oneinit_actors::sys::{pid1, signals, socket};
 use slog::{info, warn};
@@ -326,6 +327,9 @@ fn run(cli: Cli) -> i32 {
     let pass_signals = tini && !use_config;
     // A reload applies api.auth, TLS files and metrics through this.
     let live = bound_api.live();
+    // The manager publishes service views here; the API reads them.
+    let views = ViewBoard::default();
+    let manager_views = views.clone();
     let api = system.block_on(async move {
         let gather = exporter.clone().recipient();
         let (manager, loader) = start_actors(
@@ -334,7 +338,9 @@ fn run(cli: Cli) -> i32 {
             remote_digests,
             &exporter,
             move |manager| {
-                let mut manager = manager.with_settings_hook(live);
+                let mut manager = manager
+                    .with_settings_hook(live)
+                    .publishing_views(manager_views);
                 if pass_signals {
                     manager = manager.passing_signals();
                 }
@@ -345,7 +351,8 @@ fn run(cli: Cli) -> i32 {
                 }
             },
         );
-        let backend = oneinit::api::ApiBackend::new(&manager, loader.recipient(), Some(gather));
+        let backend = oneinit::api::ApiBackend::new(&manager, loader.recipient(), Some(gather))
+            .reading_views(views);
         if let Some(m) = bound_metrics {
             let addr = m.addr.to_string();
             match m.serve(&bound_api, backend.clone(), api_log.clone()) {

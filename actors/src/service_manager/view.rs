@@ -2,23 +2,121 @@
 //! service's config (the manager's), its runtime status (its ServiceActor's,
 //! as last published), its health (the HealthChecker's) and, while it runs,
 //! its usage and limits.
+//!
+//! `ViewBoard` is how the API reads those views without asking the
+//! manager: the manager publishes a service's parts (shared `Arc`s, no
+//! copies) on the board each time one of them changes, and the API's worker
+//! threads build views from the board. So a `GET /v1/services` is no
+//! mailbox round trip to a manager busy with crash loops and log floods,
+//! and the /proc and cgroup reads for usage happen on the reader's thread,
+//! at most once per `USAGE_MAX_AGE` per service (`ServiceLimits::usage`).
 
 use super::Entry;
-use crate::model::view::ServiceView;
+use crate::model::config::ServiceConfig;
+use crate::model::status::ServiceStatus;
+use crate::model::view::{Health, ServiceView};
+use crate::service::limits::ServiceLimits;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+/// How old the `memory_bytes` / `cpu_seconds` of a view may be: a service's
+/// usage is read from /proc and its cgroup at most this often, however many
+/// requests ask.
+pub const USAGE_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// What one service's view is made of, as the manager last knew it.
+#[derive(Clone)]
+pub struct ViewParts {
+    pub cfg: Arc<ServiceConfig>,
+    pub status: Arc<ServiceStatus>,
+    pub health: Health,
+    /// Usage is read through it when the view is built.
+    pub limits: Arc<ServiceLimits>,
+}
+
+impl Entry {
+    pub(crate) fn view_parts(&self) -> ViewParts {
+        ViewParts {
+            cfg: self.cfg.clone(),
+            status: self.status.clone(),
+            health: self.health,
+            limits: self.limits.clone(),
+        }
+    }
+}
+
+/// The services' view parts, published by the ServiceManager and read by
+/// the API from any thread. Cloning shares the same board.
+#[derive(Clone, Default)]
+pub struct ViewBoard {
+    services: Arc<RwLock<BTreeMap<String, ViewParts>>>,
+}
+
+impl ViewBoard {
+    /// Sets (or replaces) the parts of `name`.
+    pub(crate) fn publish(&self, name: &str, parts: ViewParts) {
+        let mut map = self
+            .services
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        match map.get_mut(name) {
+            Some(slot) => *slot = parts,
+            None => {
+                map.insert(name.to_string(), parts);
+            }
+        }
+    }
+
+    /// `name` is no longer supervised.
+    pub(crate) fn remove(&self, name: &str) {
+        self.services
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name);
+    }
+
+    /// Every service's view at `now`, by name. The lock is held only to
+    /// take the parts (reference counts); views and usage are built after.
+    pub fn list(&self, now: DateTime<Utc>) -> Vec<ServiceView> {
+        let parts: Vec<(String, ViewParts)> = self
+            .services
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(name, p)| (name.clone(), p.clone()))
+            .collect();
+        parts
+            .iter()
+            .map(|(name, p)| service_view(name, p, now))
+            .collect()
+    }
+
+    /// The view of `name` at `now`, if it is supervised.
+    pub fn get(&self, name: &str, now: DateTime<Utc>) -> Option<ServiceView> {
+        let parts = self
+            .services
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()?;
+        Some(service_view(name, &parts, now))
+    }
+}
 
 /// The view of one service at `now`.
-pub(crate) fn service_view(name: &str, e: &Entry, now: DateTime<Utc>) -> ServiceView {
-    let c = &e.cfg;
-    let s = &e.status;
+pub(crate) fn service_view(name: &str, p: &ViewParts, now: DateTime<Utc>) -> ServiceView {
+    let c = &p.cfg;
+    let s = &p.status;
     let pids = s.pids();
-    let usage = (!pids.is_empty()).then(|| e.limits.usage(&pids));
+    let usage = (!pids.is_empty()).then(|| p.limits.usage(&pids, USAGE_MAX_AGE));
     ServiceView {
         name: name.to_string(),
         description: c.description.clone(),
         kind: c.kind,
         state: s.state,
-        health: e.health,
+        health: p.health,
         status_text: s.status_text.clone(),
         instances: s.instances.clone(),
         restarts: s.restarts,
@@ -39,6 +137,99 @@ pub(crate) fn service_view(name: &str, e: &Entry, now: DateTime<Utc>) -> Service
         runs_total: s.runs_total,
         memory_bytes: usage.map(|(memory, _)| memory),
         cpu_seconds: usage.map(|(_, cpu)| (cpu * 1000.0).round() / 1000.0),
-        limits: e.limits.views(),
+        limits: p.limits.views(),
+    }
+}
+
+impl super::ServiceManager {
+    /// Publishes service views on `views` (shared with the HTTP layer,
+    /// which reads them) instead of a board of its own.
+    pub fn publishing_views(mut self, views: ViewBoard) -> Self {
+        self.views = views;
+        self
+    }
+
+    /// Publishes the current parts of `name` on the view board.
+    pub(crate) fn publish_view(&self, name: &str) {
+        if let Some(e) = self.services.get(name) {
+            self.views.publish(name, e.view_parts());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::view::{InstanceView, ServiceState};
+    use crate::sys::cgroup::CgroupHost;
+
+    fn parts(status: ServiceStatus, health: Health) -> ViewParts {
+        let mut cfg = ServiceConfig::default();
+        cfg.description = Some("a test service".into());
+        cfg.limits.nofile = Some(256);
+        let limits = ServiceLimits::new("svc", &cfg, Arc::new(CgroupHost::none()));
+        ViewParts {
+            cfg: Arc::new(cfg),
+            status: Arc::new(status),
+            health,
+            limits: Arc::new(limits),
+        }
+    }
+
+    fn running_here(now: DateTime<Utc>) -> ServiceStatus {
+        let mut s = ServiceStatus::inactive();
+        s.state = ServiceState::Running;
+        s.instances = vec![InstanceView {
+            id: 0,
+            pid: Some(std::process::id() as i32),
+            state: ServiceState::Running,
+            started_at: Some(now - chrono::Duration::milliseconds(2500)),
+        }];
+        s
+    }
+
+    #[test]
+    fn the_board_answers_what_was_last_published_with_usage() {
+        let board = ViewBoard::default();
+        let now = Utc::now();
+        assert!(board.get("web", now).is_none());
+        board.publish("web", parts(ServiceStatus::inactive(), Health::Unknown));
+        board.publish("db", parts(running_here(now), Health::Healthy));
+
+        let web = board.get("web", now).expect("published");
+        assert_eq!(
+            (web.state, web.health),
+            (ServiceState::Inactive, Health::Unknown)
+        );
+        assert_eq!(web.description.as_deref(), Some("a test service"));
+        assert_eq!(
+            (web.memory_bytes, web.cpu_seconds),
+            (None, None),
+            "nothing runs"
+        );
+        assert_eq!(web.limits["nofile"].mechanism, "RLIMIT_NOFILE");
+
+        let db = board.get("db", now).expect("published");
+        assert_eq!(db.health, Health::Healthy);
+        assert_eq!(db.uptime_seconds, Some(2.5));
+        assert!(
+            db.memory_bytes.unwrap_or(0) > 0,
+            "this process's RSS: {db:?}"
+        );
+        assert!(db.cpu_seconds.is_some());
+
+        let names: Vec<String> = board.list(now).into_iter().map(|v| v.name).collect();
+        assert_eq!(names, ["db", "web"], "by name");
+
+        board.publish("web", parts(running_here(now), Health::Unhealthy));
+        let web = board.get("web", now).expect("republished");
+        assert_eq!(
+            (web.state, web.health),
+            (ServiceState::Running, Health::Unhealthy)
+        );
+
+        board.remove("web");
+        assert!(board.get("web", now).is_none());
+        assert_eq!(board.list(now).len(), 1);
     }
 }
