@@ -10,7 +10,7 @@ use crate::util;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::time::Duration;
-use util::api::{call, wait_for, ApiDaemon};
+use util::api::{call, ApiDaemon};
 
 const VIEWS: &str = r#"
 services:
@@ -46,22 +46,21 @@ fn named<'a>(services: &'a [Value], name: &str) -> Option<&'a Value> {
     services.iter().find(|s| s["name"] == name)
 }
 
-/// Polls `GET /v1/services` (≤ 20 s) until `cond` holds for the list.
+/// Polls `GET /v1/services` (every 50 ms, at most 20 s) until `cond`
+/// holds for the list.
 async fn wait_list(d: &ApiDaemon, what: &str, cond: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let mut last = Vec::new();
-    let found = wait_for(Duration::from_secs(20), || {
-        let services = list(d);
-        let last = &mut last;
-        let cond = &cond;
-        async move {
-            let services = services.await;
-            let ok = cond(&services);
-            *last = services.clone();
-            ok.then_some(services)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let services = list(d).await;
+        if cond(&services) {
+            return services;
         }
-    })
-    .await;
-    found.unwrap_or_else(|| panic!("{what} within 20s; last list: {last:?}"))
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} within 20s; last list: {services:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 fn keys(v: &Value) -> BTreeSet<String> {
@@ -93,7 +92,7 @@ async fn views_carry_usage_and_limits_and_follow_health_control_and_reload() {
         busy["limits"]["nofile"]["mechanism"], "RLIMIT_NOFILE",
         "{busy}"
     );
-    assert_eq!(busy["state"], "running", "{busy}");
+    assert_eq!(busy["state"], "ready", "{busy}");
     assert!(
         busy["instances"][0]["pid"].as_i64().unwrap_or(0) > 0,
         "{busy}"
@@ -135,8 +134,8 @@ async fn views_carry_usage_and_limits_and_follow_health_control_and_reload() {
     std::fs::write(&cfg, text).expect("write config");
     let (status, report) = call("POST", &d.url("/v1/reload"), None, None).await;
     assert_eq!(status, 200, "{report}");
-    wait_list(&d, "fresh listed and running, gone dropped", |s| {
-        named(s, "gone").is_none() && named(s, "fresh").is_some_and(|f| f["state"] == "running")
+    wait_list(&d, "fresh listed and ready, gone dropped", |s| {
+        named(s, "gone").is_none() && named(s, "fresh").is_some_and(|f| f["state"] == "ready")
     })
     .await;
     let (status, body) = get(&d.url("/v1/services/gone")).await;
@@ -199,7 +198,7 @@ async fn the_api_answers_current_views_while_the_manager_is_flooded() {
         for (i, (status, body)) in ones.into_iter().enumerate() {
             assert_eq!(status, 200, "{body}");
             assert_eq!(body["name"], format!("quiet{i}"), "{body}");
-            assert_eq!(body["state"], "running", "{body}");
+            assert_eq!(body["state"], "ready", "{body}");
             assert!(
                 body["instances"][0]["pid"].as_i64().unwrap_or(0) > 0,
                 "{body}"
