@@ -21,6 +21,7 @@ mod adoption_examples;
 mod api_contract;
 mod api_e2e;
 mod api_views;
+mod cli_startup;
 mod config_check;
 mod config_limits;
 mod docker_build;

@@ -11,7 +11,6 @@ use crate::model::machine::StopTarget;
 use crate::model::view::{GraphNode, GraphView, ReadinessView, ServiceState, ServiceView};
 use crate::service::messages::{SendSignal, Stop};
 use actix::prelude::*;
-use chrono::Utc;
 use slog::{info, o};
 
 impl ServiceManager {
@@ -35,14 +34,14 @@ impl ServiceManager {
 impl Handler<ListServices> for ServiceManager {
     type Result = MessageResult<ListServices>;
     fn handle(&mut self, _: ListServices, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.views.list(Utc::now()))
+        MessageResult(self.views.list())
     }
 }
 
 impl Handler<GetService> for ServiceManager {
     type Result = Option<ServiceView>;
     fn handle(&mut self, msg: GetService, _: &mut Context<Self>) -> Self::Result {
-        self.views.get(&msg.name, Utc::now())
+        self.views.get(&msg.name)
     }
 }
 

@@ -77,9 +77,19 @@ impl ViewBoard {
             .remove(name);
     }
 
+    /// Every service's view now, by name.
+    pub fn list(&self) -> Vec<ServiceView> {
+        self.list_at(Utc::now())
+    }
+
+    /// The view of `name` now, if it is supervised.
+    pub fn get(&self, name: &str) -> Option<ServiceView> {
+        self.get_at(name, Utc::now())
+    }
+
     /// Every service's view at `now`, by name. The lock is held only to
     /// take the parts (reference counts); views and usage are built after.
-    pub fn list(&self, now: DateTime<Utc>) -> Vec<ServiceView> {
+    pub fn list_at(&self, now: DateTime<Utc>) -> Vec<ServiceView> {
         let parts: Vec<(String, ViewParts)> = self
             .services
             .read()
@@ -94,7 +104,7 @@ impl ViewBoard {
     }
 
     /// The view of `name` at `now`, if it is supervised.
-    pub fn get(&self, name: &str, now: DateTime<Utc>) -> Option<ServiceView> {
+    pub fn get_at(&self, name: &str, now: DateTime<Utc>) -> Option<ServiceView> {
         let parts = self
             .services
             .read()
@@ -192,11 +202,11 @@ mod tests {
     fn the_board_answers_what_was_last_published_with_usage() {
         let board = ViewBoard::default();
         let now = Utc::now();
-        assert!(board.get("web", now).is_none());
+        assert!(board.get_at("web", now).is_none());
         board.publish("web", parts(ServiceStatus::inactive(), Health::Unknown));
         board.publish("db", parts(running_here(now), Health::Healthy));
 
-        let web = board.get("web", now).expect("published");
+        let web = board.get_at("web", now).expect("published");
         assert_eq!(
             (web.state, web.health),
             (ServiceState::Inactive, Health::Unknown)
@@ -209,7 +219,7 @@ mod tests {
         );
         assert_eq!(web.limits["nofile"].mechanism, "RLIMIT_NOFILE");
 
-        let db = board.get("db", now).expect("published");
+        let db = board.get_at("db", now).expect("published");
         assert_eq!(db.health, Health::Healthy);
         assert_eq!(db.uptime_seconds, Some(2.5));
         assert!(
@@ -218,18 +228,18 @@ mod tests {
         );
         assert!(db.cpu_seconds.is_some());
 
-        let names: Vec<String> = board.list(now).into_iter().map(|v| v.name).collect();
+        let names: Vec<String> = board.list_at(now).into_iter().map(|v| v.name).collect();
         assert_eq!(names, ["db", "web"], "by name");
 
         board.publish("web", parts(running_here(now), Health::Unhealthy));
-        let web = board.get("web", now).expect("republished");
+        let web = board.get_at("web", now).expect("republished");
         assert_eq!(
             (web.state, web.health),
             (ServiceState::Running, Health::Unhealthy)
         );
 
         board.remove("web");
-        assert!(board.get("web", now).is_none());
-        assert_eq!(board.list(now).len(), 1);
+        assert!(board.get_at("web", now).is_none());
+        assert_eq!(board.list_at(now).len(), 1);
     }
 }

@@ -8,7 +8,6 @@ use crate::api::error::HttpError;
 use crate::api::{scope, AppState, BODY_LIMIT, BODY_TIMEOUT};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
 use oneinit_actors::model::config::Role;
 use oneinit_actors::model::signal::{parse_signal, signal_short_name};
 use oneinit_actors::model::view::ServiceView;
@@ -23,7 +22,7 @@ use serde::Deserialize;
 /// second per service (`view::USAGE_MAX_AGE`).
 async fn all_services(st: &AppState) -> Result<Vec<ServiceView>, HttpError> {
     match &st.backend.views {
-        Some(board) => Ok(board.list(Utc::now())),
+        Some(board) => Ok(board.list()),
         None => ask(&st.backend.list_services, ListServices).await,
     }
 }
@@ -31,7 +30,7 @@ async fn all_services(st: &AppState) -> Result<Vec<ServiceView>, HttpError> {
 /// One service object (from the board, as `all_services`); 404 if unknown.
 pub(crate) async fn fetch_service(st: &AppState, name: &str) -> Result<ServiceView, HttpError> {
     let found = match &st.backend.views {
-        Some(board) => board.get(name, Utc::now()),
+        Some(board) => board.get(name),
         None => ask(&st.backend.get_service, GetService { name: name.into() }).await?,
     };
     found.ok_or_else(|| HttpError::no_such_service(name))
