@@ -22,6 +22,7 @@ pub mod settings;
 mod stopping;
 mod trim;
 pub mod view;
+mod view_json;
 
 use crate::dependency_resolver::{decide, DepState, DependencyDecision};
 use crate::feed::Feed;

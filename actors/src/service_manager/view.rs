@@ -10,7 +10,11 @@
 //! mailbox round trip to a manager busy with crash loops and log floods,
 //! and the /proc and cgroup reads for usage happen on the reader's thread,
 //! at most once per `USAGE_MAX_AGE` per service (`ServiceLimits::usage`).
+//! For `GET /v1/services` the board also keeps each service's JSON, cut
+//! where the values of the moment go (`view_json`), from one publish to
+//! the next.
 
+use super::view_json::JsonFragments;
 use super::Entry;
 use crate::model::config::ServiceConfig;
 use crate::model::status::ServiceStatus;
@@ -18,7 +22,7 @@ use crate::model::view::{Health, ServiceView};
 use crate::service::limits::ServiceLimits;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 /// How old the `memory_bytes` / `cpu_seconds` of a view may be: a service's
@@ -51,7 +55,14 @@ impl Entry {
 /// the API from any thread. Cloning shares the same board.
 #[derive(Clone, Default)]
 pub struct ViewBoard {
-    services: Arc<RwLock<BTreeMap<String, ViewParts>>>,
+    services: Arc<RwLock<BTreeMap<String, Arc<Slot>>>>,
+}
+
+/// One service on the board: its parts as published, and its JSON
+/// fragments once a list asked for them (a publish starts a new slot).
+struct Slot {
+    parts: ViewParts,
+    json: OnceLock<Option<JsonFragments>>,
 }
 
 impl ViewBoard {
@@ -61,10 +72,14 @@ impl ViewBoard {
             .services
             .write()
             .unwrap_or_else(PoisonError::into_inner);
+        let slot = Arc::new(Slot {
+            parts,
+            json: OnceLock::new(),
+        });
         match map.get_mut(name) {
-            Some(slot) => *slot = parts,
+            Some(old) => *old = slot,
             None => {
-                map.insert(name.to_string(), parts);
+                map.insert(name.to_string(), slot);
             }
         }
     }
@@ -90,37 +105,91 @@ impl ViewBoard {
     /// Every service's view at `now`, by name. The lock is held only to
     /// take the parts (reference counts); views and usage are built after.
     pub fn list_at(&self, now: DateTime<Utc>) -> Vec<ServiceView> {
-        let parts: Vec<(String, ViewParts)> = self
-            .services
+        self.slots()
+            .iter()
+            .map(|(name, slot)| service_view(name, &slot.parts, now))
+            .collect()
+    }
+
+    /// The services (by name) with their slots; the lock is held only to
+    /// take the reference counts.
+    fn slots(&self) -> Vec<(String, Arc<Slot>)> {
+        self.services
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|(name, p)| (name.clone(), p.clone()))
-            .collect();
-        parts
-            .iter()
-            .map(|(name, p)| service_view(name, p, now))
+            .map(|(name, slot)| (name.clone(), slot.clone()))
             .collect()
+    }
+
+    /// Writes `{"services":[...]}` with the views now of the services
+    /// `visible` accepts: the same bytes as serializing `list()` under the
+    /// key `services`, from each service's cached fragments.
+    pub fn write_list_json(
+        &self,
+        out: &mut Vec<u8>,
+        visible: impl Fn(&str) -> bool,
+    ) -> serde_json::Result<()> {
+        self.write_list_json_at(out, visible, Utc::now())
+    }
+
+    fn write_list_json_at(
+        &self,
+        out: &mut Vec<u8>,
+        visible: impl Fn(&str) -> bool,
+        now: DateTime<Utc>,
+    ) -> serde_json::Result<()> {
+        out.extend_from_slice(b"{\"services\":[");
+        let mut first = true;
+        for (name, slot) in self.slots().iter().filter(|(n, _)| visible(n)) {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            let p = &slot.parts;
+            let json = slot.json.get_or_init(|| {
+                let mut fixed = service_view(name, p, now);
+                fixed.uptime_seconds = None;
+                fixed.memory_bytes = None;
+                fixed.cpu_seconds = None;
+                JsonFragments::new(&fixed)
+            });
+            match json {
+                Some(f) => f.write(out, p.status.uptime_seconds(now), usage(p))?,
+                None => serde_json::to_writer(&mut *out, &service_view(name, p, now))?,
+            }
+        }
+        out.extend_from_slice(b"]}");
+        Ok(())
     }
 
     /// The view of `name` at `now`, if it is supervised.
     pub fn get_at(&self, name: &str, now: DateTime<Utc>) -> Option<ServiceView> {
-        let parts = self
+        let slot = self
             .services
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(name)
             .cloned()?;
-        Some(service_view(name, &parts, now))
+        Some(service_view(name, &slot.parts, now))
     }
+}
+
+/// Memory (bytes) and CPU seconds (to the millisecond) while it runs.
+fn usage(p: &ViewParts) -> Option<(u64, f64)> {
+    let pids = p.status.pids();
+    if pids.is_empty() {
+        return None;
+    }
+    let (memory, cpu) = p.limits.usage(&pids, USAGE_MAX_AGE);
+    Some((memory, (cpu * 1000.0).round() / 1000.0))
 }
 
 /// The view of one service at `now`.
 pub(crate) fn service_view(name: &str, p: &ViewParts, now: DateTime<Utc>) -> ServiceView {
     let c = &p.cfg;
     let s = &p.status;
-    let pids = s.pids();
-    let usage = (!pids.is_empty()).then(|| p.limits.usage(&pids, USAGE_MAX_AGE));
+    let usage = usage(p);
     ServiceView {
         name: name.to_string(),
         description: c.description.clone(),
@@ -146,7 +215,7 @@ pub(crate) fn service_view(name: &str, p: &ViewParts, now: DateTime<Utc>) -> Ser
             .unwrap_or_default(),
         runs_total: s.runs_total,
         memory_bytes: usage.map(|(memory, _)| memory),
-        cpu_seconds: usage.map(|(_, cpu)| (cpu * 1000.0).round() / 1000.0),
+        cpu_seconds: usage.map(|(_, cpu)| cpu),
         limits: p.limits.views(),
     }
 }
@@ -241,5 +310,47 @@ mod tests {
         board.remove("web");
         assert!(board.get_at("web", now).is_none());
         assert_eq!(board.list_at(now).len(), 1);
+    }
+
+    #[derive(serde::Serialize)]
+    struct List {
+        services: Vec<ServiceView>,
+    }
+
+    #[test]
+    fn the_list_json_is_the_serialized_list_and_follows_publishes() {
+        let board = ViewBoard::default();
+        let now = Utc::now();
+        board.publish("web", parts(ServiceStatus::inactive(), Health::Unknown));
+        board.publish("db", parts(running_here(now), Health::Healthy));
+        let json = |visible: &dyn Fn(&str) -> bool| {
+            let mut out = Vec::new();
+            board
+                .write_list_json_at(&mut out, visible, now)
+                .expect("writes");
+            String::from_utf8(out).expect("UTF-8")
+        };
+        let serde = |services: Vec<ServiceView>| {
+            serde_json::to_string(&List { services }).expect("serializes")
+        };
+        assert_eq!(json(&|_| true), serde(board.list_at(now)));
+        // Cached fragments, new values: a later moment, then a publish.
+        let later = now + chrono::Duration::milliseconds(1500);
+        let mut out = Vec::new();
+        board
+            .write_list_json_at(&mut out, |_| true, later)
+            .expect("writes");
+        assert_eq!(
+            String::from_utf8(out).expect("UTF-8"),
+            serde(board.list_at(later))
+        );
+        board.publish("web", parts(running_here(now), Health::Unhealthy));
+        assert_eq!(json(&|_| true), serde(board.list_at(now)));
+        assert!(json(&|_| true).contains("\"unhealthy\""));
+        assert_eq!(
+            json(&|n| n == "db"),
+            serde(vec![board.get_at("db", now).expect("db")])
+        );
+        assert_eq!(json(&|_| false), r#"{"services":[]}"#);
     }
 }
