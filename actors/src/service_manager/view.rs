@@ -55,7 +55,8 @@ impl Entry {
 /// the API from any thread. Cloning shares the same board.
 #[derive(Clone, Default)]
 pub struct ViewBoard {
-    services: Arc<RwLock<BTreeMap<String, Arc<Slot>>>>,
+    /// Names are shared (`Arc<str>`) so a reader copies no strings.
+    services: Arc<RwLock<BTreeMap<Arc<str>, Arc<Slot>>>>,
 }
 
 /// One service on the board: its parts as published, and its JSON
@@ -67,21 +68,22 @@ struct Slot {
 
 impl ViewBoard {
     /// Sets (or replaces) the parts of `name`.
+    /// The write lock is held only to swap one pointer: the old slot is
+    /// freed after it is released.
     pub(crate) fn publish(&self, name: &str, parts: ViewParts) {
-        let mut map = self
-            .services
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
         let slot = Arc::new(Slot {
             parts,
             json: OnceLock::new(),
         });
-        match map.get_mut(name) {
-            Some(old) => *old = slot,
-            None => {
-                map.insert(name.to_string(), slot);
-            }
-        }
+        let mut map = self
+            .services
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let _old = match map.get_mut(name) {
+            Some(old) => Some(std::mem::replace(old, slot)),
+            None => map.insert(Arc::from(name), slot),
+        };
+        drop(map);
     }
 
     /// `name` is no longer supervised.
@@ -113,7 +115,7 @@ impl ViewBoard {
 
     /// The services (by name) with their slots; the lock is held only to
     /// take the reference counts.
-    fn slots(&self) -> Vec<(String, Arc<Slot>)> {
+    fn slots(&self) -> Vec<(Arc<str>, Arc<Slot>)> {
         self.services
             .read()
             .unwrap_or_else(PoisonError::into_inner)
