@@ -18,6 +18,7 @@
 //!  HealthChecker ── HealthChanged ──▶ ServiceManager, Notifier
 //!  ServiceManager ── ServiceActorStarted ──▶ HealthChecker; ConfigApplied ──▶ HealthChecker, Notifier
 //!  ServiceManager ── ServiceRegistered/Removed ──▶ MetricsExporter
+//!  ServiceManager ── publishes view parts ──▶ ViewBoard ◀── GET /v1/services[/NAME] (API threads; usage read there)
 //! ```
 //!
 //! One owner per fact: a service's runtime state is its ServiceActor's (the

@@ -1,7 +1,8 @@
 //! `ApiBackend`: the only way the HTTP layer reaches the supervisor — one
 //! `Recipient` per typed message of the ServiceManager and the
-//! MetricsExporter. Tests hand in a fake actor; the binary hands in the real
-//! addresses.
+//! MetricsExporter, and the manager's view board, which service objects are
+//! read from without a message. Tests hand in a fake actor; the binary
+//! hands in the real addresses and the board.
 
 use actix::dev::ToEnvelope;
 use actix::{Actor, Addr, Handler, Recipient};
@@ -11,6 +12,7 @@ use oneinit_actors::service_manager::messages::{
     ControlService, GetGraph, GetLogs, GetReadiness, GetService, ListServices, Ping, SignalService,
     SubscribeEvents, SubscribeLogs, TriggerService,
 };
+use oneinit_actors::service_manager::view::ViewBoard;
 
 /// Recipients of every message the API sends.
 #[derive(Clone)]
@@ -29,6 +31,10 @@ pub struct ApiBackend {
     pub ping: Recipient<Ping>,
     /// None until a MetricsExporter runs: `/metrics` then answers 503.
     pub gather_metrics: Option<Recipient<GatherMetrics>>,
+    /// The ServiceManager's view board: service objects are built from it
+    /// on the API's own threads, with no round trip to a manager that may
+    /// be busy. None: they are asked for (`list_services`, `get_service`).
+    pub views: Option<ViewBoard>,
 }
 
 impl ApiBackend {
@@ -78,6 +84,14 @@ impl ApiBackend {
             reload,
             ping: manager.clone().recipient(),
             gather_metrics,
+            views: None,
         }
+    }
+
+    /// Reads service objects from `views` (the manager's board) instead of
+    /// asking the manager for them.
+    pub fn reading_views(mut self, views: ViewBoard) -> Self {
+        self.views = Some(views);
+        self
     }
 }

@@ -4,8 +4,9 @@
 //! and `cgroup.procs` files handed to the spawn, usage for the API
 //! (`memory_bytes`, `cpu_seconds`) and OOM-kill detection.
 //!
-//! Shared (`Arc`) by the ServiceActor, which drives it, and the
-//! ServiceManager's entry, which reads usage at query time.
+//! Shared (`Arc`) by the ServiceActor, which drives it, and the views the
+//! API reads (`service_manager::view`), which read usage on the API's
+//! threads, at most once per given age.
 
 use crate::model::config::{Config, ServiceConfig};
 use crate::model::limits::{plan, Controller, LimitPlan, LimitValue, Mechanism, Rlimit};
@@ -16,6 +17,7 @@ use crate::sys::{identity, usage};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// The exit reason reported when the kernel killed a service for memory.
 pub const OOM_KILLED: &str = "oom_killed";
@@ -27,6 +29,18 @@ pub struct ServiceLimits {
     /// Whether the service runs as root (RLIMIT_NPROC cannot bind it).
     root: bool,
     state: Mutex<CgroupState>,
+    /// The last usage read, so that frequent views read /proc and the
+    /// cgroup at most once per `max_age` (see `usage`). Its own lock: the
+    /// reads never hold up the ServiceActor's spawns and exits.
+    last_usage: Mutex<Option<UsageSample>>,
+}
+
+/// Usage as read at `at` for the instances `pids`.
+struct UsageSample {
+    at: Instant,
+    pids: Vec<i32>,
+    memory: u64,
+    cpu: f64,
 }
 
 #[derive(Default)]
@@ -63,6 +77,7 @@ impl ServiceLimits {
             plans,
             root,
             state: Mutex::new(CgroupState::default()),
+            last_usage: Mutex::new(None),
         }
     }
 
@@ -212,10 +227,33 @@ impl ServiceLimits {
             .unwrap_or_default()
     }
 
-    /// Memory (bytes) and CPU time (seconds) of the service now: every
-    /// process in its cgroup when it has one, else its instances' processes
-    /// (from /proc). The cgroup's own memory counter wins when there is one.
-    pub fn usage(&self, instance_pids: &[i32]) -> (u64, f64) {
+    /// Memory (bytes) and CPU time (seconds) of the service: the last
+    /// reading when it was taken for the same instances at most `max_age`
+    /// ago, else a new one (`read_usage`).
+    pub fn usage(&self, instance_pids: &[i32], max_age: Duration) -> (u64, f64) {
+        let cached = |s: &UsageSample| s.pids == instance_pids && s.at.elapsed() <= max_age;
+        if let Some(s) = self.lock_usage().as_ref().filter(|s| cached(s)) {
+            return (s.memory, s.cpu);
+        }
+        let at = Instant::now();
+        let (memory, cpu) = self.read_usage(instance_pids);
+        *self.lock_usage() = Some(UsageSample {
+            at,
+            pids: instance_pids.to_vec(),
+            memory,
+            cpu,
+        });
+        (memory, cpu)
+    }
+
+    fn lock_usage(&self) -> std::sync::MutexGuard<'_, Option<UsageSample>> {
+        self.last_usage.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Memory and CPU time now: every process in its cgroup when it has
+    /// one, else its instances' processes (from /proc). The cgroup's own
+    /// memory counter wins when there is one.
+    fn read_usage(&self, instance_pids: &[i32]) -> (u64, f64) {
         let (pids, cg_memory) = {
             let st = self.lock();
             match st.cgroup.as_ref() {
@@ -300,8 +338,46 @@ mod tests {
     #[test]
     fn usage_of_this_process_without_a_cgroup() {
         let l = limited(false);
-        let (memory, cpu) = l.usage(&[std::process::id() as i32]);
+        let (memory, cpu) = l.usage(&[std::process::id() as i32], Duration::ZERO);
         assert!(memory > 0);
         assert!(cpu >= 0.0);
+    }
+
+    /// Burns CPU until this process's CPU time as /proc shows it moved.
+    fn burn_until_cpu_time_moves() {
+        let me = std::process::id() as i32;
+        let start = usage::cpu_seconds(me).unwrap_or(0.0);
+        let mut x = 0u64;
+        while usage::cpu_seconds(me).unwrap_or(0.0) == start {
+            for i in 0..1_000_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+        }
+    }
+
+    #[test]
+    fn usage_is_read_again_only_when_older_than_max_age_or_for_other_pids() {
+        let l = limited(false);
+        let me = std::process::id() as i32;
+        let hour = Duration::from_secs(3600);
+        let first = l.usage(&[me], hour);
+        burn_until_cpu_time_moves();
+        assert_eq!(
+            l.usage(&[me], hour),
+            first,
+            "within max_age: the cached reading"
+        );
+        let fresh = l.usage(&[me], Duration::ZERO);
+        assert!(
+            fresh.1 > first.1,
+            "older than max_age: read again ({fresh:?} vs {first:?})"
+        );
+        assert_eq!(l.usage(&[me], hour), fresh, "the new reading is cached");
+        burn_until_cpu_time_moves();
+        let other = l.usage(&[me, i32::MAX], hour);
+        assert!(
+            other.1 > fresh.1,
+            "other instances: read again ({other:?} vs {fresh:?})"
+        );
     }
 }

@@ -64,6 +64,7 @@ impl Handler<HealthChanged> for ServiceManager {
         if before == msg.health {
             return;
         }
+        self.views.publish(&msg.service, e.view_parts());
         let log = self.log.new(o!("service" => msg.service.clone()));
         let check = msg.check.clone().unwrap_or_default();
         match msg.health {

@@ -8,7 +8,8 @@
 //! Files: `mod.rs` set-up and facts from peers, `queries.rs` API messages,
 //! `lifecycle.rs` signals, reaping and shutdown, `reload.rs` hot reload,
 //! `log_level.rs` the live log level, `settings.rs` api/metrics on reload, `stopping.rs` stops with dependents
-//! first, `view.rs` the API's view of a service.
+//! first, `view.rs` the API's view of a service and the board the API
+//! reads views from (published here whenever a service's parts change).
 
 pub mod activation;
 pub mod health;
@@ -22,7 +23,8 @@ mod stopping;
 #[cfg(test)]
 mod tests;
 mod trim;
-mod view;
+pub mod view;
+mod view_json;
 
 use crate::dependency_resolver::{decide, DepState, DependencyDecision};
 use crate::feed::Feed;
@@ -90,15 +92,17 @@ impl ManagerSetup {
 pub struct Entry {
     pub cfg: Arc<ServiceConfig>,
     pub addr: Addr<ServiceActor>,
-    /// The runtime status its actor last published (the actor owns it).
-    pub status: ServiceStatus,
+    /// The runtime status its actor last published (the actor owns it);
+    /// shared with the view board.
+    pub status: Arc<ServiceStatus>,
     pub logs: Arc<ServiceLogs>,
     pub wanted: bool,
     /// Some instance was ever SIGKILLed (oneinit's exit code, SPEC 1).
     pub killed: bool,
     /// Told by the HealthChecker.
     pub health: Health,
-    /// Shared with the ServiceActor: usage is read at query time.
+    /// Shared with the ServiceActor and the view board: usage is read when
+    /// a view is built.
     pub limits: Arc<ServiceLimits>,
     /// The generation of the actor that currently runs it.
     pub generation: u64,
@@ -146,6 +150,8 @@ pub struct ServiceManager {
     pub(crate) sockets: BTreeMap<String, Vec<std::rc::Rc<crate::sys::socket::ListenSocket>>>,
     /// Applies `api` / `metrics` on reload (the HTTP layer; `settings.rs`).
     pub(crate) settings_hook: Option<std::sync::Arc<dyn settings::SettingsHook>>,
+    /// What the API builds service views from (`view.rs`).
+    pub(crate) views: view::ViewBoard,
 }
 
 impl ServiceManager {
@@ -180,6 +186,7 @@ impl ServiceManager {
                 .map(|(k, v)| (k, v.into_iter().map(std::rc::Rc::new).collect()))
                 .collect(),
             settings_hook: None,
+            views: view::ViewBoard::default(),
         }
     }
 
@@ -237,7 +244,7 @@ impl ServiceManager {
             Entry {
                 cfg,
                 addr,
-                status: ServiceStatus::inactive(),
+                status: Arc::new(ServiceStatus::inactive()),
                 logs,
                 wanted: false,
                 killed: false,
@@ -247,6 +254,7 @@ impl ServiceManager {
                 retiring: None,
             },
         );
+        self.publish_view(name);
     }
 
     /// Marks a service wanted and lets the dependency rules start it when
@@ -359,8 +367,9 @@ impl Handler<ServiceUpdated> for ServiceManager {
         let previous = e.status.state;
         let health = e.health;
         e.killed |= msg.status.killed;
-        e.status = msg.status;
+        e.status = Arc::new(msg.status);
         let state = e.status.state;
+        self.views.publish(&name, e.view_parts());
         let changed = previous != state;
         if changed {
             let pid = e.status.instances.iter().find_map(|i| i.pid);

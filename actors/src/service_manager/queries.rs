@@ -1,16 +1,16 @@
-//! The ServiceManager's answers to the API: queries build views from the
-//! statuses the service actors last published (no round trip to them); commands validate against type
-//! and state and forward to the ServiceActor.
+//! The ServiceManager's answers to the API: queries answer from the
+//! statuses the service actors last published (no round trip to them);
+//! service views come from the view board (`view.rs`), which the API also
+//! reads directly. Commands validate against type and state and forward to
+//! the ServiceActor.
 
 use super::messages::*;
-use super::view::service_view;
 use super::{Entry, ServiceManager};
 use crate::model::config::ServiceType;
 use crate::model::machine::StopTarget;
 use crate::model::view::{GraphNode, GraphView, ReadinessView, ServiceState, ServiceView};
 use crate::service::messages::{SendSignal, Stop};
 use actix::prelude::*;
-use chrono::Utc;
 use slog::{info, o};
 
 impl ServiceManager {
@@ -28,25 +28,20 @@ impl ServiceManager {
     }
 }
 
+/// The API reads views from the board (`view::ViewBoard`) on its own
+/// threads; these answers are for peers that hold only the manager's
+/// address (in-process tests, tools), built from the same board.
 impl Handler<ListServices> for ServiceManager {
     type Result = MessageResult<ListServices>;
     fn handle(&mut self, _: ListServices, _: &mut Context<Self>) -> Self::Result {
-        let now = Utc::now();
-        MessageResult(
-            self.services
-                .iter()
-                .map(|(name, e)| service_view(name, e, now))
-                .collect(),
-        )
+        MessageResult(self.views.list())
     }
 }
 
 impl Handler<GetService> for ServiceManager {
     type Result = Option<ServiceView>;
     fn handle(&mut self, msg: GetService, _: &mut Context<Self>) -> Self::Result {
-        self.services
-            .get(&msg.name)
-            .map(|e| service_view(&msg.name, e, Utc::now()))
+        self.views.get(&msg.name)
     }
 }
 

@@ -167,6 +167,7 @@ impl ServiceManager {
         self.note_activity(ctx);
         match e.retiring.flatten() {
             None => {
+                self.views.remove(name);
                 for r in &self.removals {
                     r.do_send(ServiceRemoved {
                         service: name.to_string(),

@@ -12,6 +12,7 @@ use oneinit_actors::metrics_exporter::MetricsExporter;
 use oneinit_actors::model::config::Config;
 use oneinit_actors::notifier::deliver::RetryPolicy;
 use oneinit_actors::notifier::{Notifier, NotifierSetup};
+use oneinit_actors::service_manager::view::ViewBoard;
 use oneinit_actors::service_manager::{ManagerSetup, ServiceManager};
 use slog::info;
 use std::collections::BTreeMap;
@@ -56,13 +57,18 @@ pub fn start(
     let live = api.live();
     let level = logging.reloadable_level.clone();
     let pass_signals = plan.pass_signals;
+    // The manager publishes service views here; the API reads them.
+    let views = ViewBoard::default();
+    let manager_views = views.clone();
     let started = start_actors(
         setup,
         plan.reload_sources,
         plan.remote_digests,
         exporter,
         move |manager| {
-            let mut manager = manager.with_settings_hook(live);
+            let mut manager = manager
+                .with_settings_hook(live)
+                .publishing_views(manager_views);
             if pass_signals {
                 manager = manager.passing_signals();
             }
@@ -72,7 +78,7 @@ pub fn start(
             }
         },
     );
-    serve_api(&started, api, metrics, &logging.log)
+    serve_api(&started, views, api, metrics, &logging.log)
 }
 
 /// The running actors the API talks to.
@@ -158,6 +164,7 @@ fn start_actors(
 /// fatal: the supervisor keeps its services running without an API.
 fn serve_api(
     started: &Started,
+    views: ViewBoard,
     api: BoundApi,
     metrics: Option<BoundMetrics>,
     log: &slog::Logger,
@@ -167,7 +174,8 @@ fn serve_api(
         &started.manager,
         started.loader.clone().recipient(),
         Some(gather),
-    );
+    )
+    .reading_views(views);
     if let Some(m) = metrics {
         let addr = m.addr.to_string();
         match m.serve(&api, backend.clone(), log.clone()) {
