@@ -46,4 +46,5 @@ mod stop_order;
 mod supervisor;
 mod tini;
 mod ui;
+mod unhealthy_stop;
 mod version;
