@@ -126,6 +126,7 @@ impl HealthChecker {
                         ready_successes: 0,
                     },
                 );
+                w.refresh_pids();
                 if w.cfg.readiness.check.is_some() {
                     self.schedule_ready(&fact.service, fact.instance, Duration::ZERO, ctx);
                 }
@@ -133,6 +134,7 @@ impl HealthChecker {
             }
             FactKind::Exited { .. } => {
                 if let Some(inst) = w.instances.remove(&fact.instance) {
+                    w.refresh_pids();
                     if let Some(h) = inst.ready_poll {
                         ctx.cancel_future(h);
                     }
@@ -150,7 +152,7 @@ impl HealthChecker {
                 if matches!(to, ServiceState::Running | ServiceState::Ready) {
                     self.start_loops(&fact.service, ctx);
                 } else {
-                    self.stop_loops(&fact.service, ctx);
+                    self.stop_loops(&fact.service);
                 }
             }
             FactKind::Restarting { .. } | FactKind::GaveUp | FactKind::OomKilled => {}
@@ -181,6 +183,13 @@ impl Handler<InstanceExited> for HealthChecker {
     }
 }
 
+impl Handler<CheckRan> for HealthChecker {
+    type Result = ();
+    fn handle(&mut self, msg: CheckRan, _: &mut Context<Self>) {
+        self.on_check_ran(msg);
+    }
+}
+
 impl Handler<NotifyDatagram> for HealthChecker {
     type Result = ();
     fn handle(&mut self, msg: NotifyDatagram, _: &mut Context<Self>) {
@@ -208,7 +217,7 @@ impl Handler<ConfigApplied> for HealthChecker {
                 _ => false,
             };
             if !same {
-                self.stop_loops(&name, ctx);
+                self.stop_loops(&name);
                 if let Some(w) = self.watched.remove(&name) {
                     for h in w.instances.into_values().filter_map(|i| i.ready_poll) {
                         ctx.cancel_future(h);

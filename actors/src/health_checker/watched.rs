@@ -3,13 +3,14 @@
 //! timers of its health checks, and its checks prepared once per config.
 
 use super::checks::{CheckEnv, Prepared};
+use super::loops::CheckLoop;
 use super::tally::Tally;
 use crate::model::config::ServiceConfig;
 use crate::model::view::{Health, ServiceState};
 use crate::service::messages::{InstanceReady, ServiceActorStarted};
 use actix::SpawnHandle;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// A live instance of a watched service.
@@ -34,8 +35,10 @@ pub(super) struct Watched {
     pub env: Option<Arc<CheckEnv>>,
     pub tallies: Vec<Tally>,
     pub health: Health,
-    /// Per health check: its timer or run in flight, while the service is up.
-    pub loops: Vec<Option<SpawnHandle>>,
+    /// Per health check: its loop task, while the service is up.
+    pub loops: Vec<Option<CheckLoop>>,
+    /// `pids()`, kept current for the loops of `process` checks.
+    pub pids: Pids,
     /// Bumped whenever the loops stop, so late results are dropped.
     pub generation: u64,
     /// READY=1 that arrived before the instance's `Spawned` fact.
@@ -55,6 +58,7 @@ impl Watched {
             tallies: vec![Tally::default(); n],
             health: Health::Unknown,
             loops: (0..n).map(|_| None).collect(),
+            pids: Pids::default(),
             generation: 0,
             early_ready: Vec::new(),
         }
@@ -79,10 +83,21 @@ impl Watched {
             .collect()
     }
 
+    /// Publishes `pids()` to the check loops (after instances changed).
+    pub fn refresh_pids(&self) {
+        let now = self.pids();
+        if let Ok(mut p) = self.pids.lock() {
+            *p = now;
+        }
+    }
+
     pub fn last_spawn(&self) -> Option<Instant> {
         self.instances.values().map(|i| i.spawned).max()
     }
 }
+
+/// Pids of a service's instances, shared with its check loops.
+pub(super) type Pids = Arc<Mutex<Vec<Option<i32>>>>;
 
 /// The actors running services now, by service name.
 pub(super) type Actors = BTreeMap<String, ServiceActorStarted>;
