@@ -29,6 +29,7 @@ mod faults_api;
 mod faults_exit;
 mod faults_logs;
 mod health;
+mod health_process;
 mod import_supervisord;
 mod limits;
 mod logs;
