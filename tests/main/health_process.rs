@@ -22,5 +22,9 @@ services:
 "#,
     );
     d.expect_event("healthy", Some("pair"), secs(10));
-    assert!(d.events("unhealthy", Some("pair")).is_empty(), "{}", d.stdout());
+    assert!(
+        d.events("unhealthy", Some("pair")).is_empty(),
+        "{}",
+        d.stdout()
+    );
 }

@@ -11,12 +11,17 @@ use super::messages::{CheckRan, HealthChanged};
 use super::tally::{self, Tally};
 use super::watched::Pids;
 use super::HealthChecker;
-use crate::metrics_exporter::messages::HealthCheckObserved;
+use crate::metrics_exporter::messages::{HealthCheckObserved, HealthChecksObserved};
 use crate::model::view::Health;
 use actix::prelude::*;
 use slog::debug;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How long check runs are collected before metrics are told of them: the
+/// checks of many services finish in bursts, and one message per burst
+/// wakes the exporter's thread once instead of once per run.
+pub(super) const OBSERVED_BATCH: Duration = Duration::from_millis(50);
 
 /// A running check loop; dropping it ends the loop (and kills an exec
 /// check in flight, through the helper's guard).
@@ -113,7 +118,7 @@ impl HealthChecker {
         }
     }
 
-    pub(super) fn on_check_ran(&mut self, msg: CheckRan) {
+    pub(super) fn on_check_ran(&mut self, msg: CheckRan, ctx: &mut Context<Self>) {
         let Some(w) = self.watched.get_mut(&msg.service) else {
             return;
         };
@@ -137,14 +142,15 @@ impl HealthChecker {
             debug!(self.setup.log, "health check failed"; "service" => &msg.service,
                 "check" => &check.name, "error" => %e, "start_period" => in_start_period);
         }
-        for r in &self.setup.checks {
-            r.do_send(HealthCheckObserved {
-                service: msg.service.clone(),
-                check: check.name.clone(),
-                success: msg.result.is_ok(),
-                duration: msg.started.elapsed(),
-            });
+        if self.observed.is_empty() {
+            ctx.run_later(OBSERVED_BATCH, |act, _| act.send_observed());
         }
+        self.observed.push(HealthCheckObserved {
+            service: msg.service.clone(),
+            check: check.name.clone(),
+            success: msg.result.is_ok(),
+            duration: msg.started.elapsed(),
+        });
         if changed.is_none() {
             return;
         }
@@ -161,6 +167,14 @@ impl HealthChecker {
                 check: Some(check.name.clone()),
                 message,
             });
+        }
+    }
+
+    /// Tells metrics of the check runs since the last batch.
+    fn send_observed(&mut self) {
+        let batch = HealthChecksObserved(std::mem::take(&mut self.observed));
+        for r in &self.setup.checks {
+            r.do_send(batch.clone());
         }
     }
 

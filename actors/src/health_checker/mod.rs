@@ -7,7 +7,7 @@
 //! actor runs a service from `ServiceActorStarted`, and reports
 //! `HealthChanged` (to the ServiceManager and the Notifier), `InstanceReady`
 //! and `SetStatusText` (straight to the service's actor), and
-//! `HealthCheckObserved` (to metrics). Check runs are futures bounded by
+//! `HealthChecksObserved` (to metrics, batched). Check runs are bounded by
 //! their timeout, so a hanging check never blocks anything; a service
 //! without checks costs no timer.
 //!
@@ -27,7 +27,7 @@ pub mod tally;
 mod watched;
 
 use crate::facts::ConfigApplied;
-use crate::metrics_exporter::messages::HealthCheckObserved;
+use crate::metrics_exporter::messages::{HealthCheckObserved, HealthChecksObserved};
 use crate::model::view::ServiceState;
 use crate::processes::helper::{ExitWaiters, HelperRunner};
 use crate::processes::ProcessTable;
@@ -47,8 +47,8 @@ pub struct HealthSetup {
     pub procs: ProcessTable,
     /// Told of every health change (ServiceManager, Notifier).
     pub health: Vec<Recipient<HealthChanged>>,
-    /// Told of every check run (metrics).
-    pub checks: Vec<Recipient<HealthCheckObserved>>,
+    /// Told of every check run (metrics), in batches.
+    pub checks: Vec<Recipient<HealthChecksObserved>>,
     pub log: Logger,
 }
 
@@ -59,6 +59,9 @@ pub struct HealthChecker {
     waiters: Arc<ExitWaiters>,
     /// The client of `https` checks, made when the first one runs.
     https: Option<reqwest::Client>,
+    /// Check runs not yet told to `setup.checks` (sent every
+    /// `loops::OBSERVED_BATCH`, while there are some).
+    observed: Vec<HealthCheckObserved>,
     sockets: notify::Sockets,
 }
 
@@ -82,6 +85,7 @@ impl HealthChecker {
             actors: Actors::new(),
             waiters: Arc::new(ExitWaiters::default()),
             https: None,
+            observed: Vec::new(),
             sockets,
         }
     }
@@ -185,8 +189,8 @@ impl Handler<InstanceExited> for HealthChecker {
 
 impl Handler<CheckRan> for HealthChecker {
     type Result = ();
-    fn handle(&mut self, msg: CheckRan, _: &mut Context<Self>) {
-        self.on_check_ran(msg);
+    fn handle(&mut self, msg: CheckRan, ctx: &mut Context<Self>) {
+        self.on_check_ran(msg, ctx);
     }
 }
 
