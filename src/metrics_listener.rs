@@ -23,8 +23,7 @@ pub fn bind(metrics: &MetricsConfig, api: &ApiConfig) -> Result<Option<BoundMetr
     let Some(text) = metrics.listen.as_deref().filter(|_| metrics.enabled) else {
         return Ok(None);
     };
-    let addr = listen::ListenAddr::parse(text)
-        .map_err(|e| ApiError::Config(e.replace("api listen address", "metrics.listen")))?;
+    let addr = listen::ListenAddr::parse_as("metrics.listen", text)?;
     if addr.is_public_tcp() && !api.insecure {
         let has_auth = metrics.auth && api.auth.is_some();
         if api.tls.is_none() || !has_auth {

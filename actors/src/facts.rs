@@ -4,8 +4,7 @@
 //! the ConfigLoader and the manager tell each other and their peers, and
 //! the manager's refusal reasons (shared with the API).
 
-use crate::config_loader::LoadedConfig;
-use crate::model::config::Config;
+use crate::model::config::{Config, LoadedConfig};
 use crate::model::status::ServiceStatus;
 use crate::model::view::ReloadReport;
 use crate::sys::reap::ExitStatus;

@@ -222,6 +222,26 @@ def update_readme(md):
         f.write(text.split(README_MARKER)[0] + README_MARKER + "\n\n" + body + "\n")
 
 
+TOP_README_BEGIN = "<!-- bench:begin (written by scripts/bench/run.sh) -->"
+TOP_README_END = "<!-- bench:end -->"
+
+
+def update_top_readme(block):
+    """Replace the benchmark block of the project's README.md."""
+    path = os.path.join(ROOT, "README.md")
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return
+    if TOP_README_BEGIN not in text or TOP_README_END not in text:
+        return
+    head, rest = text.split(TOP_README_BEGIN, 1)
+    tail = rest.split(TOP_README_END, 1)[1]
+    with open(path, "w") as f:
+        f.write(head + TOP_README_BEGIN + "\n" + block + TOP_README_END + tail)
+
+
 def main():
     args = parse_args()
     proctree.become_subreaper()
@@ -313,6 +333,7 @@ def main():
     md = report.markdown(meta, summary, names, extra)
     if args.stem == "latest" and os.path.abspath(args.out) == os.path.join(HERE, "results"):
         update_readme(md)
+        update_top_readme(report.readme_block(meta, summary, names, extra))
     lines, flagged = compare.table(doc, baseline, source)
     verdict = f"{flagged} figure(s) more than {compare.WORSE_BY * 100:.0f}% worse than {source or 'no baseline'}"
     lines.append(f"\n{verdict}")

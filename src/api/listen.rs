@@ -8,6 +8,70 @@ use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
+/// Why a listen address cannot be used. Each message names the key and the
+/// address and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("{key} {text:?}: a unix socket needs an absolute path, e.g. unix:///run/oneinit/oneinit.sock")]
+    RelativeSocketPath { key: &'static str, text: String },
+    #[error("{key} {text:?}: {source}; use unix:///path or host:port")]
+    Resolve {
+        key: &'static str,
+        text: String,
+        source: std::io::Error,
+    },
+    #[error("{key} {text:?}: resolves to no address")]
+    NoAddress { key: &'static str, text: String },
+    #[error(
+        "api listen address {text}: refusing a non-loopback TCP listener without {missing}; \
+         configure api.tls and api.auth, listen on 127.0.0.1, or set api.insecure: true"
+    )]
+    Insecure { text: String, missing: &'static str },
+    #[error("api listen address {text}: cannot bind {addr}: {source}; pick a free port")]
+    BindTcp {
+        text: String,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("api socket {}: cannot create {}: {source}", .path.display(), .dir.display())]
+    CreateDir {
+        path: PathBuf,
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "api socket {}: another process (oneinit?) is listening on it; \
+         stop it first or set ONEINIT_RUNTIME_DIR / api.listen to another path",
+        .path.display()
+    )]
+    SocketInUse { path: PathBuf },
+    #[error("api socket {}: cannot remove the stale socket file: {source}", .path.display())]
+    RemoveStale {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("api socket {}: the path exists and is not a socket; remove it or choose another path", .path.display())]
+    NotASocket { path: PathBuf },
+    #[error("api socket {}: cannot bind: {source}", .path.display())]
+    BindUnix {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl ListenError {
+    /// A problem of the configured address itself (as opposed to binding it).
+    pub fn is_config(&self) -> bool {
+        matches!(
+            self,
+            ListenError::RelativeSocketPath { .. }
+                | ListenError::Resolve { .. }
+                | ListenError::NoAddress { .. }
+                | ListenError::Insecure { .. }
+        )
+    }
+}
+
 /// One place the API is served.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ListenAddr {
@@ -20,27 +84,37 @@ pub enum ListenAddr {
 }
 
 impl ListenAddr {
-    /// `unix:///path`, `unix:/path`, `host:port` or `tcp://host:port`.
-    pub fn parse(text: &str) -> Result<ListenAddr, String> {
+    /// `unix:///path`, `unix:/path`, `host:port` or `tcp://host:port` of
+    /// `api.listen` / `--api-listen`.
+    pub fn parse(text: &str) -> Result<ListenAddr, ListenError> {
+        Self::parse_as("api listen address", text)
+    }
+
+    /// Like `parse`; errors name `key` (e.g. `metrics.listen`).
+    pub fn parse_as(key: &'static str, text: &str) -> Result<ListenAddr, ListenError> {
         if let Some(path) = text.strip_prefix("unix://").or(text.strip_prefix("unix:")) {
             if !path.starts_with('/') {
-                return Err(format!(
-                    "api listen address {text:?}: a unix socket needs an absolute path, e.g. unix:///run/oneinit/oneinit.sock"
-                ));
+                return Err(ListenError::RelativeSocketPath {
+                    key,
+                    text: text.to_string(),
+                });
             }
             return Ok(ListenAddr::Unix(PathBuf::from(path)));
         }
         let hostport = text.strip_prefix("tcp://").unwrap_or(text);
         let addrs: Vec<SocketAddr> = hostport
             .to_socket_addrs()
-            .map_err(|e| {
-                format!("api listen address {text:?}: {e}; use unix:///path or host:port")
+            .map_err(|source| ListenError::Resolve {
+                key,
+                text: text.to_string(),
+                source,
             })?
             .collect();
         if addrs.is_empty() {
-            return Err(format!(
-                "api listen address {text:?}: resolves to no address"
-            ));
+            return Err(ListenError::NoAddress {
+                key,
+                text: text.to_string(),
+            });
         }
         Ok(ListenAddr::Tcp {
             text: text.to_string(),
@@ -63,32 +137,31 @@ pub fn check_secure(
     has_tls: bool,
     has_auth: bool,
     insecure: bool,
-) -> Result<(), String> {
+) -> Result<(), ListenError> {
     if addr.is_public_tcp() && !(has_tls && has_auth) && !insecure {
         let text = match addr {
-            ListenAddr::Tcp { text, .. } => text.as_str(),
-            ListenAddr::Unix(_) => "",
+            ListenAddr::Tcp { text, .. } => text.clone(),
+            ListenAddr::Unix(_) => String::new(),
         };
         let missing = match (has_tls, has_auth) {
             (false, false) => "TLS and auth",
             (false, true) => "TLS",
             _ => "auth",
         };
-        return Err(format!(
-            "api listen address {text}: refusing a non-loopback TCP listener without {missing}; \
-             configure api.tls and api.auth, listen on 127.0.0.1, or set api.insecure: true"
-        ));
+        return Err(ListenError::Insecure { text, missing });
     }
     Ok(())
 }
 
 /// Binds every address of a TCP listen entry.
-pub fn bind_tcp(text: &str, addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, String> {
+pub fn bind_tcp(text: &str, addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, ListenError> {
     addrs
         .iter()
         .map(|a| {
-            TcpListener::bind(a).map_err(|e| {
-                format!("api listen address {text}: cannot bind {a}: {e}; pick a free port")
+            TcpListener::bind(a).map_err(|source| ListenError::BindTcp {
+                text: text.to_string(),
+                addr: *a,
+                source,
             })
         })
         .collect()
@@ -96,8 +169,7 @@ pub fn bind_tcp(text: &str, addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, St
 
 /// Binds a unix socket with mode 0600, creating its folder (0700) if missing
 /// and replacing a stale socket file.
-pub fn bind_unix(path: &Path) -> Result<UnixListener, String> {
-    let shown = path.display();
+pub fn bind_unix(path: &Path) -> Result<UnixListener, ListenError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.exists() {
             use std::os::unix::fs::DirBuilderExt;
@@ -105,36 +177,41 @@ pub fn bind_unix(path: &Path) -> Result<UnixListener, String> {
                 .recursive(true)
                 .mode(0o700)
                 .create(dir)
-                .map_err(|e| format!("api socket {shown}: cannot create {}: {e}", dir.display()))?;
+                .map_err(|source| ListenError::CreateDir {
+                    path: path.to_path_buf(),
+                    dir: dir.to_path_buf(),
+                    source,
+                })?;
         }
     }
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_socket() => {
             // Connect with a bounded wait: unix connect does not block on a
             // listening socket, and a refused one means nobody is there.
-            match UnixStream::connect(path) {
-                Ok(_) => {
-                    return Err(format!(
-                        "api socket {shown}: another process (oneinit?) is listening on it; \
-                         stop it first or set ONEINIT_RUNTIME_DIR / api.listen to another path"
-                    ))
-                }
-                Err(_) => std::fs::remove_file(path).map_err(|e| {
-                    format!("api socket {shown}: cannot remove the stale socket file: {e}")
-                })?,
+            if UnixStream::connect(path).is_ok() {
+                return Err(ListenError::SocketInUse {
+                    path: path.to_path_buf(),
+                });
             }
+            std::fs::remove_file(path).map_err(|source| ListenError::RemoveStale {
+                path: path.to_path_buf(),
+                source,
+            })?;
         }
         Ok(_) => {
-            return Err(format!(
-                "api socket {shown}: the path exists and is not a socket; remove it or choose another path"
-            ))
+            return Err(ListenError::NotASocket {
+                path: path.to_path_buf(),
+            })
         }
         Err(_) => {}
     }
     // Mode 0600 from the start: no moment in which others may connect.
-    let listener = oneinit_actors::sys::private_socket::bind_private(path)
-        .map_err(|e| format!("api socket {shown}: cannot bind: {e}"))?;
-    Ok(listener)
+    oneinit_actors::sys::private_socket::bind_private(path).map_err(|source| {
+        ListenError::BindUnix {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }
 
 #[cfg(test)]
@@ -175,12 +252,16 @@ mod tests {
         let live = bind_unix(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert!(bind_unix(&path).unwrap_err().contains("listening"));
+        assert!(matches!(
+            bind_unix(&path).unwrap_err(),
+            ListenError::SocketInUse { .. }
+        ));
         drop(live); // the file stays: now stale
         assert!(path.exists());
         let _again = bind_unix(&path).unwrap();
         let file = dir.path().join("plain");
         std::fs::write(&file, "x").unwrap();
-        assert!(bind_unix(&file).unwrap_err().contains("not a socket"));
+        let err = bind_unix(&file).unwrap_err();
+        assert!(err.to_string().contains("not a socket"), "{err}");
     }
 }

@@ -10,14 +10,23 @@
 //! of it is valid, so a bad reload changes nothing. The ServiceManager calls
 //! it through the `SettingsHook` trait during a reload.
 
-use super::auth::Authenticator;
+use super::auth::{AuthError, Authenticator};
 use super::conn::ConnCounter;
 use super::sse::SseLimit;
-use super::tls::Reloadable;
+use super::tls::{Reloadable, TlsError};
 use oneinit_actors::model::config::{ApiConfig, Config, MetricsConfig};
 use oneinit_actors::service_manager::settings::{SettingsChanges, SettingsHook};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
+
+/// Why new `api` settings cannot be applied; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
 
 /// What one request sees.
 pub struct Live {
@@ -28,7 +37,7 @@ pub struct Live {
 }
 
 impl Live {
-    pub fn new(api: &ApiConfig, metrics: &MetricsConfig) -> Result<Live, String> {
+    pub fn new(api: &ApiConfig, metrics: &MetricsConfig) -> Result<Live, AuthError> {
         Ok(Live {
             auth: Authenticator::new(api.auth.as_ref())?,
             metrics: metrics.clone(),
@@ -119,19 +128,19 @@ impl LiveControl {
         &self,
         api: &ApiConfig,
         metrics: &MetricsConfig,
-    ) -> Result<SettingsChanges, Vec<String>> {
+    ) -> Result<SettingsChanges, LiveError> {
         let (old_api, old_metrics) = match self.applied.read() {
             Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),
         };
         let mut changes = SettingsChanges::default();
-        let live = Live::new(api, metrics).map_err(|e| vec![e])?;
+        let live = Live::new(api, metrics)?;
         // TLS: files are re-read on every reload (rotation in place, as
         // Kubernetes updates a mounted secret), so compare contents.
         let prepared = match (&self.tls, &api.tls) {
             (Some(reloadable), Some(tls)) => {
                 let client_auth = api.auth.as_ref().and_then(|a| a.client_auth);
-                let p = reloadable.prepare(tls, client_auth).map_err(|e| vec![e])?;
+                let p = reloadable.prepare(tls, client_auth)?;
                 if p.changed {
                     changes.api.push("tls".into());
                 }
@@ -205,6 +214,7 @@ fn auth_secrets_changed(old: &Live, new: &Live) -> bool {
 
 impl SettingsHook for LiveControl {
     fn apply(&self, config: &Config) -> Result<SettingsChanges, Vec<String>> {
-        LiveControl::apply(self, &config.api, &config.metrics)
+        // The hook's contract (actors crate): the reload's error lines.
+        LiveControl::apply(self, &config.api, &config.metrics).map_err(|e| vec![e.to_string()])
     }
 }

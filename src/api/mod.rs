@@ -100,6 +100,15 @@ pub enum ApiError {
     /// The address is taken, or the socket path is not usable.
     #[error("{0}")]
     Bind(String),
+    /// A listen address: invalid, refused (insecure), or not bindable.
+    #[error(transparent)]
+    Listen(#[from] listen::ListenError),
+    /// The `api.tls` files.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The token secrets of `api.auth`.
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
 }
 
 /// Shared by every request handler of one server.
@@ -172,7 +181,7 @@ pub fn listen_addresses(settings: &ApiSettings) -> Result<Vec<ListenAddr>, ApiEr
     }
     texts.extend(settings.extra_listen.iter().cloned());
     for t in &texts {
-        out.push(ListenAddr::parse(t).map_err(ApiError::Config)?);
+        out.push(ListenAddr::parse(t)?);
     }
     Ok(out)
 }
@@ -180,17 +189,15 @@ pub fn listen_addresses(settings: &ApiSettings) -> Result<Vec<ListenAddr>, ApiEr
 /// Checks the settings and binds every listener. Nothing is served yet.
 pub fn bind(settings: ApiSettings) -> Result<BoundApi, ApiError> {
     let api = &settings.api;
-    let live = Live::new(api, &settings.metrics).map_err(ApiError::Config)?;
+    let live = Live::new(api, &settings.metrics)?;
     let addrs = listen_addresses(&settings)?;
     for a in &addrs {
-        listen::check_secure(a, api.tls.is_some(), api.auth.is_some(), api.insecure)
-            .map_err(ApiError::Config)?;
+        listen::check_secure(a, api.tls.is_some(), api.auth.is_some(), api.insecure)?;
     }
     let client_auth = api.auth.as_ref().and_then(|a| a.client_auth);
     let (tls, reloadable) = match &api.tls {
         Some(t) => {
-            let (config, reloadable) =
-                tls::server_config(t, client_auth).map_err(ApiError::Config)?;
+            let (config, reloadable) = tls::server_config(t, client_auth)?;
             (Some(config), Some(reloadable))
         }
         None => (None, None),
@@ -206,11 +213,11 @@ pub fn bind(settings: ApiSettings) -> Result<BoundApi, ApiError> {
     for a in addrs {
         match a {
             ListenAddr::Unix(path) => {
-                let l = listen::bind_unix(&path).map_err(ApiError::Bind)?;
+                let l = listen::bind_unix(&path)?;
                 unix.push((path, l));
             }
             ListenAddr::Tcp { text, addrs } => {
-                for l in listen::bind_tcp(&text, &addrs).map_err(ApiError::Bind)? {
+                for l in listen::bind_tcp(&text, &addrs)? {
                     tcp.push((text.clone(), l));
                 }
             }

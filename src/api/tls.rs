@@ -15,25 +15,88 @@ use rustls::{
 use std::io::BufReader;
 use std::sync::{Arc, RwLock};
 
-fn read_certs(path: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("api.tls.{what}: {path}: {e}"))?;
-    let certs = rustls_pemfile::certs(&mut BufReader::new(file))
+/// Why the TLS files of `api.tls` cannot be used; each message names the
+/// key and the file.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("api.tls.{key}: {path}: {source}")]
+    Open {
+        key: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("api.tls.{key}: {path}: not a PEM certificate file: {source}")]
+    NotCertificatePem {
+        key: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("api.tls.{key}: {path}: no `BEGIN CERTIFICATE` block found; give a PEM certificate")]
+    NoCertificate { key: &'static str, path: String },
+    #[error("api.tls.key: {path}: not a PEM key file: {source}")]
+    NotKeyPem {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("api.tls.key: {path}: no private key found; give a PEM (PKCS#8, PKCS#1 or SEC1) key")]
+    NoKey { path: String },
+    #[error("api.tls: {cert} / {key}: certificate and key do not fit: {source}")]
+    KeyMismatch {
+        cert: String,
+        key: String,
+        source: rustls::Error,
+    },
+    #[error("api.tls.client_ca: {path}: {source}")]
+    ClientCa { path: String, source: rustls::Error },
+    #[error("api.tls.client_ca: {path}: {source}")]
+    ClientVerifier {
+        path: String,
+        source: rustls::server::VerifierBuilderError,
+    },
+    #[error("api.tls: {0}")]
+    Protocols(rustls::Error),
+    #[error(
+        "api.tls.client_ca: adding or removing the client CA needs a restart of oneinit; \
+         keep it as it was for the reload"
+    )]
+    ClientCaNeedsRestart,
+}
+
+fn open(path: &str, key: &'static str) -> Result<BufReader<std::fs::File>, TlsError> {
+    std::fs::File::open(path)
+        .map(BufReader::new)
+        .map_err(|source| TlsError::Open {
+            key,
+            path: path.to_string(),
+            source,
+        })
+}
+
+fn read_certs(path: &str, key: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = rustls_pemfile::certs(&mut open(path, key)?)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("api.tls.{what}: {path}: not a PEM certificate file: {e}"))?;
+        .map_err(|source| TlsError::NotCertificatePem {
+            key,
+            path: path.to_string(),
+            source,
+        })?;
     if certs.is_empty() {
-        return Err(format!(
-            "api.tls.{what}: {path}: no `BEGIN CERTIFICATE` block found; give a PEM certificate"
-        ));
+        return Err(TlsError::NoCertificate {
+            key,
+            path: path.to_string(),
+        });
     }
     Ok(certs)
 }
 
-fn read_key(path: &str) -> Result<PrivateKeyDer<'static>, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("api.tls.key: {path}: {e}"))?;
-    rustls_pemfile::private_key(&mut BufReader::new(file))
-        .map_err(|e| format!("api.tls.key: {path}: not a PEM key file: {e}"))?
-        .ok_or_else(|| {
-            format!("api.tls.key: {path}: no private key found; give a PEM (PKCS#8, PKCS#1 or SEC1) key")
+fn read_key(path: &str) -> Result<PrivateKeyDer<'static>, TlsError> {
+    rustls_pemfile::private_key(&mut open(path, "key")?)
+        .map_err(|source| TlsError::NotKeyPem {
+            path: path.to_string(),
+            source,
+        })?
+        .ok_or_else(|| TlsError::NoKey {
+            path: path.to_string(),
         })
 }
 
@@ -148,39 +211,40 @@ fn tls_paths(tls: &TlsConfig) -> Vec<&str> {
     paths
 }
 
-fn certified_key(tls: &TlsConfig) -> Result<Arc<CertifiedKey>, String> {
+fn certified_key(tls: &TlsConfig) -> Result<Arc<CertifiedKey>, TlsError> {
     let certs = read_certs(&tls.cert, "cert")?;
     let key = read_key(&tls.key)?;
     let provider = rustls::crypto::ring::default_provider();
     CertifiedKey::from_der(certs, key, &provider)
         .map(Arc::new)
-        .map_err(|e| {
-            format!(
-                "api.tls: {} / {}: certificate and key do not fit: {e}",
-                tls.cert, tls.key
-            )
+        .map_err(|source| TlsError::KeyMismatch {
+            cert: tls.cert.clone(),
+            key: tls.key.clone(),
+            source,
         })
 }
 
 fn client_verifier(
     ca_path: &str,
     client_auth: Option<ClientAuthMode>,
-) -> Result<Arc<dyn ClientCertVerifier>, String> {
+) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
     for ca in read_certs(ca_path, "client_ca")? {
-        roots
-            .add(ca)
-            .map_err(|e| format!("api.tls.client_ca: {ca_path}: {e}"))?;
+        roots.add(ca).map_err(|source| TlsError::ClientCa {
+            path: ca_path.to_string(),
+            source,
+        })?;
     }
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
     let verifier = match client_auth.unwrap_or(ClientAuthMode::Required) {
         ClientAuthMode::Required => verifier,
         ClientAuthMode::Optional => verifier.allow_unauthenticated(),
     };
-    verifier
-        .build()
-        .map_err(|e| format!("api.tls.client_ca: {ca_path}: {e}"))
+    verifier.build().map_err(|source| TlsError::ClientVerifier {
+        path: ca_path.to_string(),
+        source,
+    })
 }
 
 /// Builds the server config; every error names the file and the key. The
@@ -189,12 +253,12 @@ fn client_verifier(
 pub fn server_config(
     tls: &TlsConfig,
     client_auth: Option<ClientAuthMode>,
-) -> Result<(ServerConfig, Reloadable), String> {
+) -> Result<(ServerConfig, Reloadable), TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cert = Arc::new(CertSlot(RwLock::new(certified_key(tls)?)));
     let builder = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("api.tls: {e}"))?;
+        .map_err(TlsError::Protocols)?;
     let (builder, verifier) = match &tls.client_ca {
         None => (builder.with_no_client_auth(), None),
         Some(ca_path) => {
@@ -223,17 +287,13 @@ impl Reloadable {
         &self,
         tls: &TlsConfig,
         client_auth: Option<ClientAuthMode>,
-    ) -> Result<Prepared, String> {
+    ) -> Result<Prepared, TlsError> {
         let digest = digest_files(&tls_paths(tls));
         let cert = certified_key(tls)?;
         let verifier = match (&tls.client_ca, &self.verifier) {
             (Some(ca), Some(_)) => Some(client_verifier(ca, client_auth)?),
             (None, None) => None,
-            _ => return Err(
-                "api.tls.client_ca: adding or removing the client CA needs a restart of oneinit; \
-                     keep it as it was for the reload"
-                    .to_string(),
-            ),
+            _ => return Err(TlsError::ClientCaNeedsRestart),
         };
         let current = match self.digest.read() {
             Ok(g) => g.clone(),

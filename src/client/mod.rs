@@ -15,15 +15,51 @@ use std::time::Duration;
 /// Connecting must succeed within this.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Why a request could not be made at all (answers with any status are not errors).
+/// Why a request could not be made at all (answers with any status are
+/// not errors). `is_usage` tells onecli's exit code: 2 for the caller's
+/// input, 5 for a server it cannot reach.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// Bad `--server` or `--cacert`.
-    #[error("{0}")]
-    Usage(String),
+    #[error("--server {server}: use unix:///path, http://host:port or https://host:port")]
+    BadServer { server: String },
+    #[error("--server {server}: a unix socket needs an absolute path, e.g. unix:///run/oneinit/oneinit.sock")]
+    RelativeSocket { server: String },
+    /// The socket's folder could have been planted by another user (SPEC 9).
+    #[error("not sending the token to {server}: {reason}")]
+    UntrustedSocket { server: String, reason: String },
+    #[error("--cacert {}: {source}", .path.display())]
+    CaCertRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("--cacert {}: not a PEM certificate: {source}", .path.display())]
+    CaCertPem {
+        path: PathBuf,
+        source: reqwest::Error,
+    },
+    #[error("cannot set up HTTPS: {0}")]
+    Https(reqwest::Error),
+    #[error("bad method {method}: {source}")]
+    BadMethod {
+        method: String,
+        source: hyper::http::method::InvalidMethod,
+    },
+    #[error("bad request {method} {path}: {source}")]
+    BadRequest {
+        method: String,
+        path: String,
+        source: hyper::http::Error,
+    },
     /// Could not connect, or the connection broke / timed out.
-    #[error("{0}")]
-    Unreachable(String),
+    #[error("cannot reach oneinit at {server}: {cause}; is it running? (set --server or $ONECLI_SERVER)")]
+    Unreachable { server: String, cause: String },
+}
+
+impl ClientError {
+    /// The caller's input is wrong (as opposed to the server being unreachable).
+    pub fn is_usage(&self) -> bool {
+        !matches!(self, ClientError::Unreachable { .. })
+    }
 }
 
 enum Transport {
@@ -66,10 +102,21 @@ impl Response {
     }
 }
 
+/// Why an answer's body stopped arriving (the connection broke or timed out).
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// Over http/https.
+    #[error("{0}")]
+    Http(#[from] reqwest::Error),
+    /// Over the unix socket.
+    #[error("{0}")]
+    Unix(#[from] hyper::Error),
+}
+
 /// The status and a body still arriving (for Server-Sent Events).
 pub struct Streaming {
     pub status: u16,
-    pub body: BoxStream<'static, Result<Bytes, String>>,
+    pub body: BoxStream<'static, Result<Bytes, BodyError>>,
 }
 
 impl Client {
@@ -81,16 +128,19 @@ impl Client {
     ) -> Result<Client, ClientError> {
         let transport = if let Some(path) = server.strip_prefix("unix://") {
             if !path.starts_with('/') {
-                return Err(ClientError::Usage(format!(
-                    "--server {server}: a unix socket needs an absolute path, e.g. unix:///run/oneinit/oneinit.sock"
-                )));
+                return Err(ClientError::RelativeSocket {
+                    server: server.to_string(),
+                });
             }
             let path = PathBuf::from(path);
             // The token goes only to a socket in a folder that no other
             // user could have planted (SPEC 9).
             if token.as_deref().is_some_and(|t| !t.is_empty()) {
                 oneinit_actors::sys::runtime_dir::check_socket_dir(&path).map_err(|e| {
-                    ClientError::Usage(format!("not sending the token to {server}: {e}"))
+                    ClientError::UntrustedSocket {
+                        server: server.to_string(),
+                        reason: e.to_string(),
+                    }
                 })?;
             }
             Transport::Unix(path)
@@ -99,27 +149,27 @@ impl Client {
                 .connect_timeout(CONNECT_TIMEOUT)
                 .use_rustls_tls();
             if let Some(ca) = cacert {
-                let pem = std::fs::read(ca)
-                    .map_err(|e| ClientError::Usage(format!("--cacert {}: {e}", ca.display())))?;
-                let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-                    ClientError::Usage(format!(
-                        "--cacert {}: not a PEM certificate: {e}",
-                        ca.display()
-                    ))
+                let pem = std::fs::read(ca).map_err(|source| ClientError::CaCertRead {
+                    path: ca.to_path_buf(),
+                    source,
+                })?;
+                let cert = reqwest::Certificate::from_pem(&pem).map_err(|source| {
+                    ClientError::CaCertPem {
+                        path: ca.to_path_buf(),
+                        source,
+                    }
                 })?;
                 b = b.add_root_certificate(cert);
             }
-            let client = b
-                .build()
-                .map_err(|e| ClientError::Usage(format!("cannot set up HTTPS: {e}")))?;
+            let client = b.build().map_err(ClientError::Https)?;
             Transport::Http {
                 client,
                 base: server.trim_end_matches('/').to_string(),
             }
         } else {
-            return Err(ClientError::Usage(format!(
-                "--server {server}: use unix:///path, http://host:port or https://host:port"
-            )));
+            return Err(ClientError::BadServer {
+                server: server.to_string(),
+            });
         };
         Ok(Client {
             transport,
@@ -128,11 +178,11 @@ impl Client {
         })
     }
 
-    fn unreachable(&self, e: impl std::fmt::Display) -> ClientError {
-        ClientError::Unreachable(format!(
-            "cannot reach oneinit at {}: {e}; is it running? (set --server or $ONECLI_SERVER)",
-            self.server
-        ))
+    fn unreachable(&self, cause: impl std::fmt::Display) -> ClientError {
+        ClientError::Unreachable {
+            server: self.server.clone(),
+            cause: cause.to_string(),
+        }
     }
 
     /// Sends a request and reads the whole answer within `timeout`.
@@ -171,8 +221,12 @@ impl Client {
         let payload = body.map(|b| b.to_string()).unwrap_or_default();
         match &self.transport {
             Transport::Http { client, base } => {
-                let m = reqwest::Method::from_bytes(method.as_bytes())
-                    .map_err(|e| ClientError::Usage(format!("bad method {method}: {e}")))?;
+                let m = reqwest::Method::from_bytes(method.as_bytes()).map_err(|source| {
+                    ClientError::BadMethod {
+                        method: method.to_string(),
+                        source,
+                    }
+                })?;
                 let mut rb = client.request(m, format!("{base}{path}"));
                 if let Some(t) = &self.token {
                     rb = rb.bearer_auth(t);
@@ -189,7 +243,7 @@ impl Client {
                 let status = resp.status().as_u16();
                 let stream = resp
                     .bytes_stream()
-                    .map(|r| r.map_err(|e| e.to_string()))
+                    .map(|r| r.map_err(BodyError::from))
                     .boxed();
                 Ok(Streaming {
                     status,
@@ -220,9 +274,13 @@ impl Client {
                 if body.is_some() || method != "GET" {
                     rb = rb.header("Content-Type", "application/json");
                 }
-                let req = rb
-                    .body(Full::new(Bytes::from(payload)))
-                    .map_err(|e| ClientError::Usage(format!("bad request {method} {path}: {e}")))?;
+                let req = rb.body(Full::new(Bytes::from(payload))).map_err(|source| {
+                    ClientError::BadRequest {
+                        method: method.to_string(),
+                        path: path.to_string(),
+                        source,
+                    }
+                })?;
                 let resp = sender
                     .send_request(req)
                     .await
@@ -232,7 +290,7 @@ impl Client {
                     .filter_map(|frame| async move {
                         match frame {
                             Ok(f) => f.into_data().ok().map(Ok),
-                            Err(e) => Some(Err(e.to_string())),
+                            Err(e) => Some(Err(BodyError::from(e))),
                         }
                     })
                     .boxed();
@@ -297,11 +355,12 @@ mod tests {
         assert!(Client::new("http://127.0.0.1:1", None, None).is_ok());
         assert!(matches!(
             Client::new("ftp://x", None, None),
-            Err(ClientError::Usage(_))
+            Err(ClientError::BadServer { .. })
         ));
-        assert!(matches!(
-            Client::new("unix://rel", None, None),
-            Err(ClientError::Usage(_))
-        ));
+        let relative = Client::new("unix://rel", None, None)
+            .err()
+            .expect("refused");
+        assert!(relative.is_usage());
+        assert!(matches!(relative, ClientError::RelativeSocket { .. }));
     }
 }

@@ -46,6 +46,49 @@ fn host_name() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
+/// Why a `%(name)s` expansion failed; the caller adds the position.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ExpandError {
+    #[error("unclosed expansion `%({inner}`: write `%(name)s`")]
+    Unclosed { inner: String },
+    #[error("expansion `%({name})` has no conversion letter: write `%({name})s`")]
+    NoConversion { name: String },
+    #[error("unknown expansion `%({name})`; this section knows {} and ENV_*", .known.join(", "))]
+    Unknown { name: String, known: Vec<String> },
+    #[error("`%({name}){spec}{conv}`: a width of {digits} is out of range (at most {MAX_WIDTH})")]
+    WidthOutOfRange {
+        name: String,
+        spec: String,
+        conv: char,
+        digits: String,
+    },
+    #[error("`%({name}){spec}{conv}` needs a number, but {name} is {value:?}")]
+    NotANumber {
+        name: String,
+        spec: String,
+        conv: char,
+        value: String,
+    },
+    #[error("unsupported conversion `%({name}){spec}{conv}`: use s or d")]
+    UnsupportedConversion {
+        name: String,
+        spec: String,
+        conv: char,
+    },
+}
+
+/// Why an `environment =` value cannot be read; the caller adds the key
+/// and the position.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum EnvironmentError {
+    #[error(
+        "malformed environment entry near {key:?}: expected KEY=value pairs separated by commas"
+    )]
+    Malformed { key: String },
+    #[error("environment value of {key} has no closing {quote}")]
+    Unclosed { key: String, quote: char },
+}
+
 /// The result of expanding one value.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Expanded {
@@ -63,8 +106,8 @@ impl Expanded {
 }
 
 /// Expands `%(name)FLAGSconv` and `%%` in `text`. An unknown name or an
-/// unsupported conversion is an error message (the caller adds the position).
-pub fn expand(text: &str, exp: &Expansions) -> Result<Expanded, String> {
+/// unsupported conversion is an error (the caller adds the position).
+pub fn expand(text: &str, exp: &Expansions) -> Result<Expanded, ExpandError> {
     let mut out = Expanded::default();
     let mut rest = text;
     while let Some(pos) = rest.find('%') {
@@ -82,14 +125,16 @@ pub fn expand(text: &str, exp: &Expansions) -> Result<Expanded, String> {
             continue;
         };
         let Some(close) = inner.find(')') else {
-            return Err(format!("unclosed expansion `%({inner}`: write `%(name)s`"));
+            return Err(ExpandError::Unclosed {
+                inner: inner.to_string(),
+            });
         };
         let name = &inner[..close];
         let spec_and_rest = &inner[close + 1..];
         let spec_len = spec_and_rest
             .find(|c: char| c.is_ascii_alphabetic())
-            .ok_or_else(|| {
-                format!("expansion `%({name})` has no conversion letter: write `%({name})s`")
+            .ok_or_else(|| ExpandError::NoConversion {
+                name: name.to_string(),
             })?;
         let spec = &spec_and_rest[..spec_len];
         let conv = spec_and_rest[spec_len..].chars().next().unwrap_or('s');
@@ -102,16 +147,16 @@ pub fn expand(text: &str, exp: &Expansions) -> Result<Expanded, String> {
                     out.unset_env.push(var.to_string());
                 }
                 None => {
-                    let known: Vec<&str> = exp
+                    let known = exp
                         .vars
                         .keys()
-                        .map(String::as_str)
                         .filter(|k| !k.starts_with("ENV_"))
+                        .cloned()
                         .collect();
-                    return Err(format!(
-                        "unknown expansion `%({name})`; this section knows {} and ENV_*",
-                        known.join(", ")
-                    ));
+                    return Err(ExpandError::Unknown {
+                        name: name.to_string(),
+                        known,
+                    });
                 }
             },
         }
@@ -129,7 +174,7 @@ fn push_literal(out: &mut String, text: &str) {
 const MAX_WIDTH: usize = 4096;
 
 /// Python %-formatting of one value: flags `-0`, a width, conversions s r d i.
-fn format_val(name: &str, val: &Val, spec: &str, conv: char) -> Result<String, String> {
+fn format_val(name: &str, val: &Val, spec: &str, conv: char) -> Result<String, ExpandError> {
     let left = spec.contains('-');
     let zero = spec
         .trim_start_matches(['-', '+', ' ', '#'])
@@ -143,9 +188,12 @@ fn format_val(name: &str, val: &Val, spec: &str, conv: char) -> Result<String, S
         Ok(w) if w <= MAX_WIDTH => w,
         Ok(_) | Err(_) if digits.is_empty() => 0,
         _ => {
-            return Err(format!(
-                "`%({name}){spec}{conv}`: a width of {digits} is out of range (at most {MAX_WIDTH})"
-            ))
+            return Err(ExpandError::WidthOutOfRange {
+                name: name.to_string(),
+                spec: spec.to_string(),
+                conv,
+                digits,
+            })
         }
     };
     let body = match conv {
@@ -159,14 +207,19 @@ fn format_val(name: &str, val: &Val, spec: &str, conv: char) -> Result<String, S
                 .trim()
                 .parse::<i64>()
                 .map(|i| i.to_string())
-                .map_err(|_| {
-                    format!("`%({name}){spec}{conv}` needs a number, but {name} is {s:?}")
+                .map_err(|_| ExpandError::NotANumber {
+                    name: name.to_string(),
+                    spec: spec.to_string(),
+                    conv,
+                    value: s.clone(),
                 })?,
         },
         other => {
-            return Err(format!(
-                "unsupported conversion `%({name}){spec}{other}`: use s or d"
-            ))
+            return Err(ExpandError::UnsupportedConversion {
+                name: name.to_string(),
+                spec: spec.to_string(),
+                conv: other,
+            })
         }
     };
     Ok(pad(&body, width, left, zero && matches!(conv, 'd' | 'i')))
@@ -193,7 +246,7 @@ fn pad(body: &str, width: usize, left: bool, zero: bool) -> String {
 /// Parses supervisord's `environment` value: `KEY="v",K2=v2,K3='a,b'`
 /// (newlines count as separators' surrounding space). Values lose their
 /// quotes. Errors say which pair is malformed.
-pub fn parse_environment(text: &str) -> Result<Vec<(String, String)>, String> {
+pub fn parse_environment(text: &str) -> Result<Vec<(String, String)>, EnvironmentError> {
     let mut pairs = Vec::new();
     let mut chars = text.chars().peekable();
     loop {
@@ -213,9 +266,7 @@ pub fn parse_environment(text: &str) -> Result<Vec<(String, String)>, String> {
         }
         let key = key.trim().to_string();
         if chars.next() != Some('=') || key.is_empty() {
-            return Err(format!(
-                "malformed environment entry near {key:?}: expected KEY=value pairs separated by commas"
-            ));
+            return Err(EnvironmentError::Malformed { key });
         }
         while matches!(chars.peek(), Some(c) if *c == ' ' || *c == '\t') {
             chars.next();
@@ -233,7 +284,7 @@ pub fn parse_environment(text: &str) -> Result<Vec<(String, String)>, String> {
                     value.push(c);
                 }
                 if !closed {
-                    return Err(format!("environment value of {key} has no closing {q}"));
+                    return Err(EnvironmentError::Unclosed { key, quote: q });
                 }
                 // Anything up to the next comma belongs to the same value.
                 while let Some(&c) = chars.peek() {
@@ -296,9 +347,11 @@ mod tests {
         assert_eq!(unset.unset_env, vec!["ONEINIT_T_SURELY_UNSET".to_string()]);
         assert!(expand("%(nope)s", &e)
             .unwrap_err()
+            .to_string()
             .contains("unknown expansion `%(nope)`"));
         assert!(expand("%(program_name)d", &e)
             .unwrap_err()
+            .to_string()
             .contains("needs a number"));
     }
 
@@ -316,7 +369,16 @@ mod tests {
         for ((k, v), (wk, wv)) in got.iter().zip(want) {
             assert_eq!((k.as_str(), v.as_str()), (wk, wv));
         }
-        assert!(parse_environment("A=1,B").is_err());
-        assert!(parse_environment("A=\"open").is_err());
+        assert_eq!(
+            parse_environment("A=1,B").unwrap_err().to_string(),
+            "malformed environment entry near \"B\": expected KEY=value pairs separated by commas"
+        );
+        assert_eq!(
+            parse_environment("A=\"open").unwrap_err(),
+            EnvironmentError::Unclosed {
+                key: "A".into(),
+                quote: '"'
+            }
+        );
     }
 }

@@ -7,7 +7,7 @@
 
 use super::expand::{expand, Expansions};
 use super::ImportError;
-use oneinit_actors::config_loader::budget::{Budget, MAX_DOCUMENT_BYTES};
+use oneinit_actors::config_loader::budget::{Budget, BudgetExceeded, MAX_DOCUMENT_BYTES};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -69,27 +69,29 @@ pub fn read_with_includes(path: &Path) -> Result<Read, ImportError> {
     Ok(read)
 }
 
+/// Why a supervisord file cannot be read; the caller adds the file name.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error("cannot read the file: {0} (check the path and its permissions)")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Budget(#[from] BudgetExceeded),
+    #[error("cannot read the file: it is not UTF-8 text (invalid byte at offset {offset})")]
+    NotUtf8 { offset: usize },
+}
+
 /// A file's text, within the same budgets as a oneinit config
 /// (`config_loader::budget`): its size, all files together, their number.
 /// A larger (or endless) file is refused without reading it all.
-fn read_bounded(path: &Path, budget: &mut Budget) -> Result<String, String> {
+fn read_bounded(path: &Path, budget: &mut Budget) -> Result<String, ReadError> {
     use std::io::Read as _;
-    let cannot = |e: std::io::Error| {
-        format!("cannot read the file: {e} (check the path and its permissions)")
-    };
-    let file = std::fs::File::open(path).map_err(cannot)?;
+    let file = std::fs::File::open(path)?;
     let mut bytes = Vec::new();
     file.take(MAX_DOCUMENT_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    budget
-        .take_document(bytes.len())
-        .map_err(|e| e.to_string())?;
-    String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "cannot read the file: it is not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        )
+        .read_to_end(&mut bytes)?;
+    budget.take_document(bytes.len())?;
+    String::from_utf8(bytes).map_err(|e| ReadError::NotUtf8 {
+        offset: e.utf8_error().valid_up_to(),
     })
 }
 
@@ -147,7 +149,7 @@ fn include_files(
             &inc.source,
             Some(inc.line),
             "[include] has no `files =` key; list the files to include, e.g. `files = conf.d/*.conf`"
-                .into(),
+                .to_string(),
         ));
     };
     let exp = Expansions::for_file(&inc.here);
@@ -263,7 +265,7 @@ pub fn parse(text: &str, source: &str, here: &Path) -> Result<Vec<Section>, Impo
             return Err(ImportError::at(
                 source,
                 Some(line_no),
-                "a key outside any section; start the file with a `[section]` header".into(),
+                "a key outside any section; start the file with a `[section]` header",
             ));
         };
         let Some(pos) = trimmed.find(['=', ':']) else {

@@ -71,7 +71,7 @@ pub fn convert_program(
             None => Ok(default),
             Some(e) => {
                 let text = expand(&e.value, &base)
-                    .map_err(|m| err(e.line, m))?
+                    .map_err(|m| err(e.line, m.to_string()))?
                     .text_unescaped();
                 text.trim().parse::<i64>().map_err(|_| {
                     err(
@@ -120,7 +120,7 @@ pub fn convert_program(
         for e in &section.entries {
             values.insert(
                 e.key.clone(),
-                expand(&e.value, &exp).map_err(|m| err(e.line, m))?,
+                expand(&e.value, &exp).map_err(|m| err(e.line, m.to_string()))?,
             );
         }
         let name = match values.get("process_name") {

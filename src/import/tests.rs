@@ -4,19 +4,19 @@
 use super::ini::parse;
 use super::keys::shown_value;
 use super::program::{convert_program, ProgramContext, ServiceDraft};
+use super::ImportError;
 use std::path::Path;
 
-fn convert(body: &str) -> Result<(Vec<ServiceDraft>, Vec<String>), String> {
+fn convert(body: &str) -> Result<(Vec<ServiceDraft>, Vec<String>), ImportError> {
     let text = format!("[program:p]\n{body}");
-    let sections = parse(&text, "t.conf", Path::new("/srv")).map_err(|e| e.to_string())?;
+    let sections = parse(&text, "t.conf", Path::new("/srv"))?;
     let ctx = ProgramContext {
         group: None,
         global_env: &[],
         global_umask: Some("027"),
     };
     let mut warnings = Vec::new();
-    let drafts =
-        convert_program(&sections[0], "p", &ctx, &mut warnings).map_err(|e| e.to_string())?;
+    let drafts = convert_program(&sections[0], "p", &ctx, &mut warnings)?;
     Ok((drafts, warnings))
 }
 
@@ -127,7 +127,7 @@ fn values_that_supervisord_would_reject_are_errors_with_lines() {
             "t.conf:2: `%(here)999999999999999s`: a width of 999999999999999 is out of range",
         ),
     ] {
-        let e = convert(body).expect_err(body);
+        let e = convert(body).expect_err(body).to_string();
         assert!(e.starts_with(want), "want {want:?}, got {e:?}");
     }
 }

@@ -20,6 +20,7 @@ mod activation;
 mod adoption_examples;
 mod api_contract;
 mod api_e2e;
+mod cli_startup;
 mod config_check;
 mod config_limits;
 mod docker_build;

@@ -1,6 +1,6 @@
 //! A small checker of JSON values against the OpenAPI document's schemas,
 //! for tests only: the integration tests use it through `util`, and the unit
-//! tests of `src/api/openapi.rs` include this file with `#[path]`. It is not
+//! tests of `src/api/openapi/` include this file with `#[path]`. It is not
 //! part of the oneinit library or binary.
 
 use serde_json::Value;

@@ -37,14 +37,42 @@ fn fallback_dir() -> Option<PathBuf> {
     ensure_runtime_dir().ok().map(|d| d.join("cache"))
 }
 
-/// Writes `bytes` as the last good copy of `url`. An error names the
-/// folders tried; the caller turns it into a warning (the fetch worked).
+/// Why the last good copy could not be written. Names the folders tried;
+/// the caller turns it into a warning (the fetch worked).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "cannot cache the document in {}: {source}; set `remote.cache_dir` to a writable folder",
+        dir.display()
+    )]
+    Primary {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot cache the document in {} ({first}) nor in {} ({second}); set `remote.cache_dir` \
+         to a writable folder",
+        primary.display(),
+        fallback.display()
+    )]
+    Both {
+        primary: PathBuf,
+        first: std::io::Error,
+        fallback: PathBuf,
+        second: std::io::Error,
+    },
+    /// The blocking task that writes the copy panicked or was cancelled.
+    #[error("the cache writer failed: {0}")]
+    Writer(String),
+}
+
+/// Writes `bytes` as the last good copy of `url`.
 pub fn store(
     settings: &RemoteConfig,
     url: &Url,
     content_type: Option<&str>,
     bytes: &[u8],
-) -> Result<(), String> {
+) -> Result<(), StoreError> {
     let name = key(url);
     let mut record = content_type
         .unwrap_or("")
@@ -58,18 +86,16 @@ pub fn store(
         Err(e) => e,
     };
     let Some(fallback) = fallback_dir() else {
-        return Err(format!(
-            "cannot cache the document in {}: {first}; set `remote.cache_dir` to a writable folder",
-            primary.display()
-        ));
+        return Err(StoreError::Primary {
+            dir: primary,
+            source: first,
+        });
     };
-    write_atomic(&fallback, &name, &record).map_err(|e| {
-        format!(
-            "cannot cache the document in {} ({first}) nor in {} ({e}); set `remote.cache_dir` \
-             to a writable folder",
-            primary.display(),
-            fallback.display()
-        )
+    write_atomic(&fallback, &name, &record).map_err(|second| StoreError::Both {
+        primary,
+        first,
+        fallback: fallback.clone(),
+        second,
     })
 }
 

@@ -8,9 +8,23 @@ use super::formats::resolve_plain;
 use super::tree::{Node, Value};
 use super::ConfigError;
 
+/// Why a string could not be expanded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExpandError {
+    #[error(
+        "environment variable \"{name}\" is not set; set it or write \"${{{name}:-default}}\""
+    )]
+    Unset { name: String },
+    #[error(transparent)]
+    Budget(#[from] BudgetExceeded),
+}
+
 /// Expands one string with `lookup` as the environment. Errors name the
 /// first unset variable.
-pub fn expand_str(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn expand_str(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ExpandError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find('$') {
@@ -41,15 +55,14 @@ pub fn expand_str(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result
                 (Some(v), _) => out.push_str(&v),
                 (None, Some(d)) => out.push_str(d),
                 (None, None) => {
-                    return Err(format!(
-                        "environment variable \"{name}\" is not set; set it or write \
-                         \"${{{name}:-default}}\""
-                    ))
+                    return Err(ExpandError::Unset {
+                        name: name.to_string(),
+                    })
                 }
             }
             rest = &body_start[end + 1..];
             if out.len() > MAX_TEXT_BYTES {
-                return Err(BudgetExceeded::Text(" after ${VAR} expansion").to_string());
+                return Err(BudgetExceeded::Text(" after ${VAR} expansion").into());
             }
         } else {
             out.push('$');
@@ -85,7 +98,7 @@ pub fn expand_tree(root: &mut Node, budget: &mut Budget, errors: &mut Vec<Config
                 Ok(()) => Ok(new),
                 Err(e) => {
                     exceeded = true;
-                    Err(e.to_string())
+                    Err(e.into())
                 }
             }
         });
@@ -93,7 +106,7 @@ pub fn expand_tree(root: &mut Node, budget: &mut Budget, errors: &mut Vec<Config
             // An unquoted YAML scalar gets its type from the expanded text.
             Ok(new) if *plain => *value = resolve_plain(&new),
             Ok(new) => *text = new,
-            Err(msg) => errors.push(pos.error(msg)),
+            Err(e) => errors.push(pos.error(e.to_string())),
         }
     });
 }
@@ -134,6 +147,6 @@ mod tests {
     #[test]
     fn unset_variable_is_an_error_naming_it() {
         let err = expand_str("x ${NOPE} y", &env).unwrap_err();
-        assert!(err.contains("\"NOPE\""), "{err}");
+        assert!(err.to_string().contains("\"NOPE\""), "{err}");
     }
 }

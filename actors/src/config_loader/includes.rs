@@ -154,7 +154,7 @@ impl Reader {
                 Err(e) => {
                     let msg = match &named_at {
                         Some(_) => format!("{}: {e}", self.chain_to(&name)),
-                        None => e,
+                        None => e.to_string(),
                     };
                     self.fail(&named_at, &source, msg);
                     return None;
@@ -267,10 +267,10 @@ impl Reader {
                     source: s,
                     named_at: Some(item.pos.clone()),
                 })),
-                Err(msg) if self.chain.is_empty() => self.errors.push(item.pos.error(msg)),
-                Err(msg) => {
+                Err(e) if self.chain.is_empty() => self.errors.push(item.pos.error(e.to_string())),
+                Err(e) => {
                     let chain = self.chain_to(&source.name());
-                    self.errors.push(item.pos.error(format!("{chain}: {msg}")));
+                    self.errors.push(item.pos.error(format!("{chain}: {e}")));
                 }
             }
         }

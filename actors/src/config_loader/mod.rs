@@ -33,7 +33,9 @@ mod tests_includes;
 #[cfg(test)]
 mod tests_limits;
 
-use crate::model::config::Config;
+/// Kept in `model::config` (facts.rs and the manager use it too); re-exported
+/// here because the loader is what produces it.
+pub use crate::model::config::LoadedConfig;
 use std::fmt;
 
 pub use access::{is_public_literal, metrics_path_problem};
@@ -59,17 +61,6 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// The merged configuration and what it was read from.
-#[derive(Clone, Debug)]
-pub struct LoadedConfig {
-    pub config: Config,
-    pub sources: Vec<String>,
-    pub warnings: Vec<String>,
-    /// Hex sha256 of every remote document used, by normalised URL; a
-    /// `remote.watch` tick reloads when this changes.
-    pub remote_digests: std::collections::BTreeMap<String, String>,
-}
-
 /// Where the configuration is read from when no `--config` is given:
 /// `$ONEINIT_CONFIG` if set (one path), else `/etc/oneinit/oneinit.yaml`.
 pub fn default_sources() -> Vec<String> {
@@ -88,11 +79,11 @@ pub async fn load(sources: &[String]) -> Result<LoadedConfig, Vec<ConfigError>> 
     for spec in sources {
         match Source::parse(spec) {
             Ok(s) => parsed.push(s),
-            Err(message) => errors.push(ConfigError {
+            Err(e) => errors.push(ConfigError {
                 source: spec.clone(),
                 line: None,
                 col: None,
-                message,
+                message: e.to_string(),
             }),
         }
     }

@@ -32,10 +32,70 @@ pub struct Fetched {
     pub sha256: String,
 }
 
-/// Why one attempt failed: retrying helps (`Transient`) or not.
+/// Why one attempt failed: retrying helps (`Transient`) or not. The text
+/// is the HTTP client's error with its causes.
 enum Failure {
     Transient(String),
     Permanent(String),
+}
+
+/// Why the server did not deliver a document (before the cache is asked).
+#[derive(Debug, thiserror::Error)]
+pub enum FetchFailure {
+    /// A failure retrying cannot help (TLS, redirects, 4xx, too large).
+    #[error("{0}")]
+    Permanent(String),
+    #[error(
+        "{why} (after {tries} attempt{}; see `remote.retries` and `remote.timeout`)",
+        if *tries == 1 { "" } else { "s" }
+    )]
+    GaveUp { why: String, tries: u32 },
+}
+
+/// Fetched bytes that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error(
+        "sha256 mismatch: the include pins {want} but the content has {got}; \
+         update the pin if the change is expected"
+    )]
+    PinMismatch { want: String, got: String },
+    #[error("the document is not UTF-8 text: {0}")]
+    NotUtf8(#[from] std::string::FromUtf8Error),
+}
+
+/// Why a remote source could not be read, from the server or the cache.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error(
+        "plain http is refused for \"{url}\"; use https, or set `remote.allow_http: true` \
+         in the top configuration file"
+    )]
+    HttpRefused { url: Url },
+    #[error("cannot read `remote.ca_file` {ca}: {source}; fix the path or remove the key")]
+    CaFileUnreadable { ca: String, source: std::io::Error },
+    #[error("`remote.ca_file` {ca} is not a PEM certificate bundle: {why}")]
+    CaFileNotPem { ca: String, why: reqwest::Error },
+    #[error("`remote.ca_file` {ca} holds no PEM certificate; give a CA bundle in PEM format")]
+    CaFileEmpty { ca: String },
+    #[error("cannot set up the https client: {0}")]
+    Client(String),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("{failure}; the cached copy {} is unusable: {why}", path.display())]
+    CacheUnusable {
+        failure: FetchFailure,
+        path: std::path::PathBuf,
+        why: DecodeError,
+    },
+    #[error(
+        "{failure}; no cached copy in {cache_dir} either: make the server reachable or remove \
+         the include"
+    )]
+    NoCachedCopy {
+        failure: FetchFailure,
+        cache_dir: String,
+    },
 }
 
 /// Fetches `url` under `settings`; falls back to the cached copy (with a
@@ -46,12 +106,9 @@ pub async fn fetch(
     settings: &RemoteConfig,
     pin: Option<&str>,
     warnings: &mut Vec<String>,
-) -> Result<Fetched, String> {
+) -> Result<Fetched, RemoteError> {
     if url.scheme() == "http" && !settings.allow_http {
-        return Err(format!(
-            "plain http is refused for \"{url}\"; use https, or set `remote.allow_http: true` \
-             in the top configuration file"
-        ));
+        return Err(RemoteError::HttpRefused { url: url.clone() });
     }
     let client = client(settings)?;
     let error = match fetch_with_retries(&client, url, settings).await {
@@ -63,7 +120,7 @@ pub async fn fetch(
                 cache::store(&s, &u, content_type.as_deref(), &bytes)
             })
             .await
-            .unwrap_or_else(|e| Err(format!("the cache writer failed: {e}")));
+            .unwrap_or_else(|e| Err(cache::StoreError::Writer(e.to_string())));
             if let Err(e) = stored {
                 warnings.push(format!("{url}: {e}"));
             }
@@ -78,13 +135,16 @@ pub async fn fetch(
         .flatten();
     match hit {
         Some(hit) => {
-            let fetched =
-                decode(url, &hit.bytes, hit.content_type.as_deref(), pin).map_err(|e| {
-                    format!(
-                        "{error}; the cached copy {} is unusable: {e}",
-                        hit.path.display()
-                    )
-                })?;
+            let fetched = match decode(url, &hit.bytes, hit.content_type.as_deref(), pin) {
+                Ok(fetched) => fetched,
+                Err(why) => {
+                    return Err(RemoteError::CacheUnusable {
+                        failure: error,
+                        path: hit.path,
+                        why,
+                    })
+                }
+            };
             warnings.push(format!(
                 "{url}: {error}; using the cached copy {} (last fetched {})",
                 hit.path.display(),
@@ -92,16 +152,16 @@ pub async fn fetch(
             ));
             Ok(fetched)
         }
-        None => Err(format!(
-            "{error}; no cached copy in {} either: make the server reachable or remove the include",
-            settings.cache_dir
-        )),
+        None => Err(RemoteError::NoCachedCopy {
+            failure: error,
+            cache_dir: settings.cache_dir.clone(),
+        }),
     }
 }
 
 /// The client for one load: per-request timeout, bounded redirects (a loop
 /// is an error), https only unless `allow_http`, extra trusted CAs.
-fn client(settings: &RemoteConfig) -> Result<reqwest::Client, String> {
+fn client(settings: &RemoteConfig) -> Result<reqwest::Client, RemoteError> {
     let timeout = settings.timeout.get();
     let policy = reqwest::redirect::Policy::custom(|attempt| {
         let from_https = attempt.previous().iter().any(|u| u.scheme() == "https");
@@ -130,23 +190,24 @@ fn client(settings: &RemoteConfig) -> Result<reqwest::Client, String> {
         .https_only(!settings.allow_http)
         .user_agent(concat!("oneinit/", env!("CARGO_PKG_VERSION")));
     if let Some(ca) = &settings.ca_file {
-        let pem = std::fs::read(ca).map_err(|e| {
-            format!("cannot read `remote.ca_file` {ca}: {e}; fix the path or remove the key")
+        let pem = std::fs::read(ca).map_err(|source| RemoteError::CaFileUnreadable {
+            ca: ca.clone(),
+            source,
         })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| format!("`remote.ca_file` {ca} is not a PEM certificate bundle: {e}"))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|why| {
+            RemoteError::CaFileNotPem {
+                ca: ca.clone(),
+                why,
+            }
+        })?;
         if certs.is_empty() {
-            return Err(format!(
-                "`remote.ca_file` {ca} holds no PEM certificate; give a CA bundle in PEM format"
-            ));
+            return Err(RemoteError::CaFileEmpty { ca: ca.clone() });
         }
         for cert in certs {
             builder = builder.add_root_certificate(cert);
         }
     }
-    builder
-        .build()
-        .map_err(|e| format!("cannot set up the https client: {}", chain(&e)))
+    builder.build().map_err(|e| RemoteError::Client(chain(&e)))
 }
 
 /// Up to `1 + retries` attempts; transient failures are retried after
@@ -155,18 +216,17 @@ async fn fetch_with_retries(
     client: &reqwest::Client,
     url: &Url,
     settings: &RemoteConfig,
-) -> Result<(Vec<u8>, Option<String>), String> {
+) -> Result<(Vec<u8>, Option<String>), FetchFailure> {
     let mut attempt: u32 = 0;
     loop {
         match fetch_once(client, url).await {
             Ok(ok) => return Ok(ok),
-            Err(Failure::Permanent(e)) => return Err(e),
-            Err(Failure::Transient(e)) if attempt >= settings.retries => {
-                let tries = attempt + 1;
-                return Err(format!(
-                    "{e} (after {tries} attempt{}; see `remote.retries` and `remote.timeout`)",
-                    if tries == 1 { "" } else { "s" }
-                ));
+            Err(Failure::Permanent(e)) => return Err(FetchFailure::Permanent(e)),
+            Err(Failure::Transient(why)) if attempt >= settings.retries => {
+                return Err(FetchFailure::GaveUp {
+                    why,
+                    tries: attempt + 1,
+                });
             }
             Err(Failure::Transient(_)) => {
                 tokio::time::sleep(backoff(attempt)).await;
@@ -281,18 +341,17 @@ fn decode(
     bytes: &[u8],
     content_type: Option<&str>,
     pin: Option<&str>,
-) -> Result<Fetched, String> {
+) -> Result<Fetched, DecodeError> {
     let sha256 = hex::encode(Sha256::digest(bytes));
     if let Some(want) = pin {
         if !want.eq_ignore_ascii_case(&sha256) {
-            return Err(format!(
-                "sha256 mismatch: the include pins {want} but the content has {sha256}; \
-                 update the pin if the change is expected"
-            ));
+            return Err(DecodeError::PinMismatch {
+                want: want.to_string(),
+                got: sha256,
+            });
         }
     }
-    let text = String::from_utf8(bytes.to_vec())
-        .map_err(|e| format!("the document is not UTF-8 text: {e}"))?;
+    let text = String::from_utf8(bytes.to_vec())?;
     Ok(Fetched {
         text,
         format: format_of(url, content_type),
@@ -327,51 +386,4 @@ pub fn format_of(url: &Url, content_type: Option<&str>) -> Format {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn format_by_extension_then_content_type_then_yaml() {
-        let u = |s: &str| Url::parse(s).unwrap();
-        assert_eq!(
-            format_of(&u("https://h/a.toml"), Some("application/json")),
-            Format::Toml
-        );
-        assert_eq!(format_of(&u("https://h/a.JSON?x=1"), None), Format::Json);
-        assert_eq!(
-            format_of(&u("https://h/cfg"), Some("application/json; charset=utf-8")),
-            Format::Json
-        );
-        assert_eq!(
-            format_of(&u("https://h/cfg"), Some("application/toml")),
-            Format::Toml
-        );
-        assert_eq!(
-            format_of(&u("https://h/cfg"), Some("text/yaml")),
-            Format::Yaml
-        );
-        assert_eq!(format_of(&u("https://h/cfg"), None), Format::Yaml);
-    }
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        assert_eq!(backoff(0), Duration::from_millis(200));
-        assert_eq!(backoff(1), Duration::from_millis(400));
-        assert_eq!(backoff(3), Duration::from_millis(1600));
-        assert_eq!(backoff(10), MAX_BACKOFF);
-        assert_eq!(backoff(40), MAX_BACKOFF);
-    }
-
-    #[test]
-    fn pin_mismatch_shows_both_hashes() {
-        let url = Url::parse("https://h/a.yaml").unwrap();
-        let good = hex::encode(Sha256::digest(b"x: 1\n"));
-        assert!(decode(&url, b"x: 1\n", None, Some(&good.to_uppercase())).is_ok());
-        let err = decode(&url, b"x: 2\n", None, Some(&good)).unwrap_err();
-        assert!(err.contains(&good), "{err}");
-        assert!(
-            err.contains(&hex::encode(Sha256::digest(b"x: 2\n"))),
-            "{err}"
-        );
-    }
-}
+mod tests;

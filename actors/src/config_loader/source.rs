@@ -22,6 +22,50 @@ pub enum Source {
     },
 }
 
+/// Why a source cannot be named or read. Each message names the entry and
+/// says what to write instead.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("invalid URL \"{spec}\": {why}")]
+    InvalidUrl { spec: String, why: url::ParseError },
+    #[error("invalid URL \"{spec}\": no host")]
+    NoHost { spec: String },
+    #[error("the sha256 pin of {url} must be 64 hex digits, got \"{pin}\"")]
+    BadPin { url: Url, pin: String },
+    #[error("invalid file URL \"{spec}\"; use file:///absolute/path")]
+    InvalidFileUrl { spec: String },
+    #[error("\"{entry}\" is a local file: `sha256` pins only http(s) URLs; remove it")]
+    PinnedLocalFile { entry: String },
+    #[error(
+        "\"{entry}\" is a glob relative to the remote file {url}; a server cannot be listed, \
+         name each file"
+    )]
+    RemoteGlob { entry: String, url: Url },
+    #[error("cannot resolve \"{entry}\" against {url}: {why}")]
+    Unresolvable {
+        entry: String,
+        url: Url,
+        why: url::ParseError,
+    },
+    #[error("\"{entry}\" resolves to {joined}; only http and https URLs are supported")]
+    NotHttp { entry: String, joined: Url },
+    #[error("invalid include pattern \"{entry}\": {why}")]
+    InvalidPattern {
+        entry: String,
+        why: glob::PatternError,
+    },
+    #[error("cannot read the configuration file: {0}; check the path and its permissions")]
+    Unreadable(std::io::Error),
+    #[error(transparent)]
+    TooLarge(#[from] BudgetExceeded),
+    #[error(
+        "cannot read the configuration file: it is not UTF-8 text (invalid byte at offset {offset})"
+    )]
+    NotUtf8 { offset: usize },
+    #[error(transparent)]
+    Remote(#[from] remote::RemoteError),
+}
+
 /// The text of a source and how to parse it.
 pub struct Text {
     pub text: String,
@@ -32,7 +76,7 @@ pub struct Text {
 
 impl Source {
     /// A source named on the command line or in `ONEINIT_CONFIG`.
-    pub fn parse(spec: &str) -> Result<Source, String> {
+    pub fn parse(spec: &str) -> Result<Source, SourceError> {
         if is_url(spec) {
             return parse_url(spec, None);
         }
@@ -76,7 +120,7 @@ impl Source {
         &self,
         settings: &RemoteConfig,
         warnings: &mut Vec<String>,
-    ) -> Result<Text, String> {
+    ) -> Result<Text, SourceError> {
         match self {
             Source::File(p) => {
                 let text = read_bounded(p).await?;
@@ -105,7 +149,7 @@ impl Source {
         &self,
         entry: &str,
         sha256: Option<String>,
-    ) -> Result<Vec<Source>, String> {
+    ) -> Result<Vec<Source>, SourceError> {
         if is_url(entry) {
             return Ok(vec![parse_url(entry, sha256)?]);
         }
@@ -124,18 +168,21 @@ impl Source {
             }
             Source::Url { url, .. } => {
                 if entry.contains(['*', '?', '[']) {
-                    return Err(format!(
-                        "\"{entry}\" is a glob relative to the remote file {url}; a server cannot \
-                         be listed, name each file"
-                    ));
+                    return Err(SourceError::RemoteGlob {
+                        entry: entry.into(),
+                        url: url.clone(),
+                    });
                 }
-                let joined = url
-                    .join(entry)
-                    .map_err(|e| format!("cannot resolve \"{entry}\" against {url}: {e}"))?;
+                let joined = url.join(entry).map_err(|why| SourceError::Unresolvable {
+                    entry: entry.into(),
+                    url: url.clone(),
+                    why,
+                })?;
                 if !matches!(joined.scheme(), "http" | "https") {
-                    return Err(format!(
-                        "\"{entry}\" resolves to {joined}; only http and https URLs are supported"
-                    ));
+                    return Err(SourceError::NotHttp {
+                        entry: entry.into(),
+                        joined,
+                    });
                 }
                 Ok(vec![Source::Url {
                     url: joined,
@@ -149,11 +196,9 @@ impl Source {
 /// A local file's text, read up to the document budget: a larger file
 /// (or an endless one, such as `/dev/zero`) is refused without reading it
 /// all into memory.
-async fn read_bounded(path: &Path) -> Result<String, String> {
+async fn read_bounded(path: &Path) -> Result<String, SourceError> {
     use tokio::io::AsyncReadExt;
-    let cannot = |e: std::io::Error| {
-        format!("cannot read the configuration file: {e}; check the path and its permissions")
-    };
+    let cannot = SourceError::Unreadable;
     let file = tokio::fs::File::open(path).await.map_err(cannot)?;
     let limit = MAX_DOCUMENT_BYTES as u64;
     let mut bytes = Vec::new();
@@ -167,18 +212,15 @@ async fn read_bounded(path: &Path) -> Result<String, String> {
             .map(|m| m.len())
             .unwrap_or(0)
             .max(limit + 1);
-        return Err(BudgetExceeded::DocumentSize { size }.to_string());
+        return Err(BudgetExceeded::DocumentSize { size }.into());
     }
-    String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "cannot read the configuration file: it is not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        )
+    String::from_utf8(bytes).map_err(|e| SourceError::NotUtf8 {
+        offset: e.utf8_error().valid_up_to(),
     })
 }
 
 /// A path or glob relative to `base` (a local folder).
-fn local_include(base: &Path, entry: &str) -> Result<Vec<Source>, String> {
+fn local_include(base: &Path, entry: &str) -> Result<Vec<Source>, SourceError> {
     let joined = normalize(&base.join(entry));
     if !entry.contains(['*', '?', '[']) {
         return Ok(vec![Source::File(joined)]);
@@ -190,8 +232,10 @@ fn local_include(base: &Path, entry: &str) -> Result<Vec<Source>, String> {
     } else {
         format!("{}/{entry}", glob::Pattern::escape(&base_text))
     };
-    let paths =
-        glob::glob(&pattern).map_err(|e| format!("invalid include pattern \"{entry}\": {e}"))?;
+    let paths = glob::glob(&pattern).map_err(|why| SourceError::InvalidPattern {
+        entry: entry.into(),
+        why,
+    })?;
     let mut files: Vec<PathBuf> = paths
         .filter_map(Result::ok)
         .filter(|p| p.is_file())
@@ -200,32 +244,34 @@ fn local_include(base: &Path, entry: &str) -> Result<Vec<Source>, String> {
     Ok(files.into_iter().map(Source::File).collect())
 }
 
-fn no_pin(entry: &str, sha256: &Option<String>) -> Result<(), String> {
+fn no_pin(entry: &str, sha256: &Option<String>) -> Result<(), SourceError> {
     match sha256 {
-        Some(_) => Err(format!(
-            "\"{entry}\" is a local file: `sha256` pins only http(s) URLs; remove it"
-        )),
+        Some(_) => Err(SourceError::PinnedLocalFile {
+            entry: entry.into(),
+        }),
         None => Ok(()),
     }
 }
 
-fn parse_url(spec: &str, sha256: Option<String>) -> Result<Source, String> {
-    let url = Url::parse(spec).map_err(|e| format!("invalid URL \"{spec}\": {e}"))?;
+fn parse_url(spec: &str, sha256: Option<String>) -> Result<Source, SourceError> {
+    let url = Url::parse(spec).map_err(|why| SourceError::InvalidUrl {
+        spec: spec.into(),
+        why,
+    })?;
     if matches!(url.host_str(), None | Some("")) {
-        return Err(format!("invalid URL \"{spec}\": no host"));
+        return Err(SourceError::NoHost { spec: spec.into() });
     }
     if let Some(pin) = &sha256 {
         if pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!(
-                "the sha256 pin of {url} must be 64 hex digits, got \"{pin}\""
-            ));
+            let pin = pin.clone();
+            return Err(SourceError::BadPin { url, pin });
         }
     }
     Ok(Source::Url { url, sha256 })
 }
 
 /// `file:///abs/path` as a path; None for anything else.
-fn file_url(spec: &str) -> Option<Result<PathBuf, String>> {
+fn file_url(spec: &str) -> Option<Result<PathBuf, SourceError>> {
     if !spec.get(..7)?.eq_ignore_ascii_case("file://") {
         return None;
     }
@@ -233,7 +279,7 @@ fn file_url(spec: &str) -> Option<Result<PathBuf, String>> {
         Url::parse(spec)
             .ok()
             .and_then(|u| u.to_file_path().ok())
-            .ok_or_else(|| format!("invalid file URL \"{spec}\"; use file:///absolute/path")),
+            .ok_or_else(|| SourceError::InvalidFileUrl { spec: spec.into() }),
     )
 }
 

@@ -283,6 +283,28 @@ async fn semantic_validation_reports_everything() {
     );
 }
 
+/// Validation reads weekdays as the scheduler does (classic cron: 0 and 7
+/// are Sunday); it used to hand the expression to the cron crate as is,
+/// which counts from 1 and refused `0`.
+#[actix_rt::test]
+async fn cron_weekdays_are_checked_as_the_scheduler_reads_them() {
+    let d = Dir::new();
+    let job = |dow: &str| {
+        format!(
+            "services:\n  job:\n    type: oneshot\n    command: [\"true\"]\n    \
+             schedule: {{cron: \"0 9 * * {dow}\"}}\n"
+        )
+    };
+    for ok in ["0", "7", "0,3-5", "SUN", "*/2"] {
+        load_ok(&[d.write(&format!("ok{ok}.yaml").replace('/', "_"), &job(ok))]).await;
+    }
+    let e = load_err(&[d.write("bad.yaml", &job("8"))]).await.join("\n");
+    assert!(
+        e.contains("invalid cron expression \"0 9 * * 8\": day of week 8 is out of range"),
+        "{e}"
+    );
+}
+
 #[actix_rt::test]
 async fn missing_file_and_url_are_clear_errors() {
     let e = load_err(&["/nonexistent/oneinit.yaml".to_string()]).await;

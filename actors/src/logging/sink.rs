@@ -27,16 +27,12 @@ use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+mod writer;
+
 /// Bytes of captured output the queue holds before readers wait or drop.
 pub const QUEUE_BYTES: usize = 1024 * 1024;
 /// Extra room for oneinit's own records.
 pub const RESERVE: usize = 256 * 1024;
-/// Batch buffer capacity kept while output is quiet.
-const KEEP_BUF: usize = 64 * 1024;
-/// Output quiet this long gives back its batch buffers.
-const SHRINK_AFTER: Duration = Duration::from_secs(1);
-/// Largest single write to stdout (progress is noted between writes).
-const WRITE_PIECE: usize = 64 * 1024;
 /// A flush gives up after this long without progress.
 const FLUSH_IDLE: Duration = Duration::from_secs(2);
 /// Default of `logging.stall_timeout`.
@@ -130,7 +126,7 @@ impl LogSink {
         let writer_shared = shared.clone();
         std::thread::Builder::new()
             .name("oneinit-log".into())
-            .spawn(move || writer(&writer_shared, out))
+            .spawn(move || writer::writer(&writer_shared, out))
             .expect("cannot start the log writer thread");
         std::thread::Builder::new()
             .name("oneinit-warn".into())
@@ -316,104 +312,6 @@ impl LogSink {
     }
 }
 
-fn writer(shared: &Shared, mut out: Box<dyn Write + Send>) {
-    let mut outputs: Vec<Box<dyn Output>> = Vec::new();
-    let mut batch: Vec<u8> = Vec::new();
-    let now_ms = || shared.epoch.elapsed().as_millis() as u64;
-    loop {
-        let ctrl = {
-            let mut q = shared
-                .queue
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let mut idle_since: Option<Instant> = None;
-            while q.buf.is_empty() && q.ctrl.is_empty() {
-                shared.busy.store(false, Ordering::Release);
-                // Quiet for a while: give back a flood's buffers (not at
-                // every pause of a flood: new pages cost page faults).
-                let since = *idle_since.get_or_insert_with(Instant::now);
-                let quiet = since.elapsed() >= SHRINK_AFTER;
-                if quiet {
-                    q.buf.shrink_to(KEEP_BUF);
-                    batch.shrink_to(KEEP_BUF);
-                }
-                q.writer_waiting = true;
-                q = if quiet || batch.capacity() <= KEEP_BUF {
-                    shared
-                        .wake_writer
-                        .wait(q)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                } else {
-                    shared
-                        .wake_writer
-                        .wait_timeout(q, SHRINK_AFTER)
-                        .map(|(q, _)| q)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner().0)
-                };
-            }
-            shared.progress_ms.store(now_ms(), Ordering::Release);
-            shared.busy.store(true, Ordering::Release);
-            std::mem::swap(&mut q.buf, &mut batch);
-            std::mem::take(&mut q.ctrl)
-        };
-        shared.room.notify_waiters();
-        let mut from = 0;
-        for (at, c) in ctrl {
-            copy_to(&mut outputs, &batch[from..at]);
-            from = at;
-            match c {
-                Ctrl::Reopen => outputs.iter_mut().for_each(|o| o.reopen()),
-                Ctrl::AddOutput(o) => outputs.push(o),
-            }
-        }
-        copy_to(&mut outputs, &batch[from..]);
-        outputs.iter_mut().for_each(|o| o.flush());
-        write_out(shared, &mut out, &batch, now_ms);
-        let mut q = shared
-            .queue
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        q.done_total += batch.len() as u64;
-        shared.done.notify_all();
-        drop(q);
-        batch.clear();
-    }
-}
-
-/// Every record of `records` to every file output.
-fn copy_to(outputs: &mut [Box<dyn Output>], records: &[u8]) {
-    if outputs.is_empty() || records.is_empty() {
-        return;
-    }
-    for record in records.split_inclusive(|&b| b == b'\n') {
-        outputs.iter_mut().for_each(|o| o.write_record(record));
-    }
-}
-
-/// Writes `batch` to stdout in pieces, noting progress after each. A
-/// closed stdout (EPIPE) must not stop supervision: the bytes are dropped
-/// and the sink counts as stuck from then on.
-fn write_out(
-    shared: &Shared,
-    out: &mut Box<dyn Write + Send>,
-    batch: &[u8],
-    now_ms: impl Fn() -> u64,
-) {
-    if shared.broken.load(Ordering::Relaxed) {
-        return;
-    }
-    for piece in batch.chunks(WRITE_PIECE) {
-        let result = out.write_all(piece).and_then(|()| out.flush());
-        shared.progress_ms.store(now_ms(), Ordering::Release);
-        if let Err(e) = result {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                shared.broken.store(true, Ordering::Relaxed);
-            }
-            return;
-        }
-    }
-}
-
 /// An `io::Write` for slog's drains: buffers one record and queues it on flush.
 pub struct SinkWriter {
     sink: LogSink,
@@ -446,99 +344,4 @@ impl Write for SinkWriter {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::mpsc::{channel, Receiver};
-
-    /// An output that waits for the test before every write.
-    struct Gated(Receiver<()>, std::sync::mpsc::Sender<usize>);
-
-    impl Write for Gated {
-        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-            let _ = self.0.recv();
-            let _ = self.1.send(data.len());
-            Ok(data.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    fn taken_by_writer(sink: &LogSink) {
-        while !sink.lock().buf.is_empty() {
-            std::thread::yield_now();
-        }
-    }
-
-    #[test]
-    fn a_stuck_writer_fills_the_budget_then_own_records_drop_and_room_comes_back() {
-        let (open, gate) = channel();
-        let (wrote, written) = channel();
-        let sink = LogSink::start_with(Box::new(Gated(gate, wrote)), Duration::from_secs(3600));
-        // The writer takes the first record and waits in `write`.
-        assert!(sink.try_write(b"first\n"));
-        taken_by_writer(&sink);
-        let line = [b'x'; 99];
-        let mut captured = 0;
-        while sink.room() >= 100 {
-            sink.write_captured(&[&line[..], b"\n"].concat());
-            captured += 1;
-        }
-        assert_eq!(captured, QUEUE_BYTES / 100);
-        // oneinit's own records still fit, in the reserve, then drop.
-        let own = (0..RESERVE).filter(|_| sink.try_write(&[b'o'; 99])).count();
-        assert!(
-            (RESERVE / 99 - 1..=RESERVE / 99 + 1).contains(&own),
-            "{own}"
-        );
-        assert!(sink.own_dropped() > 0);
-        assert!(!sink.stuck(), "an hour of stall timeout has not passed");
-        // Unblocked, the writer drains everything and room comes back.
-        let total = 6 + captured * 100 + own * 99;
-        let mut bytes = 0;
-        while bytes < total {
-            let _ = open.send(());
-            bytes += written
-                .recv_timeout(Duration::from_secs(10))
-                .expect("the writer wrote");
-        }
-        sink.flush(Duration::from_secs(10));
-        assert_eq!(sink.room(), QUEUE_BYTES);
-        assert!(sink.try_write(b"again\n"));
-    }
-
-    #[test]
-    fn a_writer_that_takes_nothing_is_stuck_after_the_stall_timeout() {
-        let (_open, gate) = channel();
-        let (wrote, _written) = channel();
-        let sink = LogSink::start_with(Box::new(Gated(gate, wrote)), Duration::from_millis(200));
-        assert!(!sink.stuck());
-        assert!(sink.try_write(b"first\n"));
-        taken_by_writer(&sink);
-        let t = Instant::now();
-        while !sink.stuck() {
-            assert!(t.elapsed() < Duration::from_secs(10));
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        assert!(t.elapsed() >= Duration::from_millis(150));
-        // A bounded flush returns.
-        sink.flush(Duration::from_secs(10));
-    }
-
-    #[test]
-    fn a_closed_stdout_counts_as_stuck_at_once() {
-        struct Closed;
-        impl Write for Closed {
-            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
-                Err(std::io::ErrorKind::BrokenPipe.into())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let sink = LogSink::start(Box::new(Closed));
-        assert!(sink.try_write(b"lost\n"));
-        sink.flush(Duration::from_secs(10));
-        assert!(sink.stuck());
-    }
-}
+mod tests;

@@ -18,40 +18,63 @@ pub enum ListenAddr {
     Unix(PathBuf),
 }
 
+/// A `socket.listen` entry that cannot be used; `addr` is the entry as
+/// written.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("socket.listen {addr:?}: a unix socket needs an absolute path, e.g. \"unix:///run/web.sock\"")]
+    RelativeUnixPath { addr: String },
+    #[error("socket.listen {addr:?}: write \"tcp://HOST:PORT\", \"tcp://[::1]:PORT\" or \"unix:///PATH\"")]
+    Syntax { addr: String },
+    #[error("socket.listen {addr:?}: cannot resolve the host: {source}")]
+    Resolve {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("socket.listen {addr:?}: the host name resolves to no address")]
+    NoAddress { addr: String },
+}
+
+/// A `socket.mode` that is not an octal permission mode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("socket.mode {mode:?} is not an octal mode such as \"0660\"")]
+pub struct InvalidMode {
+    pub mode: String,
+}
+
 /// Parses one `socket.listen` entry. Host names are resolved (first address).
-pub fn parse_listen(addr: &str) -> Result<ListenAddr, String> {
+pub fn parse_listen(addr: &str) -> Result<ListenAddr, ListenError> {
     if let Some(path) = addr.strip_prefix("unix://") {
         if !path.starts_with('/') {
-            return Err(format!(
-                "socket.listen {addr:?}: a unix socket needs an absolute path, e.g. \"unix:///run/web.sock\""
-            ));
+            return Err(ListenError::RelativeUnixPath { addr: addr.into() });
         }
         return Ok(ListenAddr::Unix(PathBuf::from(path)));
     }
     let Some(hostport) = addr.strip_prefix("tcp://") else {
-        return Err(format!(
-            "socket.listen {addr:?}: write \"tcp://HOST:PORT\", \"tcp://[::1]:PORT\" or \"unix:///PATH\""
-        ));
+        return Err(ListenError::Syntax { addr: addr.into() });
     };
     if let Ok(sa) = hostport.parse::<SocketAddr>() {
         return Ok(ListenAddr::Tcp(sa));
     }
     let resolved = hostport
         .to_socket_addrs()
-        .map_err(|e| format!("socket.listen {addr:?}: cannot resolve the host: {e}"))?
+        .map_err(|source| ListenError::Resolve {
+            addr: addr.into(),
+            source,
+        })?
         .next();
     resolved
         .map(ListenAddr::Tcp)
-        .ok_or_else(|| format!("socket.listen {addr:?}: the host name resolves to no address"))
+        .ok_or_else(|| ListenError::NoAddress { addr: addr.into() })
 }
 
 /// `socket.mode` as permission bits (default 0660).
-pub fn parse_mode(mode: Option<&str>) -> Result<u32, String> {
+pub fn parse_mode(mode: Option<&str>) -> Result<u32, InvalidMode> {
     let Some(m) = mode else { return Ok(0o660) };
     u32::from_str_radix(m.trim_start_matches("0o"), 8)
         .ok()
         .filter(|v| *v <= 0o7777)
-        .ok_or_else(|| format!("socket.mode {m:?} is not an octal mode such as \"0660\""))
+        .ok_or_else(|| InvalidMode { mode: m.into() })
 }
 
 /// Every activation problem of every service, each naming the service and
@@ -79,7 +102,7 @@ pub fn check(services: &crate::model::config::Services) -> Vec<String> {
                 err("`socket.listen` is empty; list at least one address".into());
             }
             if let Err(e) = parse_mode(sock.mode.as_deref()) {
-                err(e);
+                err(e.to_string());
             }
             for addr in &sock.listen {
                 match parse_listen(addr) {
@@ -91,7 +114,7 @@ pub fn check(services: &crate::model::config::Services) -> Vec<String> {
                             ));
                         }
                     }
-                    Err(e) => err(e),
+                    Err(e) => err(e.to_string()),
                 }
             }
         }
@@ -103,7 +126,7 @@ pub fn check(services: &crate::model::config::Services) -> Vec<String> {
                 ));
             }
             if let Err(e) = Timetable::from_config(s) {
-                err(e);
+                err(e.to_string());
             }
         }
         if cfg.kind == ServiceType::PerDemand && cfg.max_instances < 1 {
@@ -139,8 +162,12 @@ mod tests {
         );
         assert!(parse_listen("unix://rel.sock")
             .unwrap_err()
+            .to_string()
             .contains("absolute"));
-        assert!(parse_listen("127.0.0.1:80").unwrap_err().contains("tcp://"));
+        assert!(parse_listen("127.0.0.1:80")
+            .unwrap_err()
+            .to_string()
+            .contains("tcp://"));
         assert_eq!(parse_mode(None), Ok(0o660));
         assert_eq!(parse_mode(Some("0600")), Ok(0o600));
         assert!(parse_mode(Some("rw")).is_err());

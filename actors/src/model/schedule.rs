@@ -30,8 +30,43 @@ pub enum Timetable {
 
 const WEEKDAYS: [&str; 8] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"];
 
+/// Why a `schedule` cannot be used. Each message names the key and says
+/// what to write.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("schedule: set either `cron` or `interval`, not both")]
+    Both,
+    #[error("schedule: set `cron` (5 fields) or `interval` (a duration)")]
+    Neither,
+    #[error("schedule: `timezone` applies to `cron` only; remove it or use `cron`")]
+    TimezoneWithInterval,
+    #[error("schedule.interval must be longer than 0s")]
+    ZeroInterval,
+    #[error("schedule.cron: {0}")]
+    Cron(#[from] CronError),
+    #[error("schedule.cron: {expr:?} is not a valid cron expression: {source}")]
+    InvalidCron {
+        expr: String,
+        source: cron::error::Error,
+    },
+    #[error("schedule.timezone: {name:?} is not an IANA timezone name such as \"Europe/Berlin\"")]
+    UnknownTimezone { name: String },
+}
+
+/// A classic 5-field cron expression that cannot be translated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CronError {
+    #[error("cron expression {expr:?} has {fields} fields; write 5: minute hour day-of-month month day-of-week, e.g. \"*/5 * * * *\"")]
+    FieldCount { expr: String, fields: usize },
+    #[error(
+        "cron expression {expr:?}: day of week {day} is out of range (0-7, 0 and 7 are Sunday)"
+    )]
+    Weekday { expr: String, day: String },
+}
+
 /// Rewrites numeric weekdays (0-7) of a cron day-of-week field as names.
-fn weekday_names(field: &str) -> Result<String, String> {
+/// `expr` is the whole expression, for the message.
+fn weekday_names(expr: &str, field: &str) -> Result<String, CronError> {
     let mut out = String::with_capacity(field.len() + 8);
     let mut number = String::new();
     // A number after `/` is a step, not a weekday.
@@ -43,14 +78,18 @@ fn weekday_names(field: &str) -> Result<String, String> {
         if after_slash {
             out.push_str(number);
         } else {
-            let n: usize = number.parse().map_err(|_| number.clone())?;
-            let name = WEEKDAYS.get(n).ok_or_else(|| {
-                format!("day of week {n} is out of range (0-7, 0 and 7 are Sunday)")
-            })?;
+            let name = number
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| WEEKDAYS.get(n))
+                .ok_or_else(|| CronError::Weekday {
+                    expr: expr.to_string(),
+                    day: number.clone(),
+                })?;
             out.push_str(name);
         }
         number.clear();
-        Ok::<(), String>(())
+        Ok::<(), CronError>(())
     };
     for c in field.chars() {
         if c.is_ascii_digit() {
@@ -69,15 +108,15 @@ fn weekday_names(field: &str) -> Result<String, String> {
 }
 
 /// Translates a classic 5-field cron expression to the `cron` crate's form.
-pub fn to_six_fields(expr: &str) -> Result<String, String> {
+pub fn to_six_fields(expr: &str) -> Result<String, CronError> {
     let fields: Vec<&str> = expr.split_whitespace().collect();
     if fields.len() != 5 {
-        return Err(format!(
-            "cron expression {expr:?} has {} fields; write 5: minute hour day-of-month month day-of-week, e.g. \"*/5 * * * *\"",
-            fields.len()
-        ));
+        return Err(CronError::FieldCount {
+            expr: expr.to_string(),
+            fields: fields.len(),
+        });
     }
-    let dow = weekday_names(fields[4]).map_err(|e| format!("cron expression {expr:?}: {e}"))?;
+    let dow = weekday_names(expr, fields[4])?;
     Ok(format!(
         "0 {} {} {} {} {}",
         fields[0], fields[1], fields[2], fields[3], dow
@@ -86,36 +125,34 @@ pub fn to_six_fields(expr: &str) -> Result<String, String> {
 
 impl Timetable {
     /// Reads `schedule`; errors name the key and say what to write.
-    pub fn from_config(s: &ScheduleConfig) -> Result<Timetable, String> {
+    pub fn from_config(s: &ScheduleConfig) -> Result<Timetable, ScheduleError> {
         match (&s.cron, &s.interval) {
-            (Some(_), Some(_)) => Err("schedule: set either `cron` or `interval`, not both".into()),
-            (None, None) => {
-                Err("schedule: set `cron` (5 fields) or `interval` (a duration)".into())
-            }
+            (Some(_), Some(_)) => Err(ScheduleError::Both),
+            (None, None) => Err(ScheduleError::Neither),
             (None, Some(i)) => {
                 if s.timezone.is_some() {
-                    return Err(
-                        "schedule: `timezone` applies to `cron` only; remove it or use `cron`"
-                            .into(),
-                    );
+                    return Err(ScheduleError::TimezoneWithInterval);
                 }
                 let d = i.get();
                 if d.is_zero() {
-                    return Err("schedule.interval must be longer than 0s".into());
+                    return Err(ScheduleError::ZeroInterval);
                 }
                 Ok(Timetable::Interval(d))
             }
             (Some(expr), None) => {
-                let six = to_six_fields(expr).map_err(|e| format!("schedule.cron: {e}"))?;
-                let schedule = cron::Schedule::from_str(&six).map_err(|e| {
-                    format!("schedule.cron: {expr:?} is not a valid cron expression: {e}")
+                let six = to_six_fields(expr)?;
+                let schedule = cron::Schedule::from_str(&six).map_err(|source| {
+                    ScheduleError::InvalidCron {
+                        expr: expr.clone(),
+                        source,
+                    }
                 })?;
                 let tz = s
                     .timezone
                     .as_deref()
                     .map(|name| {
-                        Tz::from_str(name).map_err(|_| {
-                            format!("schedule.timezone: {name:?} is not an IANA timezone name such as \"Europe/Berlin\"")
+                        Tz::from_str(name).map_err(|_| ScheduleError::UnknownTimezone {
+                            name: name.to_string(),
                         })
                     })
                     .transpose()?;
@@ -189,9 +226,13 @@ mod tests {
         assert_eq!(to_six_fields("0 9 * * 1-5").unwrap(), "0 0 9 * * MON-FRI");
         assert_eq!(to_six_fields("0 9 * * 0,7").unwrap(), "0 0 9 * * SUN,SUN");
         assert_eq!(to_six_fields("0 9 * * */2").unwrap(), "0 0 9 * * */2");
-        assert!(to_six_fields("* * * *").unwrap_err().contains("4 fields"));
+        assert!(to_six_fields("* * * *")
+            .unwrap_err()
+            .to_string()
+            .contains("4 fields"));
         assert!(to_six_fields("* * * * 8")
             .unwrap_err()
+            .to_string()
             .contains("out of range"));
     }
 
@@ -314,9 +355,11 @@ mod tests {
         };
         assert!(Timetable::from_config(&both)
             .unwrap_err()
+            .to_string()
             .contains("not both"));
         assert!(Timetable::from_config(&ScheduleConfig::default())
             .unwrap_err()
+            .to_string()
             .contains("set `cron`"));
         let bad_tz = ScheduleConfig {
             cron: Some("* * * * *".into()),
@@ -325,6 +368,7 @@ mod tests {
         };
         assert!(Timetable::from_config(&bad_tz)
             .unwrap_err()
+            .to_string()
             .contains("IANA"));
         let bad = ScheduleConfig {
             cron: Some("61 * * * *".into()),
@@ -332,6 +376,7 @@ mod tests {
         };
         assert!(Timetable::from_config(&bad)
             .unwrap_err()
+            .to_string()
             .contains("not a valid cron"));
     }
 }

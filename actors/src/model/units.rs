@@ -28,6 +28,40 @@ impl ConfDuration {
     }
 }
 
+/// A duration or size that cannot be read. `text` is what was written
+/// (quoted when it was a string), so the message shows it as the user
+/// wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitError {
+    #[error("invalid duration {text}: not a number")]
+    DurationNotANumber { text: String },
+    #[error("invalid duration {text}: a duration cannot be negative")]
+    DurationNegative { text: String },
+    #[error(
+        "invalid duration {text}: longer than the maximum of {max} (10 years)",
+        max = format_duration(MAX_DURATION)
+    )]
+    DurationTooLong { text: String },
+    #[error("invalid duration {text:?}: expected e.g. \"250ms\", \"1.5s\", \"2m\", \"1h\" or a number of seconds")]
+    DurationSyntax { text: String },
+    #[error("invalid duration {text:?}: unknown unit {unit:?} (use ms, s, m, h or d)")]
+    DurationUnit { text: String, unit: String },
+    #[error("invalid size {text}: not a number")]
+    SizeNotANumber { text: String },
+    #[error("invalid size {text}: a size cannot be negative")]
+    SizeNegative { text: String },
+    #[error("invalid size {text}: larger than the maximum of {MAX_SIZE} bytes (8 EiB)")]
+    SizeTooLarge { text: String },
+    #[error(
+        "invalid size {text:?}: expected e.g. \"512K\", \"10MB\", \"1GiB\" or a number of bytes"
+    )]
+    SizeSyntax { text: String },
+    #[error(
+        "invalid size {text:?}: unknown unit {unit:?} (use K, M, G, T, optionally with B or iB)"
+    )]
+    SizeUnit { text: String, unit: String },
+}
+
 /// The longest duration any field takes: ten years. Longer values mean
 /// "never" and would overflow time arithmetic (`Instant + 2^64 s` panics).
 pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 86_400);
@@ -37,37 +71,30 @@ pub const MAX_SIZE: u64 = i64::MAX as u64;
 /// The one range check every duration goes through, whatever its
 /// spelling (string, integer, float): finite, not negative, at most
 /// `MAX_DURATION`. `text` is what was written, for the message.
-pub fn duration_from_secs(secs: f64, text: &str) -> Result<Duration, String> {
+pub fn duration_from_secs(secs: f64, text: &str) -> Result<Duration, UnitError> {
     if secs.is_nan() {
-        return Err(format!("invalid duration {text}: not a number"));
+        return Err(UnitError::DurationNotANumber { text: text.into() });
     }
     if secs < 0.0 {
-        return Err(format!(
-            "invalid duration {text}: a duration cannot be negative"
-        ));
+        return Err(UnitError::DurationNegative { text: text.into() });
     }
     if secs > MAX_DURATION.as_secs_f64() {
-        return Err(format!(
-            "invalid duration {text}: longer than the maximum of {} (10 years)",
-            format_duration(MAX_DURATION)
-        ));
+        return Err(UnitError::DurationTooLong { text: text.into() });
     }
     Ok(Duration::from_secs_f64(secs))
 }
 
 /// The one range check every size goes through (see `duration_from_secs`).
-pub fn size_from_bytes(bytes: f64, text: &str) -> Result<u64, String> {
+pub fn size_from_bytes(bytes: f64, text: &str) -> Result<u64, UnitError> {
     if bytes.is_nan() {
-        return Err(format!("invalid size {text}: not a number"));
+        return Err(UnitError::SizeNotANumber { text: text.into() });
     }
     if bytes < 0.0 {
-        return Err(format!("invalid size {text}: a size cannot be negative"));
+        return Err(UnitError::SizeNegative { text: text.into() });
     }
     let rounded = bytes.round();
     if rounded > MAX_SIZE as f64 {
-        return Err(format!(
-            "invalid size {text}: larger than the maximum of {MAX_SIZE} bytes (8 EiB)"
-        ));
+        return Err(UnitError::SizeTooLarge { text: text.into() });
     }
     Ok(rounded as u64)
 }
@@ -84,12 +111,16 @@ fn split_number(t: &str) -> (&str, &str) {
 }
 
 /// Parses `"250ms"`, `"1.5s"`, `"2m"`, `"1h"`, `"1d"`, `"10"` (seconds).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
     let t = text.trim();
     let (num, unit) = split_number(t);
     let value: f64 = match num.parse() {
         Ok(v) => v,
-        Err(_) => return Err(format!("invalid duration {text:?}: expected e.g. \"250ms\", \"1.5s\", \"2m\", \"1h\" or a number of seconds")),
+        Err(_) => {
+            return Err(UnitError::DurationSyntax {
+                text: text.to_string(),
+            })
+        }
     };
     let factor = match unit.trim() {
         "" | "s" | "sec" | "secs" => 1.0,
@@ -99,24 +130,25 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => 3600.0,
         "d" => 86400.0,
         other => {
-            return Err(format!(
-                "invalid duration {text:?}: unknown unit {other:?} (use ms, s, m, h or d)"
-            ))
+            return Err(UnitError::DurationUnit {
+                text: text.to_string(),
+                unit: other.to_string(),
+            })
         }
     };
     duration_from_secs(value * factor, &format!("{text:?}"))
 }
 
 /// Parses `"512K"`, `"10MB"`, `"1GiB"`, `"1024"` (bytes). Binary units.
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, UnitError> {
     let t = text.trim();
     let (num, unit) = split_number(t);
     let value: f64 = match num.parse() {
         Ok(v) => v,
         Err(_) => {
-            return Err(format!(
-            "invalid size {text:?}: expected e.g. \"512K\", \"10MB\", \"1GiB\" or a number of bytes"
-        ))
+            return Err(UnitError::SizeSyntax {
+                text: text.to_string(),
+            })
         }
     };
     let factor: f64 = match unit.trim().to_ascii_uppercase().as_str() {
@@ -126,10 +158,10 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "G" | "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
         "T" | "TB" | "TIB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
         _ => {
-            return Err(format!(
-            "invalid size {text:?}: unknown unit {:?} (use K, M, G, T, optionally with B or iB)",
-            unit.trim()
-        ))
+            return Err(UnitError::SizeUnit {
+                text: text.to_string(),
+                unit: unit.trim().to_string(),
+            })
         }
     };
     // Whole numbers exactly (f64 loses bytes above 2^53).
@@ -223,16 +255,18 @@ impl<'de> Deserialize<'de> for ConfSize {
             // Every spelling ends in the same range check.
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
                 if v > MAX_SIZE {
-                    return Err(E::custom(format!(
-                        "invalid size {v}: larger than the maximum of {MAX_SIZE} bytes (8 EiB)"
-                    )));
+                    return Err(E::custom(UnitError::SizeTooLarge {
+                        text: v.to_string(),
+                    }));
                 }
                 Ok(ConfSize(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                u64::try_from(v)
-                    .map(ConfSize)
-                    .map_err(|_| E::custom(format!("invalid size {v}: a size cannot be negative")))
+                u64::try_from(v).map(ConfSize).map_err(|_| {
+                    E::custom(UnitError::SizeNegative {
+                        text: v.to_string(),
+                    })
+                })
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
                 size_from_bytes(v, &v.to_string())
@@ -254,120 +288,4 @@ impl Serialize for ConfSize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        let cases = [
-            ("250ms", 250),
-            ("1.5s", 1500),
-            ("2m", 120_000),
-            ("1h", 3_600_000),
-            ("10", 10_000),
-            ("0", 0),
-            (" 3s ", 3000),
-        ];
-        for (text, ms) in cases {
-            assert_eq!(
-                parse_duration(text).unwrap(),
-                Duration::from_millis(ms),
-                "{text}"
-            );
-        }
-        for bad in ["", "abc", "5x", "-1s", "1.2.3s"] {
-            assert!(parse_duration(bad).is_err(), "{bad} should not parse");
-        }
-    }
-
-    #[test]
-    fn sizes() {
-        let cases = [
-            ("512K", 512 * 1024),
-            ("10MB", 10 * 1024 * 1024),
-            ("1GiB", 1024 * 1024 * 1024),
-            ("1024", 1024),
-            ("1kb", 1024),
-            ("1.5M", 1_572_864),
-        ];
-        for (text, bytes) in cases {
-            assert_eq!(parse_size(text).unwrap(), bytes, "{text}");
-        }
-        for bad in ["", "ten", "5Q", "-3K"] {
-            assert!(parse_size(bad).is_err(), "{bad} should not parse");
-        }
-    }
-
-    /// Every spelling of a duration goes through the same range check.
-    #[test]
-    fn duration_ranges_whatever_the_spelling() {
-        use serde_json::json;
-        let ok = [
-            (json!(0), 0.0),
-            (json!(90), 90.0),
-            (json!(1.5), 1.5),
-            (json!("1h"), 3600.0),
-            (json!(MAX_DURATION.as_secs()), MAX_DURATION.as_secs_f64()),
-            (json!("3650d"), MAX_DURATION.as_secs_f64()),
-        ];
-        for (v, secs) in ok {
-            let d: ConfDuration = serde_json::from_value(v.clone()).unwrap();
-            assert_eq!(d.get().as_secs_f64(), secs, "{v}");
-        }
-        let bad = [
-            (json!(u64::MAX), "longer than the maximum"),
-            (json!(MAX_DURATION.as_secs() + 1), "longer than the maximum"),
-            (json!(i64::MIN), "cannot be negative"),
-            (json!(-1), "cannot be negative"),
-            (json!(-0.5), "cannot be negative"),
-            (json!(1e300), "longer than the maximum"),
-            (json!("3651d"), "longer than the maximum"),
-            (json!("-1s"), "cannot be negative"),
-            (json!("NaN"), "invalid duration"),
-            (json!("inf"), "invalid duration"),
-            (json!("1e9"), "unknown unit"),
-        ];
-        for (v, want) in bad {
-            let e = serde_json::from_value::<ConfDuration>(v.clone()).unwrap_err();
-            assert!(e.to_string().contains(want), "{v}: {e}");
-        }
-        assert!(duration_from_secs(f64::NAN, "x").is_err());
-        assert!(duration_from_secs(f64::INFINITY, "x").is_err());
-    }
-
-    #[test]
-    fn size_ranges_whatever_the_spelling() {
-        use serde_json::json;
-        for (v, bytes) in [
-            (json!(0), 0),
-            (json!("1K"), 1024),
-            (json!(MAX_SIZE), MAX_SIZE),
-        ] {
-            let s: ConfSize = serde_json::from_value(v.clone()).unwrap();
-            assert_eq!(s.0, bytes, "{v}");
-        }
-        for (v, want) in [
-            (json!(u64::MAX), "larger than the maximum"),
-            (json!(-1), "cannot be negative"),
-            (json!(-1.0), "cannot be negative"),
-            (json!(1e300), "larger than the maximum"),
-            (json!("8EiB"), "unknown unit"),
-            (json!("9000000T"), "larger than the maximum"),
-            (json!("-3K"), "cannot be negative"),
-        ] {
-            let e = serde_json::from_value::<ConfSize>(v.clone()).unwrap_err();
-            assert!(e.to_string().contains(want), "{v}: {e}");
-        }
-        assert_eq!(format_size(10 * 1024 * 1024), "10MiB");
-        assert_eq!(format_size(1500), "1500");
-        // Exact above 2^53, where a float would round.
-        assert_eq!(parse_size("9007199254740993"), Ok(9_007_199_254_740_993));
-    }
-
-    #[test]
-    fn duration_round_trip() {
-        for text in ["250ms", "2s", "2m", "1h"] {
-            assert_eq!(format_duration(parse_duration(text).unwrap()), text);
-        }
-    }
-}
+mod tests;

@@ -7,8 +7,9 @@
 
 use super::event::Event;
 use crate::metrics_exporter::messages::NotificationDelivered;
+use crate::model::config::CommandError;
 use crate::model::config::NotifierConfig;
-use crate::processes::helper::HelperRunner;
+use crate::processes::helper::{HelperError, HelperRunner};
 use crate::sys::reap::ExitStatus;
 use crate::sys::spawn::SpawnSpec;
 use actix::Recipient;
@@ -39,6 +40,28 @@ impl Default for RetryPolicy {
             timeout: Duration::from_secs(10),
         }
     }
+}
+
+/// Why one delivery attempt failed (logged with the attempt number; the
+/// worker retries by `RetryPolicy`).
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("the notifier names no kind (webhook, slack or command)")]
+    NoKind,
+    #[error("POST {url}: status {status}")]
+    Status { url: String, status: u16 },
+    #[error("POST {url}: {why}")]
+    Post { url: String, why: reqwest::Error },
+    #[error("POST {url}: no answer within {timeout:?}")]
+    NoAnswer { url: String, timeout: Duration },
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    #[error(transparent)]
+    Helper(#[from] HelperError),
+    #[error("command exited with {code}: {output}")]
+    CommandFailed { code: i32, output: String },
+    #[error("command killed by {signal}")]
+    CommandKilled { signal: &'static str },
 }
 
 /// What a worker needs.
@@ -83,7 +106,7 @@ impl Worker {
                 Err(e) => {
                     let last = attempt + 1 == attempts;
                     warn!(self.log, "notification not delivered{}", if last { ", giving up" } else { ", will retry" };
-                        "notifier" => &self.name, "service" => &ev.service, "attempt" => attempt + 1, "error" => e);
+                        "notifier" => &self.name, "service" => &ev.service, "attempt" => attempt + 1, "error" => %e);
                     if let Some(wait) = self.retry.backoff.get(attempt) {
                         tokio::time::sleep(*wait).await;
                     }
@@ -93,7 +116,7 @@ impl Worker {
         false
     }
 
-    async fn attempt(&self, ev: &Event) -> Result<(), String> {
+    async fn attempt(&self, ev: &Event) -> Result<(), DeliveryError> {
         if let Some(w) = &self.cfg.webhook {
             let body = match &w.template {
                 Some(t) => ev.render(t),
@@ -109,7 +132,7 @@ impl Worker {
         if let Some(c) = &self.cfg.command {
             return self.run_command(&c.command, ev).await;
         }
-        Err("the notifier names no kind (webhook, slack or command)".into())
+        Err(DeliveryError::NoKind)
     }
 
     async fn post(
@@ -117,7 +140,7 @@ impl Worker {
         url: &str,
         headers: &std::collections::BTreeMap<String, String>,
         body: String,
-    ) -> Result<(), String> {
+    ) -> Result<(), DeliveryError> {
         let mut req = self
             .http
             .post(url)
@@ -129,12 +152,18 @@ impl Worker {
         let bound = self.retry.timeout + Duration::from_millis(100);
         match tokio::time::timeout(bound, req.body(body).send()).await {
             Ok(Ok(resp)) if resp.status().is_success() => Ok(()),
-            Ok(Ok(resp)) => Err(format!("POST {url}: status {}", resp.status().as_u16())),
-            Ok(Err(e)) => Err(format!("POST {url}: {e}")),
-            Err(_) => Err(format!(
-                "POST {url}: no answer within {:?}",
-                self.retry.timeout
-            )),
+            Ok(Ok(resp)) => Err(DeliveryError::Status {
+                url: url.to_string(),
+                status: resp.status().as_u16(),
+            }),
+            Ok(Err(e)) => Err(DeliveryError::Post {
+                url: url.to_string(),
+                why: e,
+            }),
+            Err(_) => Err(DeliveryError::NoAnswer {
+                url: url.to_string(),
+                timeout: self.retry.timeout,
+            }),
         }
     }
 
@@ -142,7 +171,7 @@ impl Worker {
         &self,
         command: &crate::model::config::Command,
         ev: &Event,
-    ) -> Result<(), String> {
+    ) -> Result<(), DeliveryError> {
         let argv = command.argv(false)?;
         let mut env: Vec<(String, String)> = crate::secrets::inherited_vars()
             .into_iter()
@@ -162,8 +191,11 @@ impl Worker {
             .await?;
         match out.status {
             ExitStatus::Exited(0) => Ok(()),
-            ExitStatus::Exited(c) => Err(format!("command exited with {c}: {}", out.output)),
-            ExitStatus::Signaled(s) => Err(format!("command killed by {}", s.name())),
+            ExitStatus::Exited(code) => Err(DeliveryError::CommandFailed {
+                code,
+                output: out.output,
+            }),
+            ExitStatus::Signaled(s) => Err(DeliveryError::CommandKilled { signal: s.name() }),
         }
     }
 }

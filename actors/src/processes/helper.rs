@@ -102,6 +102,18 @@ impl Drop for KillGuard {
     }
 }
 
+/// Why a helper command produced no exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum HelperError {
+    /// The spawn failed; the message says why (from `sys::spawn`).
+    #[error("{0}")]
+    Spawn(String),
+    #[error("lost track of the process")]
+    Lost,
+    #[error("timed out after {}; killed", crate::model::units::format_duration(*.0))]
+    TimedOut(Duration),
+}
+
 impl HelperRunner {
     /// Spawns `spec` (capture is forced on, so its output never reaches
     /// oneinit's log), writes `input` to its stdin if given, and waits for
@@ -112,7 +124,7 @@ impl HelperRunner {
         mut spec: spawn::SpawnSpec,
         input: Option<Vec<u8>>,
         timeout: Duration,
-    ) -> Result<HelperOutcome, String> {
+    ) -> Result<HelperOutcome, HelperError> {
         spec.capture = true;
         spec.stdin_pipe = input.is_some();
         let (id, rx) = self.waiters.register();
@@ -122,7 +134,7 @@ impl HelperRunner {
             Ok(c) => c,
             Err(e) => {
                 self.waiters.forget(id);
-                return Err(e.message);
+                return Err(HelperError::Spawn(e.message));
             }
         };
         let pid = child.pid.as_raw();
@@ -157,13 +169,8 @@ impl HelperRunner {
         }
         let status = match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(status)) => status,
-            Ok(Err(_)) => return Err("lost track of the process".into()),
-            Err(_) => {
-                return Err(format!(
-                    "timed out after {}; killed",
-                    crate::model::units::format_duration(timeout)
-                ))
-            }
+            Ok(Err(_)) => return Err(HelperError::Lost),
+            Err(_) => return Err(HelperError::TimedOut(timeout)),
         };
         // Let the readers catch the last lines (they end at EOF).
         tokio::time::sleep(Duration::from_millis(5)).await;

@@ -14,10 +14,36 @@ pub struct Identity {
     pub home: Option<String>,
 }
 
+/// A `user` or `group` that cannot be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("user {0:?} does not exist")]
+    NoSuchUser(String),
+    #[error("group {0:?} does not exist")]
+    NoSuchGroup(String),
+    /// A uid with no passwd entry has no primary group; oneinit's own
+    /// (root's, in a container) would be a silent privilege.
+    #[error("user {0:?} has no entry in /etc/passwd, so it has no primary group; set `group` too")]
+    NoPrimaryGroup(String),
+    #[error("cannot look up user {name:?}: {errno}")]
+    UserLookup { name: String, errno: nix::Error },
+    #[error("cannot look up uid {uid}: {errno}")]
+    UidLookup { uid: u32, errno: nix::Error },
+    #[error("cannot look up group {name:?}: {errno}")]
+    GroupLookup { name: String, errno: nix::Error },
+}
+
+/// For callers whose errors are still messages (`service::plan`).
+impl From<IdentityError> for String {
+    fn from(e: IdentityError) -> String {
+        e.to_string()
+    }
+}
+
 /// Resolves a user (name or uid) and an optional group (name or gid).
 /// The group defaults to the user's primary group; supplementary groups
 /// come from /etc/group.
-pub fn resolve(user: Option<&str>, group: Option<&str>) -> Result<Option<Identity>, String> {
+pub fn resolve(user: Option<&str>, group: Option<&str>) -> Result<Option<Identity>, IdentityError> {
     if user.is_none() && group.is_none() {
         return Ok(None);
     }
@@ -33,7 +59,7 @@ pub fn resolve(user: Option<&str>, group: Option<&str>) -> Result<Option<Identit
                 ),
                 None => match u.parse::<u32>() {
                     Ok(n) => (n, None, None, None),
-                    Err(_) => return Err(format!("user {u:?} does not exist")),
+                    Err(_) => return Err(IdentityError::NoSuchUser(u.to_string())),
                 },
             }
         }
@@ -43,13 +69,10 @@ pub fn resolve(user: Option<&str>, group: Option<&str>) -> Result<Option<Identit
         (Some(g), _) => lookup_group(g)?,
         (None, Some(gid)) => gid,
         (None, None) if user.is_none() => nix::unistd::getgid().as_raw(),
-        // A uid with no passwd entry has no primary group; oneinit's own
-        // (root's, in a container) would be a silent privilege.
         (None, None) => {
-            return Err(format!(
-            "user {:?} has no entry in /etc/passwd, so it has no primary group; set `group` too",
-            user.unwrap_or_default()
-        ))
+            return Err(IdentityError::NoPrimaryGroup(
+                user.unwrap_or_default().to_string(),
+            ))
         }
     };
     let mut groups = vec![gid];
@@ -69,25 +92,31 @@ pub fn resolve(user: Option<&str>, group: Option<&str>) -> Result<Option<Identit
     }))
 }
 
-fn lookup_user(u: &str) -> Result<Option<User>, String> {
-    let by_name = User::from_name(u).map_err(|e| format!("cannot look up user {u:?}: {e}"))?;
+fn lookup_user(u: &str) -> Result<Option<User>, IdentityError> {
+    let by_name = User::from_name(u).map_err(|errno| IdentityError::UserLookup {
+        name: u.to_string(),
+        errno,
+    })?;
     if by_name.is_some() {
         return Ok(by_name);
     }
     match u.parse::<u32>() {
-        Ok(n) => {
-            User::from_uid(Uid::from_raw(n)).map_err(|e| format!("cannot look up uid {n}: {e}"))
-        }
+        Ok(n) => User::from_uid(Uid::from_raw(n))
+            .map_err(|errno| IdentityError::UidLookup { uid: n, errno }),
         Err(_) => Ok(None),
     }
 }
 
-fn lookup_group(g: &str) -> Result<u32, String> {
-    if let Some(gr) = Group::from_name(g).map_err(|e| format!("cannot look up group {g:?}: {e}"))? {
+fn lookup_group(g: &str) -> Result<u32, IdentityError> {
+    let found = Group::from_name(g).map_err(|errno| IdentityError::GroupLookup {
+        name: g.to_string(),
+        errno,
+    })?;
+    if let Some(gr) = found {
         return Ok(gr.gid.as_raw());
     }
     g.parse::<u32>()
-        .map_err(|_| format!("group {g:?} does not exist"))
+        .map_err(|_| IdentityError::NoSuchGroup(g.to_string()))
 }
 
 #[cfg(test)]
@@ -100,7 +129,7 @@ mod tests {
     #[test]
     fn numeric_user_without_passwd_entry_needs_a_group() {
         let err = resolve(Some(NO_SUCH_UID), None).unwrap_err();
-        assert!(err.contains("set `group`"), "{err}");
+        assert!(err.to_string().contains("set `group`"), "{err}");
         let id = resolve(Some(NO_SUCH_UID), Some("3999871"))
             .unwrap()
             .unwrap();

@@ -35,38 +35,64 @@ fn own_uid() -> u32 {
     nix::unistd::getuid().as_raw()
 }
 
+/// Why a runtime directory is not safe to use.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeDirError {
+    #[error("runtime directory {}: {source}", dir.display())]
+    Unreadable {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("runtime directory {} is not a directory (a symlink or file); remove it", dir.display())]
+    NotADirectory { dir: PathBuf },
+    #[error(
+        "runtime directory {} is owned by uid {uid}, not {expected}; another user may have created it: \
+         remove it or set ONEINIT_RUNTIME_DIR to a folder of your own",
+        dir.display()
+    )]
+    ForeignOwner {
+        dir: PathBuf,
+        uid: u32,
+        /// The uids that may own it, as "1000 or 0".
+        expected: String,
+    },
+    #[error(
+        "runtime directory {} is group- or world-writable (mode {mode:o}); chmod go-w it or \
+         set ONEINIT_RUNTIME_DIR to a private folder",
+        dir.display()
+    )]
+    Writable { dir: PathBuf, mode: u32 },
+}
+
 /// Ok when `dir` is a real directory (not a symlink) owned by one of
 /// `owners` and not writable by group or others; else why not.
-pub fn check_owner(dir: &Path, owners: &[u32]) -> Result<(), String> {
+pub fn check_owner(dir: &Path, owners: &[u32]) -> Result<(), RuntimeDirError> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::symlink_metadata(dir)
-        .map_err(|e| format!("runtime directory {}: {e}", dir.display()))?;
+    let meta = std::fs::symlink_metadata(dir).map_err(|source| RuntimeDirError::Unreadable {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
     if !meta.is_dir() {
-        return Err(format!(
-            "runtime directory {} is not a directory (a symlink or file); remove it",
-            dir.display()
-        ));
+        return Err(RuntimeDirError::NotADirectory {
+            dir: dir.to_path_buf(),
+        });
     }
     if !owners.contains(&meta.uid()) {
-        return Err(format!(
-            "runtime directory {} is owned by uid {}, not {}; another user may have created it: \
-             remove it or set ONEINIT_RUNTIME_DIR to a folder of your own",
-            dir.display(),
-            meta.uid(),
-            owners
+        return Err(RuntimeDirError::ForeignOwner {
+            dir: dir.to_path_buf(),
+            uid: meta.uid(),
+            expected: owners
                 .iter()
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
-                .join(" or ")
-        ));
+                .join(" or "),
+        });
     }
     if meta.mode() & 0o022 != 0 {
-        return Err(format!(
-            "runtime directory {} is group- or world-writable (mode {:o}); chmod go-w it or \
-             set ONEINIT_RUNTIME_DIR to a private folder",
-            dir.display(),
-            meta.mode() & 0o7777
-        ));
+        return Err(RuntimeDirError::Writable {
+            dir: dir.to_path_buf(),
+            mode: meta.mode() & 0o7777,
+        });
     }
     Ok(())
 }
@@ -74,7 +100,7 @@ pub fn check_owner(dir: &Path, owners: &[u32]) -> Result<(), String> {
 /// What a client (onecli) checks before it sends a token over the unix
 /// socket at `socket`: the socket's folder belongs to the client's own uid
 /// or root and no one else can write to it.
-pub fn check_socket_dir(socket: &Path) -> Result<(), String> {
+pub fn check_socket_dir(socket: &Path) -> Result<(), RuntimeDirError> {
     let dir = socket.parent().unwrap_or(Path::new("/"));
     check_owner(dir, &[own_uid(), 0])
 }
@@ -162,10 +188,10 @@ mod tests {
         assert!(check_owner(&dir, &[own_uid()]).is_ok());
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         let e = check_owner(&dir, &[own_uid()]).unwrap_err();
-        assert!(e.contains("world-writable"), "{e}");
+        assert!(e.to_string().contains("world-writable"), "{e}");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
         let e = check_owner(&dir, &[own_uid().wrapping_add(1)]).unwrap_err();
-        assert!(e.contains("owned by uid"), "{e}");
+        assert!(e.to_string().contains("owned by uid"), "{e}");
         let link = tmp.path().join("link");
         std::os::unix::fs::symlink(&dir, &link).unwrap();
         assert!(check_owner(&link, &[own_uid()]).is_err());

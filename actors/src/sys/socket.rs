@@ -15,7 +15,7 @@ use nix::sys::socket::{
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A bound, listening socket and the address it was configured as.
 #[derive(Debug)]
@@ -31,10 +31,40 @@ impl ListenSocket {
     }
 }
 
+/// Why a listen address could not be bound. The caller adds the service
+/// and the address.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    /// A socket call failed; `what` says which and on what.
+    #[error("{what}: {}", errno.desc())]
+    Syscall { what: String, errno: Errno },
+    #[error("cannot create {}: {source}", dir.display())]
+    CreateDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot set mode {mode:o} on {}: {source}", path.display())]
+    SetMode {
+        mode: u32,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot remove the stale socket {}: {source}", path.display())]
+    RemoveStale {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} exists and is not a socket; remove it or choose another path", path.display())]
+    NotASocket { path: PathBuf },
+}
+
 /// Binds one address. The socket is CLOEXEC (it reaches a child only via
 /// the explicit LISTEN_FDS hand-over) and blocking, as systemd passes them.
-pub fn bind(addr: &ListenAddr, mode: u32) -> Result<OwnedFd, String> {
-    let sys = |what: &str, e: Errno| format!("{what}: {}", e.desc());
+pub fn bind(addr: &ListenAddr, mode: u32) -> Result<OwnedFd, BindError> {
+    let sys = |what: &str, errno: Errno| BindError::Syscall {
+        what: what.to_string(),
+        errno,
+    };
     match addr {
         ListenAddr::Tcp(sa) => {
             let family = if sa.is_ipv4() {
@@ -64,8 +94,10 @@ pub fn bind(addr: &ListenAddr, mode: u32) -> Result<OwnedFd, String> {
         ListenAddr::Unix(path) => {
             remove_stale(path)?;
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir).map_err(|source| BindError::CreateDir {
+                    dir: dir.to_path_buf(),
+                    source,
+                })?;
             }
             let fd = socket::socket(
                 AddressFamily::Unix,
@@ -77,8 +109,13 @@ pub fn bind(addr: &ListenAddr, mode: u32) -> Result<OwnedFd, String> {
             let ua = UnixAddr::new(path.as_path()).map_err(|e| sys("bad unix socket path", e))?;
             socket::bind(fd.as_raw_fd(), &ua)
                 .map_err(|e| sys(&format!("cannot bind {}", path.display()), e))?;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| format!("cannot set mode {mode:o} on {}: {e}", path.display()))?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(
+                |source| BindError::SetMode {
+                    mode,
+                    path: path.clone(),
+                    source,
+                },
+            )?;
             socket::listen(&fd, Backlog::MAXCONN).map_err(|e| sys("cannot listen", e))?;
             Ok(fd)
         }
@@ -86,14 +123,17 @@ pub fn bind(addr: &ListenAddr, mode: u32) -> Result<OwnedFd, String> {
 }
 
 /// A socket file left by an earlier run is removed; any other file is an error.
-fn remove_stale(path: &Path) -> Result<(), String> {
+fn remove_stale(path: &Path) -> Result<(), BindError> {
     match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path)
-            .map_err(|e| format!("cannot remove the stale socket {}: {e}", path.display())),
-        Ok(_) => Err(format!(
-            "{} exists and is not a socket; remove it or choose another path",
-            path.display()
-        )),
+        Ok(meta) if meta.file_type().is_socket() => {
+            std::fs::remove_file(path).map_err(|source| BindError::RemoveStale {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+        Ok(_) => Err(BindError::NotASocket {
+            path: path.to_path_buf(),
+        }),
         Err(_) => Ok(()),
     }
 }
@@ -116,7 +156,15 @@ pub fn bind_all(
         };
         let mut bound = Vec::new();
         for addr in &sock.listen {
-            match parse_listen(addr).and_then(|a| bind(&a, mode)) {
+            // A parse error names the entry itself.
+            let parsed = match parse_listen(addr) {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    errors.push(format!("service {name}: {e}"));
+                    continue;
+                }
+            };
+            match bind(&parsed, mode) {
                 Ok(fd) => bound.push(ListenSocket {
                     addr: addr.clone(),
                     fd,
@@ -232,6 +280,7 @@ mod tests {
         std::fs::write(&plain, "x").unwrap();
         assert!(bind(&ListenAddr::Unix(plain), 0o660)
             .unwrap_err()
+            .to_string()
             .contains("not a socket"));
     }
 

@@ -18,6 +18,47 @@ mod tests;
 
 pub use service::{CgroupSettings, ServiceCgroup};
 
+/// Why a service's cgroup could not be set up or removed. The caller falls
+/// back to rlimits (setup) or retries later (removal).
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("no usable {controller} cgroup controller")]
+    NoController { controller: &'static str },
+    #[error("cannot create cgroup {}: {source}", dir.display())]
+    Create { dir: PathBuf, source: io::Error },
+    #[error("cannot enable {controller} in {}: {source}", file.display())]
+    Enable {
+        controller: &'static str,
+        file: PathBuf,
+        source: io::Error,
+    },
+    #[error("cannot write {value:?} to {}: {source}", path.display())]
+    Write {
+        value: String,
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// Every directory that could not be removed (EBUSY while a process is
+    /// still in it).
+    #[error("cannot remove cgroup {}", removal_failures(.failures))]
+    Remove { failures: Vec<(PathBuf, io::Error)> },
+}
+
+fn removal_failures(failures: &[(PathBuf, io::Error)]) -> String {
+    failures
+        .iter()
+        .map(|(dir, e)| format!("{}: {e}", dir.display()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// For callers whose errors are still messages (`service::limits`).
+impl From<CgroupError> for String {
+    fn from(e: CgroupError) -> String {
+        e.to_string()
+    }
+}
+
 use crate::model::limits::{CgroupVersion, Controller, HostCaps};
 use parse::{parse_mountinfo, parse_proc_cgroup};
 use std::io;
@@ -194,11 +235,13 @@ impl CgroupHost {
         &self,
         service: &str,
         settings: &CgroupSettings,
-    ) -> Result<ServiceCgroup, String> {
+    ) -> Result<ServiceCgroup, CgroupError> {
         let mut dirs: Vec<(Controller, CgroupVersion, PathBuf)> = Vec::new();
         for c in settings.controllers() {
             let Some(h) = self.hierarchy(c) else {
-                return Err(format!("no usable {} cgroup controller", c.as_str()));
+                return Err(CgroupError::NoController {
+                    controller: c.as_str(),
+                });
             };
             let parent = h.own.join(&self.parent_name);
             self.ensure_parent(&parent, h.version, c)?;
@@ -206,7 +249,7 @@ impl CgroupHost {
             match std::fs::create_dir(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(format!("cannot create cgroup {}: {e}", dir.display())),
+                Err(source) => return Err(CgroupError::Create { dir, source }),
             }
             // One v2 directory serves every v2 controller; `distinct_dirs`
             // folds the repeats.
@@ -217,13 +260,23 @@ impl CgroupHost {
         Ok(cg)
     }
 
-    fn ensure_parent(&self, parent: &Path, v: CgroupVersion, c: Controller) -> Result<(), String> {
+    fn ensure_parent(
+        &self,
+        parent: &Path,
+        v: CgroupVersion,
+        c: Controller,
+    ) -> Result<(), CgroupError> {
         let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
         // Always tried (cheap): recreates a parent someone else removed.
         match std::fs::create_dir(parent) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(format!("cannot create cgroup {}: {e}", parent.display())),
+            Err(source) => {
+                return Err(CgroupError::Create {
+                    dir: parent.to_path_buf(),
+                    source,
+                })
+            }
         }
         if !created.iter().any(|p| p == parent) {
             created.push(parent.to_path_buf());
@@ -232,8 +285,12 @@ impl CgroupHost {
             // The parent holds no process, so it may hand the controller on.
             let ctl = parent.join("cgroup.subtree_control");
             if !words(&ctl).iter().any(|w| w == c.as_str()) {
-                std::fs::write(&ctl, format!("+{}", c.as_str())).map_err(|e| {
-                    format!("cannot enable {} in {}: {e}", c.as_str(), ctl.display())
+                std::fs::write(&ctl, format!("+{}", c.as_str())).map_err(|source| {
+                    CgroupError::Enable {
+                        controller: c.as_str(),
+                        file: ctl.clone(),
+                        source,
+                    }
                 })?;
             }
         }

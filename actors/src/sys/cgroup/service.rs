@@ -1,7 +1,7 @@
 //! One service's cgroup directories: writing its limits, reading its
 //! processes, memory and OOM-kill counter, and removing it.
 
-use super::words;
+use super::{words, CgroupError};
 use crate::model::limits::{cpu_max, cpu_quota_us, CgroupVersion, Controller};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -43,10 +43,13 @@ pub struct ServiceCgroup {
     dirs: Vec<(Controller, CgroupVersion, PathBuf)>,
 }
 
-fn write(dir: &Path, file: &str, value: &str) -> Result<(), String> {
+fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
     let path = dir.join(file);
-    std::fs::write(&path, value)
-        .map_err(|e| format!("cannot write {value:?} to {}: {e}", path.display()))
+    std::fs::write(&path, value).map_err(|source| CgroupError::Write {
+        value: value.to_string(),
+        path,
+        source,
+    })
 }
 
 impl ServiceCgroup {
@@ -54,7 +57,7 @@ impl ServiceCgroup {
         ServiceCgroup { dirs }
     }
 
-    pub(super) fn apply(&self, s: &CgroupSettings) -> Result<(), String> {
+    pub(super) fn apply(&self, s: &CgroupSettings) -> Result<(), CgroupError> {
         for (c, v, dir) in &self.dirs {
             match (c, v) {
                 (Controller::Memory, CgroupVersion::V2) => {
@@ -181,19 +184,19 @@ impl ServiceCgroup {
     }
 
     /// Removes the directories; fails (EBUSY) while a process is still in one.
-    pub fn remove(&self) -> Result<(), String> {
-        let mut errors = Vec::new();
+    pub fn remove(&self) -> Result<(), CgroupError> {
+        let mut failures = Vec::new();
         for d in self.distinct_dirs() {
             match std::fs::remove_dir(d) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => errors.push(format!("{}: {e}", d.display())),
+                Err(e) => failures.push((d.to_path_buf(), e)),
             }
         }
-        if errors.is_empty() {
+        if failures.is_empty() {
             Ok(())
         } else {
-            Err(format!("cannot remove cgroup {}", errors.join(", ")))
+            Err(CgroupError::Remove { failures })
         }
     }
 }

@@ -6,7 +6,7 @@
 use super::conn::ConnInfo;
 use super::error::HttpError;
 use actix_web::HttpRequest;
-use oneinit_actors::model::config::{AuthConfig, Role};
+use oneinit_actors::model::config::{AuthConfig, Role, TokenConfig};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -83,6 +83,31 @@ struct ClientEntry {
     services: Vec<String>,
 }
 
+/// Why the secrets of `api.auth.tokens` cannot be used; each message names
+/// the token and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("api.auth.tokens[{name}].sha256: not hex ({source}); give the 64-hex-digit sha256 of the token")]
+    NotHex {
+        name: String,
+        source: hex::FromHexError,
+    },
+    #[error("api.auth.tokens[{name}].sha256: expected 64 hex digits (32 bytes), got {len}")]
+    WrongLength { name: String, len: usize },
+    #[error("api.auth.tokens[{name}].token_file: {path}: {source}")]
+    TokenFile {
+        name: String,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("api.auth.tokens[{name}].token_env: environment variable {var} is not set")]
+    TokenEnvUnset { name: String, var: String },
+    #[error("api.auth.tokens[{name}]: {from} is empty; put the token there")]
+    EmptySecret { name: String, from: String },
+    #[error("api.auth.tokens[{name}]: set exactly one of sha256, token_file, token_env")]
+    NotOneSecret { name: String },
+}
+
 /// The resolved `api.auth` section: secrets already hashed.
 pub struct Authenticator {
     /// `None`: no `auth` section; access control is the socket mode / loopback.
@@ -94,7 +119,7 @@ pub struct Authenticator {
 
 impl Authenticator {
     /// Reads `token_file` / `token_env` now, so a missing secret stops the start.
-    pub fn new(auth: Option<&AuthConfig>) -> Result<Self, String> {
+    pub fn new(auth: Option<&AuthConfig>) -> Result<Self, AuthError> {
         let own_uid = nix::unistd::getuid().as_raw();
         let Some(auth) = auth else {
             return Ok(Authenticator {
@@ -106,41 +131,7 @@ impl Authenticator {
         };
         let mut tokens = Vec::new();
         for t in &auth.tokens {
-            let hash = match (&t.sha256, &t.token_file, &t.token_env) {
-                (Some(hex_hash), None, None) => {
-                    let bytes = hex::decode(hex_hash.trim()).map_err(|e| {
-                        format!("api.auth.tokens[{}].sha256: not hex ({e}); give the 64-hex-digit sha256 of the token", t.name)
-                    })?;
-                    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-                        format!(
-                            "api.auth.tokens[{}].sha256: expected 64 hex digits (32 bytes), got {}",
-                            t.name,
-                            bytes.len()
-                        )
-                    })?
-                }
-                (None, Some(path), None) => {
-                    let text = std::fs::read_to_string(path).map_err(|e| {
-                        format!("api.auth.tokens[{}].token_file: {path}: {e}", t.name)
-                    })?;
-                    non_empty_hash(text.trim(), &t.name, path)?
-                }
-                (None, None, Some(var)) => {
-                    let text = std::env::var(var).map_err(|_| {
-                        format!(
-                            "api.auth.tokens[{}].token_env: environment variable {var} is not set",
-                            t.name
-                        )
-                    })?;
-                    non_empty_hash(text.trim(), &t.name, var)?
-                }
-                _ => {
-                    return Err(format!(
-                        "api.auth.tokens[{}]: set exactly one of sha256, token_file, token_env",
-                        t.name
-                    ))
-                }
-            };
+            let hash = token_hash(t)?;
             tokens.push(TokenEntry {
                 name: t.name.clone(),
                 hash,
@@ -262,11 +253,46 @@ impl Authenticator {
     }
 }
 
-fn non_empty_hash(secret: &str, name: &str, source: &str) -> Result<[u8; 32], String> {
+/// The sha256 of a token, from the one of `sha256`, `token_file` and
+/// `token_env` it sets.
+fn token_hash(t: &TokenConfig) -> Result<[u8; 32], AuthError> {
+    let name = || t.name.clone();
+    match (&t.sha256, &t.token_file, &t.token_env) {
+        (Some(hex_hash), None, None) => {
+            let bytes = hex::decode(hex_hash.trim()).map_err(|source| AuthError::NotHex {
+                name: name(),
+                source,
+            })?;
+            <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| AuthError::WrongLength {
+                name: name(),
+                len: bytes.len(),
+            })
+        }
+        (None, Some(path), None) => {
+            let text = std::fs::read_to_string(path).map_err(|source| AuthError::TokenFile {
+                name: name(),
+                path: path.clone(),
+                source,
+            })?;
+            non_empty_hash(text.trim(), &t.name, path)
+        }
+        (None, None, Some(var)) => {
+            let text = std::env::var(var).map_err(|_| AuthError::TokenEnvUnset {
+                name: name(),
+                var: var.clone(),
+            })?;
+            non_empty_hash(text.trim(), &t.name, var)
+        }
+        _ => Err(AuthError::NotOneSecret { name: name() }),
+    }
+}
+
+fn non_empty_hash(secret: &str, name: &str, from: &str) -> Result<[u8; 32], AuthError> {
     if secret.is_empty() {
-        return Err(format!(
-            "api.auth.tokens[{name}]: {source} is empty; put the token there"
-        ));
+        return Err(AuthError::EmptySecret {
+            name: name.to_string(),
+            from: from.to_string(),
+        });
     }
     Ok(Sha256::digest(secret.as_bytes()).into())
 }
@@ -315,135 +341,4 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use oneinit_actors::model::config::{ClientCertConfig, TokenConfig};
-
-    fn token(name: &str, secret: &str, role: Role, services: &[&str]) -> TokenConfig {
-        TokenConfig {
-            name: name.into(),
-            sha256: Some(hex::encode(Sha256::digest(secret.as_bytes()))),
-            token_file: None,
-            token_env: None,
-            role,
-            services: services.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-
-    fn auth() -> Authenticator {
-        Authenticator::new(Some(&AuthConfig {
-            tokens: vec![
-                token("v", "view-secret", Role::Viewer, &[]),
-                token("ci", "ci-secret", Role::Operator, &["web*"]),
-            ],
-            clients: vec![ClientCertConfig {
-                cn: "admin.example.com".into(),
-                role: Role::Admin,
-                services: vec![],
-            }],
-            client_auth: None,
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("web*", "web"));
-        assert!(glob_match("web*", "web-1"));
-        assert!(!glob_match("web*", "db"));
-        assert!(glob_match("*-worker", "a-worker"));
-        assert!(glob_match("w?b", "web"));
-        assert!(!glob_match("w?b", "weeb"));
-        assert!(glob_match("*", ""));
-        assert!(glob_match("a*b*c", "aXXbYYc"));
-        assert!(!glob_match("a*b*c", "aXXbYY"));
-    }
-
-    #[test]
-    fn tokens_resolve_to_roles() {
-        let a = auth();
-        let tcp = ConnInfo::plain_tcp();
-        let p = a.decide(&tcp, Some("view-secret")).unwrap();
-        assert_eq!((p.name.as_str(), p.role), ("v", Role::Viewer));
-        let p = a.decide(&tcp, Some("ci-secret")).unwrap();
-        assert!(p.can_see("web-2") && !p.can_see("db"));
-        assert_eq!(a.decide(&tcp, Some("nope")).unwrap_err().status, 401);
-        assert_eq!(a.decide(&tcp, None).unwrap_err().status, 401);
-    }
-
-    #[test]
-    fn unix_peers() {
-        let a = auth();
-        let me = nix::unistd::getuid().as_raw();
-        let p = a.decide(&ConnInfo::Unix { uid: Some(me) }, None).unwrap();
-        assert_eq!(p.role, Role::Admin);
-        let other = ConnInfo::Unix {
-            uid: Some(me.wrapping_add(4242).max(1)),
-        };
-        if me != 0 {
-            assert_eq!(a.decide(&other, None).unwrap_err().status, 401);
-            assert_eq!(
-                a.decide(&other, Some("view-secret")).unwrap().role,
-                Role::Viewer
-            );
-        }
-    }
-
-    #[test]
-    fn client_certs() {
-        let a = auth();
-        let admin = ConnInfo::Tcp {
-            client_cn: Some("admin.example.com".into()),
-            local: None,
-            tls: true,
-        };
-        assert_eq!(a.decide(&admin, None).unwrap().role, Role::Admin);
-        let stranger = ConnInfo::Tcp {
-            client_cn: Some("who".into()),
-            local: None,
-            tls: true,
-        };
-        assert_eq!(a.decide(&stranger, None).unwrap_err().status, 403);
-        assert_eq!(
-            a.decide(&stranger, Some("view-secret")).unwrap().role,
-            Role::Viewer
-        );
-    }
-
-    #[test]
-    fn no_auth_section_is_admin() {
-        let a = Authenticator::new(None).unwrap();
-        let p = a.decide(&ConnInfo::plain_tcp(), None).unwrap();
-        assert_eq!(p.role, Role::Admin);
-    }
-
-    #[test]
-    fn roles_order() {
-        let p = Principal {
-            name: "x".into(),
-            role: Role::Operator,
-            services: vec![],
-        };
-        assert!(p.require(Role::Viewer).is_ok());
-        assert!(p.require(Role::Operator).is_ok());
-        assert_eq!(p.require(Role::Admin).unwrap_err().status, 403);
-    }
-
-    #[test]
-    fn bad_secret_sources_are_errors() {
-        let mut t = token("x", "s", Role::Viewer, &[]);
-        t.token_env = Some("ONEINIT_TEST_SURELY_UNSET_VAR".into());
-        let cfg = AuthConfig {
-            tokens: vec![t.clone()],
-            ..Default::default()
-        };
-        assert!(Authenticator::new(Some(&cfg)).is_err());
-        t.sha256 = None;
-        let cfg = AuthConfig {
-            tokens: vec![t],
-            ..Default::default()
-        };
-        let err = Authenticator::new(Some(&cfg)).err().unwrap();
-        assert!(err.contains("ONEINIT_TEST_SURELY_UNSET_VAR"), "{err}");
-    }
-}
+mod tests;

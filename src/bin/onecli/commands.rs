@@ -1,103 +1,14 @@
-//! `onecli`: the REST client of oneinit (SPEC 1). clap commands, table or
-//! JSON output, and the exit codes scripts rely on: 0 ok, 1 failure
-//! reported, 2 usage, 3 no such service, 4 unauthorized/forbidden,
-//! 5 server unreachable.
+//! The commands of onecli: each sends its request, checks the answer, and
+//! prints a table for people or JSON for scripts. A failure is a `Failure`:
+//! the exit code SPEC 1 gives it and one line for stderr.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use crate::{Control, Output, StreamArg};
 use futures_util::StreamExt;
 use oneinit::client::{render, Client, ClientError, Response, SseParser};
 use oneinit_actors::model::view::{GraphView, LogLine, ReadinessView, ServiceView};
 use serde_json::{json, Value};
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
-
-/// Control a running oneinit: status, start/stop, logs, reload, health.
-#[derive(Parser, Debug)]
-#[command(name = "onecli", version = oneinit::build_info::LONG_VERSION)]
-struct Cli {
-    /// Where oneinit listens: unix:///path, http://host:port or https://host:port
-    /// [default: $ONECLI_SERVER, else oneinit.sock in oneinit's runtime directory]
-    #[arg(long, global = true, value_name = "URL")]
-    server: Option<String>,
-    /// Bearer token for the API [default: $ONECLI_TOKEN].
-    #[arg(long, global = true, env = "ONECLI_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Output format: an aligned table for people, or JSON for scripts.
-    #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
-    output: Output,
-    /// Trust this PEM CA certificate for https servers (besides the system roots).
-    #[arg(long, global = true, value_name = "FILE")]
-    cacert: Option<PathBuf>,
-    #[command(subcommand)]
-    cmd: Cmd,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
-enum Output {
-    Table,
-    Json,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
-enum StreamArg {
-    Stdout,
-    Stderr,
-}
-
-#[derive(Subcommand, Debug)]
-enum Cmd {
-    /// Show services: name, type, state, health, pid, uptime, restarts (all when none named).
-    Status { services: Vec<String> },
-    /// List all services; --tree draws the dependency tree.
-    List {
-        /// Draw the dependency tree instead of the table.
-        #[arg(long)]
-        tree: bool,
-    },
-    /// Start services.
-    Start(Control),
-    /// Stop services.
-    Stop(Control),
-    /// Restart services.
-    Restart(Control),
-    /// Send a signal (HUP, USR1, RTMIN+2, 15, ...) to every running instance of a service.
-    Signal { service: String, signal: String },
-    /// Start one run of an on-demand / per-demand service and print its instance id.
-    Trigger { service: String },
-    /// Print a service's captured output.
-    Logs {
-        service: String,
-        /// Only the last N lines.
-        #[arg(long, value_name = "N")]
-        tail: Option<usize>,
-        /// Keep printing new lines until Ctrl-C.
-        #[arg(long, short = 'f')]
-        follow: bool,
-        /// Only this stream.
-        #[arg(long, value_enum)]
-        stream: Option<StreamArg>,
-    },
-    /// Re-read the configuration and print what was added, removed, changed.
-    Reload,
-    /// Show readiness (the /readyz view); exit 0 when every autostart service is ready.
-    Health,
-    /// Print the raw Prometheus metrics.
-    Metrics,
-}
-
-#[derive(clap::Args, Debug)]
-struct Control {
-    #[arg(required = true, value_name = "SERVICE")]
-    services: Vec<String>,
-    /// Wait until ready (start, restart) or stopped (stop); exit 1 if it fails.
-    #[arg(long)]
-    wait: bool,
-    /// With --wait: give up after this long (e.g. 30s, 2m).
-    #[arg(long, default_value = "30s", value_name = "DURATION")]
-    timeout: String,
-}
 
 /// Like println!/print!, but a closed stdout (`onecli ... | head`) is not a panic.
 macro_rules! outln {
@@ -112,9 +23,9 @@ macro_rules! out {
 }
 
 /// A failed command: the exit code and the one stderr line.
-struct Failure {
-    code: u8,
-    message: String,
+pub(crate) struct Failure {
+    pub code: u8,
+    pub message: String,
 }
 
 fn fail(code: u8, message: impl Into<String>) -> Failure {
@@ -126,10 +37,8 @@ fn fail(code: u8, message: impl Into<String>) -> Failure {
 
 impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Self {
-        match e {
-            ClientError::Usage(m) => fail(2, m),
-            ClientError::Unreachable(m) => fail(5, m),
-        }
+        let code = if e.is_usage() { 2 } else { 5 };
+        fail(code, e.to_string())
     }
 }
 
@@ -170,7 +79,7 @@ fn parse<T: serde::de::DeserializeOwned>(v: Value, what: &str) -> Result<T, Fail
     })
 }
 
-async fn status(c: &Client, out: Output, names: &[String]) -> Result<(), Failure> {
+pub(crate) async fn status(c: &Client, out: Output, names: &[String]) -> Result<(), Failure> {
     let mut services: Vec<ServiceView> = Vec::new();
     if names.is_empty() {
         let v = check(
@@ -192,7 +101,7 @@ async fn status(c: &Client, out: Output, names: &[String]) -> Result<(), Failure
     Ok(())
 }
 
-async fn list(c: &Client, out: Output, tree: bool) -> Result<(), Failure> {
+pub(crate) async fn list(c: &Client, out: Output, tree: bool) -> Result<(), Failure> {
     if tree {
         let v = check(
             &c.call("GET", "/v1/graph", None, CALL_TIMEOUT).await?,
@@ -235,9 +144,13 @@ async fn list(c: &Client, out: Output, tree: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn control(c: &Client, out: Output, action: &str, args: &Control) -> Result<(), Failure> {
-    let wait = oneinit_actors::model::units::parse_duration(&args.timeout)
-        .map_err(|e| fail(2, format!("--timeout {}: {e}", args.timeout)))?;
+pub(crate) async fn control(
+    c: &Client,
+    out: Output,
+    action: &str,
+    args: &Control,
+) -> Result<(), Failure> {
+    let wait = args.timeout;
     let query = if args.wait {
         format!("?wait=true&timeout={}ms", wait.as_millis())
     } else {
@@ -271,7 +184,7 @@ async fn control(c: &Client, out: Output, action: &str, args: &Control) -> Resul
     }
 }
 
-async fn logs(
+pub(crate) async fn logs(
     c: &Client,
     out: Output,
     service: &str,
@@ -339,7 +252,7 @@ async fn logs(
     Ok(())
 }
 
-async fn reload(c: &Client, out: Output) -> Result<(), Failure> {
+pub(crate) async fn reload(c: &Client, out: Output) -> Result<(), Failure> {
     let v = check(
         &c.call("POST", "/v1/reload", None, CALL_TIMEOUT).await?,
         "reload",
@@ -363,7 +276,7 @@ async fn reload(c: &Client, out: Output) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn health(c: &Client, out: Output) -> Result<(), Failure> {
+pub(crate) async fn health(c: &Client, out: Output) -> Result<(), Failure> {
     let resp = c.call("GET", "/readyz", None, CALL_TIMEOUT).await?;
     if resp.status != 200 && resp.status != 503 {
         check(&resp, "health")?;
@@ -382,7 +295,7 @@ async fn health(c: &Client, out: Output) -> Result<(), Failure> {
     }
 }
 
-async fn metrics(c: &Client) -> Result<(), Failure> {
+pub(crate) async fn metrics(c: &Client) -> Result<(), Failure> {
     let resp = c.call("GET", "/metrics", None, CALL_TIMEOUT).await?;
     check_text(&resp)?;
     out!("{}", String::from_utf8_lossy(&resp.body));
@@ -397,90 +310,38 @@ fn check_text(resp: &Response) -> Result<(), Failure> {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), Failure> {
-    let server = cli
-        .server
-        .clone()
-        .or_else(|| {
-            std::env::var("ONECLI_SERVER")
-                .ok()
-                .filter(|s| !s.is_empty())
-        })
-        .unwrap_or_else(|| {
-            format!(
-                "unix://{}",
-                oneinit_actors::sys::runtime_dir::default_socket().display()
-            )
-        });
-    let c = Client::new(&server, cli.token.clone(), cli.cacert.as_deref())?;
-    let out = cli.output;
-    match &cli.cmd {
-        Cmd::Status { services } => status(&c, out, services).await,
-        Cmd::List { tree } => list(&c, out, *tree).await,
-        Cmd::Start(a) => control(&c, out, "start", a).await,
-        Cmd::Stop(a) => control(&c, out, "stop", a).await,
-        Cmd::Restart(a) => control(&c, out, "restart", a).await,
-        Cmd::Signal { service, signal } => {
-            let path = format!("/v1/services/{}/signal", encode(service));
-            let body = json!({ "signal": signal });
-            let what = format!("signal {service}");
-            let v = check(
-                &c.call("POST", &path, Some(&body), CALL_TIMEOUT).await?,
-                &what,
-            )?;
-            match out {
-                Output::Json => print_json(&v),
-                Output::Table => outln!(
-                    "sent {} to {service}",
-                    v["signal"].as_str().unwrap_or(signal)
-                ),
-            }
-            Ok(())
-        }
-        Cmd::Trigger { service } => {
-            let path = format!("/v1/services/{}/trigger", encode(service));
-            let v = check(
-                &c.call("POST", &path, None, CALL_TIMEOUT).await?,
-                &format!("trigger {service}"),
-            )?;
-            match out {
-                Output::Json => print_json(&v),
-                Output::Table => outln!("{}", v["instance"]),
-            }
-            Ok(())
-        }
-        Cmd::Logs {
-            service,
-            tail,
-            follow,
-            stream,
-        } => logs(&c, out, service, *tail, *follow, *stream).await,
-        Cmd::Reload => reload(&c, out).await,
-        Cmd::Health => health(&c, out).await,
-        Cmd::Metrics => metrics(&c).await,
+pub(crate) async fn signal(
+    c: &Client,
+    out: Output,
+    service: &str,
+    signal: &str,
+) -> Result<(), Failure> {
+    let path = format!("/v1/services/{}/signal", encode(service));
+    let body = json!({ "signal": signal });
+    let what = format!("signal {service}");
+    let v = check(
+        &c.call("POST", &path, Some(&body), CALL_TIMEOUT).await?,
+        &what,
+    )?;
+    match out {
+        Output::Json => print_json(&v),
+        Output::Table => outln!(
+            "sent {} to {service}",
+            v["signal"].as_str().unwrap_or(signal)
+        ),
     }
+    Ok(())
 }
 
-fn main() -> ExitCode {
-    // clap exits 2 on usage errors and 0 for --help/--version.
-    let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("onecli: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match rt.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(f) => {
-            if !f.message.is_empty() {
-                eprintln!("onecli: {}", f.message);
-            }
-            ExitCode::from(f.code)
-        }
+pub(crate) async fn trigger(c: &Client, out: Output, service: &str) -> Result<(), Failure> {
+    let path = format!("/v1/services/{}/trigger", encode(service));
+    let v = check(
+        &c.call("POST", &path, None, CALL_TIMEOUT).await?,
+        &format!("trigger {service}"),
+    )?;
+    match out {
+        Output::Json => print_json(&v),
+        Output::Table => outln!("{}", v["instance"]),
     }
+    Ok(())
 }
