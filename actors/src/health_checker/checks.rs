@@ -8,7 +8,7 @@
 use super::http::{self, HttpCheckError, HttpPlan};
 use crate::model::config::{CheckConfig, Command, ServiceConfig};
 use crate::model::units::format_duration;
-use crate::processes::helper::HelperRunner;
+use crate::processes::helper::{HelperError, HelperRunner};
 use crate::service::plan;
 use crate::sys::reap::ExitStatus;
 use std::sync::Arc;
@@ -31,8 +31,11 @@ pub enum CheckError {
     #[error("exec check cannot run: {0}")]
     ExecSetup(String),
     /// Spawning or waiting failed (including the timeout).
-    #[error("exec check {command}: {reason}")]
-    ExecRun { command: String, reason: String },
+    #[error("exec check {command}: {source}")]
+    ExecRun {
+        command: String,
+        source: HelperError,
+    },
     #[error("exec check {command} exited with {code}{}", with_output(output))]
     ExecExit {
         command: String,
@@ -131,9 +134,9 @@ async fn exec_check(
         .runner
         .run(spec, None, timeout)
         .await
-        .map_err(|e| CheckError::ExecRun {
+        .map_err(|source| CheckError::ExecRun {
             command: spec_name(command),
-            reason: e.to_string(),
+            source,
         })?;
     match outcome.status {
         ExitStatus::Exited(0) => Ok(()),
