@@ -26,3 +26,17 @@ pub struct NotifyDatagram {
     /// The sender's pid (SCM_CREDENTIALS), when the kernel passed it.
     pub pid: Option<i32>,
 }
+
+/// One run of health check `index` of `service` finished (sent by the
+/// check's loop task to the HealthChecker itself).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CheckRan {
+    pub service: String,
+    pub index: usize,
+    /// The service's loop generation when the loop started; results of
+    /// stopped loops are dropped.
+    pub generation: u64,
+    pub started: std::time::Instant,
+    pub result: Result<(), super::checks::CheckError>,
+}

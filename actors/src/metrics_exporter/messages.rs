@@ -45,6 +45,13 @@ pub struct HealthCheckObserved {
     pub duration: Duration,
 }
 
+/// Facts: health check runs, in one message per burst of runs (the
+/// HealthChecker batches them, so the exporter's thread wakes once per
+/// burst instead of once per run).
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct HealthChecksObserved(pub Vec<HealthCheckObserved>);
+
 /// Fact: a notifier finished delivering one event (after its retries).
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]

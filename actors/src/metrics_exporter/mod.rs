@@ -27,7 +27,8 @@ use actix::prelude::*;
 use definitions::Scrape;
 use figures::{Outcome, Results, ServiceFigures};
 use messages::{
-    GatherMetrics, HealthCheckObserved, NotificationDelivered, ServiceRegistered, ServiceRemoved,
+    GatherMetrics, HealthCheckObserved, HealthChecksObserved, NotificationDelivered,
+    ServiceRegistered, ServiceRemoved,
 };
 use procfs::CpuAccount;
 use std::collections::{BTreeMap, HashMap};
@@ -232,9 +233,8 @@ impl Handler<ServiceRemoved> for MetricsExporter {
     }
 }
 
-impl Handler<HealthCheckObserved> for MetricsExporter {
-    type Result = ();
-    fn handle(&mut self, msg: HealthCheckObserved, _: &mut Context<Self>) {
+impl MetricsExporter {
+    fn observe_check(&mut self, msg: HealthCheckObserved) {
         // Only registered checks count: a result arriving after a reload
         // removed its service (or the check) must not bring series back.
         let Some(check) = self
@@ -246,6 +246,22 @@ impl Handler<HealthCheckObserved> for MetricsExporter {
         };
         check.results.record(msg.success);
         check.duration.observe(msg.duration.as_secs_f64());
+    }
+}
+
+impl Handler<HealthCheckObserved> for MetricsExporter {
+    type Result = ();
+    fn handle(&mut self, msg: HealthCheckObserved, _: &mut Context<Self>) {
+        self.observe_check(msg);
+    }
+}
+
+impl Handler<HealthChecksObserved> for MetricsExporter {
+    type Result = ();
+    fn handle(&mut self, msg: HealthChecksObserved, _: &mut Context<Self>) {
+        for one in msg.0 {
+            self.observe_check(one);
+        }
     }
 }
 

@@ -82,11 +82,10 @@ impl Handler<HealthChanged> for ServiceManager {
                         signal: None,
                     }),
                     OnUnhealthy::Stop => {
+                        // As an operator's stop: its `requires` dependents
+                        // first, then the service (SPEC 9).
                         e.wanted = false;
-                        e.addr.do_send(Stop {
-                            target: StopTarget::Stopped,
-                            signal: None,
-                        });
+                        self.stop_with_dependents(&msg.service);
                     }
                     OnUnhealthy::Notify | OnUnhealthy::Ignore => {}
                 }
