@@ -245,8 +245,10 @@ mod tests {
     use crate::sys::cgroup::CgroupHost;
 
     fn parts(status: ServiceStatus, health: Health) -> ViewParts {
-        let mut cfg = ServiceConfig::default();
-        cfg.description = Some("a test service".into());
+        let mut cfg = ServiceConfig {
+            description: Some("a test service".into()),
+            ..Default::default()
+        };
         cfg.limits.nofile = Some(256);
         let limits = ServiceLimits::new("svc", &cfg, Arc::new(CgroupHost::none()));
         ViewParts {
