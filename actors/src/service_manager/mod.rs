@@ -7,11 +7,12 @@
 //!
 //! Files: `mod.rs` set-up and facts from peers, `queries.rs` API messages,
 //! `lifecycle.rs` signals, reaping and shutdown, `reload.rs` hot reload,
-//! `log_level.rs` the live log level, `settings.rs` api/metrics on reload, `stopping.rs` stops with dependents
+//! `deps.rs` the dependency rules applied, `log_level.rs` the live log level, `settings.rs` api/metrics on reload, `stopping.rs` stops with dependents
 //! first, `view.rs` the API's view of a service and the board the API
 //! reads views from (published here whenever a service's parts change).
 
 pub mod activation;
+mod deps;
 pub mod health;
 pub mod lifecycle;
 pub mod log_level;
@@ -26,7 +27,6 @@ mod trim;
 pub mod view;
 mod view_json;
 
-use crate::dependency_resolver::{decide, DepState, DependencyDecision};
 use crate::feed::Feed;
 use crate::logging::rotate::{report_to, RotatingFile, RotationPolicy, SharedRotatingFile};
 use crate::logging::service_logs::ServiceLogs;
@@ -39,7 +39,7 @@ use crate::model::view::{Health, ServiceState, StateChanged};
 use crate::os::Os;
 use crate::processes::ProcessTable;
 use crate::service::limits::ServiceLimits;
-use crate::service::messages::{ServiceFact, Start, Wait};
+use crate::service::messages::ServiceFact;
 use crate::service::{ServiceActor, ServiceSetup};
 use actix::prelude::*;
 use messages::ServiceUpdated;
@@ -255,68 +255,6 @@ impl ServiceManager {
             },
         );
         self.publish_view(name);
-    }
-
-    /// Marks a service wanted and lets the dependency rules start it when
-    /// its dependencies allow.
-    pub(crate) fn want(&mut self, name: &str) {
-        let previous = self.dep_state(name);
-        if let Some(e) = self.services.get_mut(name) {
-            e.wanted = true;
-            e.addr.do_send(Wait);
-            self.resolve(name, previous);
-        }
-    }
-
-    /// The facts of one service the dependency rules read.
-    pub(crate) fn dep_state(&self, name: &str) -> Option<DepState> {
-        self.services.get(name).map(|e| DepState {
-            state: e.status.state,
-            released: e.status.released,
-            wanted: e.wanted,
-        })
-    }
-
-    /// A dependency fact of `name` changed from `previous`: applies what
-    /// the dependency rules (`dependency_resolver::decide`) now demand.
-    pub(crate) fn resolve(&mut self, name: &str, previous: Option<DepState>) {
-        let now = self.dep_state(name);
-        if now.is_none() || now == previous {
-            return;
-        }
-        let decision = decide(
-            &self.graph,
-            |n| self.dep_state(n).unwrap_or_default(),
-            name,
-            previous,
-        );
-        if decision != DependencyDecision::default() {
-            self.apply_decision(decision);
-        }
-    }
-
-    fn apply_decision(&mut self, decision: DependencyDecision) {
-        if self.shutdown.is_some() {
-            return;
-        }
-        for name in &decision.pull {
-            let log = self.log.new(o!("service" => name.clone()));
-            info!(log, "started as a dependency");
-            self.want(name);
-        }
-        for name in &decision.start {
-            if self.held_by_stop(name) {
-                continue;
-            }
-            if let Some(e) = self.services.get(name) {
-                if e.wanted && e.status.state == ServiceState::Waiting {
-                    e.addr.do_send(Start);
-                }
-            }
-        }
-        if !decision.stop_dependents.is_empty() {
-            self.stop_dependents(&decision.stop_dependents);
-        }
     }
 
     pub(crate) fn install_graph(&mut self) {

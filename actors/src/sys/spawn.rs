@@ -14,6 +14,7 @@
 
 mod child;
 mod raw;
+mod stage;
 #[cfg(test)]
 mod tests;
 

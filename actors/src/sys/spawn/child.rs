@@ -15,68 +15,9 @@
 //! umask and workdir, rlimits, cgroups, identity, no_new_privs, exec.
 
 use super::raw::{self, Rlimit64, SysResult};
+pub(super) use super::stage::Stage;
 use std::io;
 use std::os::fd::RawFd;
-
-/// The steps of the child, in order; the number is what the status pipe
-/// carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Stage {
-    Signals = 0,
-    Session = 1,
-    Stdio = 2,
-    Sockets = 3,
-    Workdir = 5,
-    Rlimit = 6,
-    Cgroup = 7,
-    Groups = 8,
-    Gid = 9,
-    Uid = 10,
-    Exec = 11,
-    NoNewPrivs = 12,
-}
-
-impl Stage {
-    const ALL: [Stage; 12] = [
-        Stage::Signals,
-        Stage::Session,
-        Stage::Stdio,
-        Stage::Sockets,
-        Stage::Workdir,
-        Stage::Rlimit,
-        Stage::Cgroup,
-        Stage::Groups,
-        Stage::Gid,
-        Stage::Uid,
-        Stage::Exec,
-        Stage::NoNewPrivs,
-    ];
-
-    pub(super) fn from_raw(n: i32) -> Stage {
-        Self::ALL
-            .into_iter()
-            .find(|s| *s as i32 == n)
-            .unwrap_or(Stage::Exec)
-    }
-
-    /// What the child was doing, for the spawn error ("... failed: errno").
-    pub(super) fn describe(self) -> &'static str {
-        match self {
-            Stage::Signals => "resetting signals",
-            Stage::Session => "setsid",
-            Stage::Stdio => "redirecting stdio",
-            Stage::Sockets => "passing sockets",
-            Stage::Workdir => "changing to workdir",
-            Stage::Rlimit => "setting a resource limit",
-            Stage::Cgroup => "entering the cgroup",
-            Stage::Groups => "setting groups",
-            Stage::Gid => "setting the group id",
-            Stage::Uid => "setting the user id",
-            Stage::Exec => "exec",
-            Stage::NoNewPrivs => "setting no_new_privs",
-        }
-    }
-}
 
 /// At most this many sockets are passed with LISTEN_FDS (checked by the
 /// parent, so the child can keep them in a fixed array on its stack).
