@@ -229,6 +229,31 @@ fn no_descriptors_for_the_runtime_exits_1() {
 }
 
 #[test]
+fn too_few_descriptors_for_the_signal_driver_exit_1_not_a_panic() {
+    // With 6 to 8 descriptors the runtime itself could be built, but tokio's
+    // signal driver then panicked (exit 101) for want of a socket pair.
+    for limit in [6, 7, 8] {
+        let d = TestDir::new();
+        let runtime = d.path().display().to_string();
+        let out = run_bounded(
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!("ulimit -n {limit} && exec \"$0\" -- true"))
+                .arg(util::BIN)
+                .env("ONEINIT_RUNTIME_DIR", &runtime)
+                .env_remove("ONEINIT_CONFIG"),
+            secs(20),
+        );
+        assert_eq!(out.code, Some(1), "ulimit -n {limit}: {out:?}");
+        assert!(
+            out.stderr
+                .starts_with("oneinit: cannot start the async runtime: "),
+            "ulimit -n {limit}: {out:?}"
+        );
+    }
+}
+
+#[test]
 #[ignore = "needs root (runs oneinit as nobody)"]
 fn a_user_switch_without_root_exits_2_naming_the_service() {
     use std::os::unix::process::CommandExt;

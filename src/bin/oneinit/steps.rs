@@ -68,12 +68,30 @@ pub fn find_sources(cli: &Cli) -> Result<Sources, StartupError> {
 /// last job instead of 10 s: an idle supervisor keeps no thread it does not
 /// need.
 pub fn runtime() -> Result<tokio::runtime::Runtime, StartupError> {
+    // tokio panics instead of failing when its signal driver finds no free
+    // descriptor; make sure a few are free first, so that too few is exit 1.
+    spare_descriptors(RUNTIME_DESCRIPTORS).map_err(StartupError::Runtime)?;
     tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .thread_keep_alive(std::time::Duration::from_secs(1))
         .build()
         .map_err(StartupError::Runtime)
+}
+
+/// Descriptors the runtime opens for itself: epoll, its waker, the signal
+/// driver's socket pair, with room to spare.
+const RUNTIME_DESCRIPTORS: usize = 8;
+
+/// Fails with EMFILE unless `n` descriptors can be opened now (they are
+/// closed again at once). Socket pairs need no filesystem (a `scratch` image
+/// may have no /dev/null).
+fn spare_descriptors(n: usize) -> std::io::Result<()> {
+    let mut held = Vec::with_capacity(n / 2);
+    for _ in 0..n.div_ceil(2) {
+        held.push(std::os::unix::net::UnixStream::pair()?);
+    }
+    Ok(())
 }
 
 /// Loads and validates the configuration; warnings go to stderr.
