@@ -32,19 +32,8 @@ services:
     let log = root_logger(&sink, LogFormat::Json, LogLevel::Info);
     let system = System::new();
     let (before, after) = system.block_on(async move {
-        let mgr = ServiceManager::new(ManagerSetup {
-            config,
-            log,
-            sink,
-            format: LogFormat::Json,
-            facts: Vec::new(),
-            tini: false,
-            sockets: Default::default(),
-            registrations: Vec::new(),
-            removals: Vec::new(),
-            os: oneinit_actors::os::Os::real(),
-        })
-        .start();
+        let mgr =
+            ServiceManager::new(ManagerSetup::real(config, log, sink, LogFormat::Json)).start();
         let before = wait_view(&mgr, "svc", Duration::from_secs(10), |v| {
             v.state == ServiceState::Ready
         })

@@ -60,16 +60,8 @@ services:
         async move {
             let recorder = Recorder(facts).start();
             let mgr = ServiceManager::new(ManagerSetup {
-                config,
-                log,
-                sink,
-                format: LogFormat::Json,
                 facts: vec![recorder.recipient()],
-                tini: false,
-                sockets: Default::default(),
-                registrations: Vec::new(),
-                removals: Vec::new(),
-                os: oneinit_actors::os::Os::real(),
+                ..ManagerSetup::real(config, log, sink, LogFormat::Json)
             })
             .start();
             // Usage of a running service: 40 MiB touched, CPU burnt.

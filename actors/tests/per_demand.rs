@@ -63,19 +63,8 @@ async fn per_demand_triggers_ids_queue_and_limits() {
     );
     let sink = LogSink::start(Box::new(std::io::sink()));
     let log = root_logger(&sink, LogFormat::Json, LogLevel::Info);
-    let manager = ServiceManager::new(ManagerSetup {
-        config,
-        log,
-        sink,
-        format: LogFormat::Json,
-        facts: Vec::new(),
-        tini: false,
-        sockets: Default::default(),
-        registrations: Vec::new(),
-        removals: Vec::new(),
-        os: oneinit_actors::os::Os::real(),
-    })
-    .start();
+    let manager =
+        ServiceManager::new(ManagerSetup::real(config, log, sink, LogFormat::Json)).start();
     let trigger = |name: &str| {
         manager.send(TriggerService {
             name: name.to_string(),

@@ -49,5 +49,4 @@ mod stop_order;
 mod supervisor;
 mod tini;
 mod ui;
-mod unhealthy_stop;
 mod version;
