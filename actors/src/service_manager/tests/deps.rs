@@ -9,7 +9,6 @@ use crate::sys::reap::ExitStatus;
 
 #[actix::test]
 async fn a_failed_requirement_stops_its_dependents_and_its_return_starts_them() {
-    tokio::time::pause();
     let mut h = start(
         r#"
 services:

@@ -53,8 +53,9 @@ pub(super) async fn start_on(kernel: Arc<FakeKernel>, yaml: &str) -> Harness {
     }
 }
 
-/// `start_on` a fresh kernel.
+/// A manager of `yaml` on a fresh fake kernel, on paused time.
 pub(super) async fn start(yaml: &str) -> Harness {
+    tokio::time::pause();
     start_on(FakeKernel::new(), yaml).await
 }
 

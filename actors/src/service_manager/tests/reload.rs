@@ -27,7 +27,6 @@ services:
 
 #[actix::test]
 async fn reload_retires_changed_and_removed_services_and_ignores_their_old_actors() {
-    tokio::time::pause();
     let mut h = start(BEFORE).await;
     for name in ["changed", "gone", "kept"] {
         h.wait_view(name, "ready", |v| v.state == ServiceState::Ready)

@@ -40,7 +40,6 @@ async fn fail_once(h: &mut Harness, ran: Duration) -> Option<Duration> {
 
 #[actix::test]
 async fn backoff_grows_to_max_delay_and_max_retries_fails_the_service() {
-    tokio::time::pause();
     let mut h = start(FLAKY).await;
     let mut delays = Vec::new();
     for _ in 0..4 {
@@ -69,7 +68,6 @@ async fn backoff_grows_to_max_delay_and_max_retries_fails_the_service() {
 
 #[actix::test]
 async fn a_run_of_reset_after_starts_the_backoff_again() {
-    tokio::time::pause();
     let mut h = start(FLAKY).await;
     let s = Duration::from_secs;
     let mut next = async |ran| fail_once(&mut h, ran).await.expect("restarted");
@@ -87,7 +85,6 @@ async fn a_run_of_reset_after_starts_the_backoff_again() {
 
 #[actix::test]
 async fn a_program_that_cannot_start_counts_127_and_is_restarted() {
-    tokio::time::pause();
     let mut h = start(
         r#"
 services:
