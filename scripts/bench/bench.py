@@ -204,42 +204,33 @@ def summarize(runs, names, ns):
 
 
 README_MARKER = "<!-- latest table: copied from results/latest.md -->"
-
-
-def update_readme(md):
-    """Replace everything after the marker in README.md with the new report."""
-    path = os.path.join(HERE, "README.md")
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError:
-        return
-    if README_MARKER not in text:
-        return
-    # One heading level deeper, so the report nests under "Latest results".
-    body = "\n".join("#" + line if line.startswith("#") else line for line in md.splitlines())
-    with open(path, "w") as f:
-        f.write(text.split(README_MARKER)[0] + README_MARKER + "\n\n" + body + "\n")
-
-
 TOP_README_BEGIN = "<!-- bench:begin (written by scripts/bench/run.sh) -->"
 TOP_README_END = "<!-- bench:end -->"
 
 
-def update_top_readme(block):
-    """Replace the benchmark block of the project's README.md."""
-    path = os.path.join(ROOT, "README.md")
+def replace_between(path, begin, end, body):
+    """Replace what stands between the markers `begin` and `end` (None: the
+    end of the file) in `path` with `body`; a file without them is left alone."""
     try:
         with open(path) as f:
             text = f.read()
     except OSError:
         return
-    if TOP_README_BEGIN not in text or TOP_README_END not in text:
+    if begin not in text or (end is not None and end not in text):
         return
-    head, rest = text.split(TOP_README_BEGIN, 1)
-    tail = rest.split(TOP_README_END, 1)[1]
+    head, rest = text.split(begin, 1)
+    tail = "" if end is None else end + rest.split(end, 1)[1]
     with open(path, "w") as f:
-        f.write(head + TOP_README_BEGIN + "\n" + block + TOP_README_END + tail)
+        f.write(head + begin + body + tail)
+
+
+def update_readmes(md, block):
+    """scripts/bench/README.md gets the whole report after its marker (one
+    heading level deeper, under "Latest results"); the project's README.md
+    gets `block` between its benchmark markers."""
+    body = "\n".join("#" + line if line.startswith("#") else line for line in md.splitlines())
+    replace_between(os.path.join(HERE, "README.md"), README_MARKER, None, "\n\n" + body + "\n")
+    replace_between(os.path.join(ROOT, "README.md"), TOP_README_BEGIN, TOP_README_END, "\n" + block)
 
 
 def main():
@@ -332,8 +323,7 @@ def main():
         json.dump(doc, f, indent=1)
     md = report.markdown(meta, summary, names, extra)
     if args.stem == "latest" and os.path.abspath(args.out) == os.path.join(HERE, "results"):
-        update_readme(md)
-        update_top_readme(report.readme_block(meta, summary, names, extra))
+        update_readmes(md, report.readme_block(meta, summary, names, extra))
     lines, flagged = compare.table(doc, baseline, source)
     verdict = f"{flagged} figure(s) more than {compare.WORSE_BY * 100:.0f}% worse than {source or 'no baseline'}"
     lines.append(f"\n{verdict}")
