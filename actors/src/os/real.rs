@@ -62,17 +62,9 @@ impl Clock for SystemClock {
 mod tests {
     use super::*;
     use crate::os::Spawner;
+    use crate::sys::spawn::tests::sh;
     use nix::sys::wait::{waitpid, WaitStatus};
     use std::io::Read;
-
-    fn sh(script: &str) -> SpawnSpec {
-        SpawnSpec {
-            argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
-            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
-            capture: true,
-            ..SpawnSpec::default()
-        }
-    }
 
     /// Reads the child's stdout to EOF, then waits for that pid.
     fn finish(child: Spawned) -> (i32, String, WaitStatus) {

@@ -16,7 +16,7 @@ mod child;
 mod raw;
 mod stage;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use child::{ChildPlan, Stage, LISTEN_PID_DIGITS, MAX_LISTEN_FDS};
 use raw::Rlimit64;

@@ -5,7 +5,8 @@ use super::*;
 use nix::sys::wait::{waitpid, WaitStatus};
 use std::io::Read;
 
-fn sh(script: &str) -> SpawnSpec {
+/// `sh -c script` with its stdout captured (also used by `os::real`'s tests).
+pub(crate) fn sh(script: &str) -> SpawnSpec {
     SpawnSpec {
         argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
         env: vec![("PATH".into(), "/usr/bin:/bin".into())],
