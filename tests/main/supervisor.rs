@@ -566,3 +566,53 @@ services:
     let (a, b) = (f64s(&d.path("a"))[0], f64s(&d.path("b"))[0]);
     assert!(a - b >= 0.35, "a starts after b is ready: a={a} b={b}");
 }
+
+/// Spawns run on launcher threads while the reaper runs on the manager's:
+/// a burst of processes that exit at once must still have every exit
+/// routed to its service (none stays `running` with a dead pid), each with
+/// its own pid and exit code, and the crash-looping ones keep restarting.
+#[test]
+fn every_exit_of_a_burst_of_instant_exits_reaches_its_service() {
+    const N: usize = 200;
+    let mut config = String::from("services:\n");
+    for i in 0..N {
+        config.push_str(&format!(
+            "  s{i}:\n    command: [\"sh\", \"-c\", \"exit {}\"]\n    restart: {{policy: never}}\n",
+            i % 7 + 1
+        ));
+    }
+    config.push_str(
+        "  loop:\n    command: [\"false\"]\n    restart: {policy: always, delay: 10ms, backoff: 1.0}\n",
+    );
+    let mut d = Daemon::start(&config);
+    let failed = |d: &Daemon| {
+        d.records()
+            .into_iter()
+            .filter(|r| r["event"] == "exited" && r["service"] != "loop")
+            .count()
+    };
+    assert!(
+        wait_until(secs(60), || failed(&d) >= N),
+        "{} of {N} exits recorded: {}",
+        failed(&d),
+        d.stdout()
+    );
+    let exited = d.events("exited", None);
+    for i in 0..N {
+        let name = format!("s{i}");
+        let mine: Vec<_> = exited.iter().filter(|r| r["service"] == *name).collect();
+        assert_eq!(mine.len(), 1, "{name}: {mine:?}");
+        assert_eq!(mine[0]["exit_code"], (i % 7 + 1) as i64, "{name}: {mine:?}");
+        let spawned = d.events("spawned", Some(&name));
+        assert_eq!(spawned.len(), 1, "{name}: {spawned:?}");
+        assert_eq!(spawned[0]["pid"], mine[0]["pid"], "{name}");
+    }
+    assert!(
+        wait_until(secs(20), || d.events("exited", Some("loop")).len() >= 20),
+        "the crash loop stalled: {}",
+        d.stdout()
+    );
+    // Failed services at shutdown: exit 1 (SPEC 1).
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait_exit(secs(20)), Some(1), "{}", d.stdout());
+}

@@ -95,6 +95,7 @@ impl FakeKernel {
             exits: self.clone(),
             cgroups: Arc::new(CgroupHost::none()),
             clock: Arc::new(TokioClock::default()),
+            launcher: Arc::new(super::Launcher::inline()),
         }
     }
 

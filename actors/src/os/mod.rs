@@ -1,5 +1,5 @@
 //! The OS boundary of the supervisor: everything the ServiceManager and
-//! its ServiceActors need from the kernel, as four small collaborators
+//! its ServiceActors need from the kernel, as five small collaborators
 //! passed in through `ManagerSetup` (STYLE habit 8), so that supervision
 //! can run in-process against a fake kernel in tests.
 //!
@@ -10,6 +10,8 @@
 //! - the cgroup host (`sys::cgroup::CgroupHost`): `CgroupHost::none()` in
 //!   tests.
 //! - `Clock`: the time the state machine, backoff and uptime read.
+//! - `Launcher`: the threads a service's spawn runs on, so the actor
+//!   thread does not wait for each child's exec (`launcher.rs`).
 //!
 //! `Os::real()` is the kernel (`real.rs`, a thin layer over `sys::spawn`,
 //! `sys::signals`, `sys::reap`); `fake.rs` (tests only) is a recorder that
@@ -17,8 +19,10 @@
 
 #[cfg(test)]
 pub mod fake;
+pub mod launcher;
 mod real;
 
+pub use launcher::Launcher;
 pub use real::{RealExits, RealSpawner, SystemClock};
 
 use crate::model::signal::Signal;
@@ -65,7 +69,7 @@ pub trait Clock: Send + Sync {
     fn utc(&self) -> DateTime<Utc>;
 }
 
-/// The four collaborators, cloned into every ServiceActor.
+/// The five collaborators, cloned into every ServiceActor.
 #[derive(Clone)]
 pub struct Os {
     pub spawner: Arc<dyn Spawner>,
@@ -73,6 +77,8 @@ pub struct Os {
     /// The host's cgroups, detected once; parents removed at exit.
     pub cgroups: Arc<CgroupHost>,
     pub clock: Arc<dyn Clock>,
+    /// Where `spawner.spawn` runs for services (`launcher.rs`).
+    pub launcher: Arc<Launcher>,
 }
 
 impl Os {
@@ -84,6 +90,9 @@ impl Os {
             exits: Arc::new(RealExits),
             cgroups: Arc::new(CgroupHost::detect()),
             clock: Arc::new(SystemClock),
+            // Without threads, spawns run on the actor thread: slower
+            // startup of many services, nothing else changes.
+            launcher: Arc::new(Launcher::threads().unwrap_or_else(|_| Launcher::inline())),
         }
     }
 }

@@ -1,13 +1,13 @@
 //! The ServiceActor's commands (from the manager and the HealthChecker)
 //! and its timers. While an exit waits for its process's last lines
-//! (`exit.rs`), they are queued and run in their order of arrival once the
-//! exit is recorded: each then sees the service as it is after the exit,
-//! as if the actor had handled the exit first, without the actor blocking
-//! its mailbox.
+//! (`exit.rs`), or a spawn runs on the launcher (`process.rs`), they are
+//! queued and run in their order of arrival once the exit is recorded or
+//! the spawn is back: each then sees the service as it is after it, as if
+//! the actor had handled it first, without the actor blocking its mailbox.
 
 use super::messages::{
-    InstanceExited, InstanceReady, KillNow, SendSignal, SetStatusText, SignalError, Start, Stop,
-    Wait,
+    InstanceExited, InstanceReady, KillNow, SendSignal, SetStatusText, SignalError, SpawnDone,
+    Start, Stop, Wait,
 };
 use super::ServiceActor;
 use crate::model::machine::{Input, StopTarget, Timer};
@@ -27,9 +27,14 @@ pub(super) enum Queued {
 }
 
 impl ServiceActor {
-    /// Runs `q` now, or queues it while an exit is pending.
+    /// An exit is pending or a spawn is out: commands and timers wait.
+    fn busy(&self) -> bool {
+        self.draining.is_some() || self.spawning > 0
+    }
+
+    /// Runs `q` now, or queues it while the actor is `busy`.
     pub(super) fn run(&mut self, q: Queued, ctx: &mut Context<Self>) {
-        if self.draining.is_some() {
+        if self.busy() {
             self.queued.push_back(q);
             return;
         }
@@ -62,9 +67,9 @@ impl ServiceActor {
         }
     }
 
-    /// Runs what was queued during an exit, until another exit is pending.
+    /// Runs what was queued, until the actor is busy again.
     pub(super) fn run_queued(&mut self, ctx: &mut Context<Self>) {
-        while self.draining.is_none() {
+        while !self.busy() {
             let Some(q) = self.queued.pop_front() else {
                 return;
             };
@@ -136,6 +141,13 @@ impl Handler<InstanceExited> for ServiceActor {
     type Result = ();
     fn handle(&mut self, msg: InstanceExited, ctx: &mut Context<Self>) {
         self.run(Queued::Exited(msg), ctx);
+    }
+}
+
+impl Handler<SpawnDone> for ServiceActor {
+    type Result = ();
+    fn handle(&mut self, msg: SpawnDone, ctx: &mut Context<Self>) {
+        self.spawn_done(msg, ctx);
     }
 }
 

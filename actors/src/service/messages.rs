@@ -19,6 +19,15 @@ pub struct Start;
 #[rtype(result = "()")]
 pub struct Wait;
 
+/// A spawn's outcome, sent by the launcher job (`process.rs`) to the
+/// actor that asked for it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SpawnDone {
+    pub instance: u64,
+    pub result: Result<crate::sys::spawn::Spawned, crate::sys::spawn::SpawnError>,
+}
+
 /// Stop every instance; `target` says what state they end in.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -91,6 +91,8 @@ pub struct ServiceActor {
     queued: std::collections::VecDeque<handlers::Queued>,
     /// Tells drains apart (`exit.rs`).
     drain_seq: u64,
+    /// Spawns out on the launcher, not back yet (`process.rs`).
+    spawning: u32,
 }
 
 impl ServiceActor {
@@ -141,6 +143,7 @@ impl ServiceActor {
             draining: None,
             queued: Default::default(),
             drain_seq: 0,
+            spawning: 0,
         }
     }
 

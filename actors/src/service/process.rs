@@ -2,7 +2,7 @@
 //! limits, activation sockets and output readers) and, once none runs,
 //! removing the service's cgroup and ending what was left in it.
 
-use super::messages::{FactKind, InstanceReady};
+use super::messages::{FactKind, InstanceReady, SpawnDone};
 use super::{plan, ServiceActor};
 use crate::logging::capture::Reader;
 use crate::model::machine::Input;
@@ -20,22 +20,19 @@ use std::time::Duration;
 const RESOURCE_RETRY: Duration = Duration::from_secs(1);
 
 impl ServiceActor {
+    /// Prepares instance `idx`'s spawn here and runs it on the launcher
+    /// (`os::launcher`); `SpawnDone` brings the outcome back. Until then
+    /// the actor's commands and timers wait (`handlers.rs`).
     pub(super) fn spawn_instance(&mut self, idx: usize, ctx: &mut Context<Self>) {
         let id = self.slots[idx].id;
-        let log = self.s.log.new(o!("instance" => id));
         let accept = self.s.cfg.socket.as_ref().is_some_and(|s| s.accept);
         let connection = self.slots[idx].connection.take();
         let listen_fds = self.demand.listen_fds(accept);
-        let result = plan::spawn_spec(&self.s.name, &self.s.cfg, id)
-            .map_err(|e| spawn::SpawnError {
-                message: e.to_string(),
-                exit_code: 126,
-                out_of_resources: false,
-            })
-            .and_then(|mut spec| {
+        let spec = match plan::spawn_spec(&self.s.name, &self.s.cfg, id) {
+            Ok(mut spec) => {
                 let lim = self.s.limits.prepare_spawn();
                 if let Some(w) = &lim.warning {
-                    warn!(log, "limits: {w}");
+                    warn!(self.s.log, "limits: {w}"; "instance" => id);
                 }
                 spec.rlimits.extend(lim.rlimits);
                 spec.cgroup_procs = lim.cgroup_procs;
@@ -43,8 +40,71 @@ impl ServiceActor {
                 spec.listen_names = vec![self.s.name.clone(); listen_fds.len()];
                 spec.listen_fds = listen_fds;
                 spec.connection = connection;
-                self.s.os.spawner.spawn(&spec)
+                spec
+            }
+            Err(e) => {
+                let e = spawn::SpawnError {
+                    message: e.to_string(),
+                    exit_code: 126,
+                    out_of_resources: false,
+                };
+                return self.spawned(idx, Err(e), ctx);
+            }
+        };
+        self.spawning += 1;
+        let spawner = self.s.os.spawner.clone();
+        let procs = self.s.procs.clone();
+        let service = self.s.name.clone();
+        let addr = ctx.address();
+        self.s.os.launcher.run(Box::new(move || {
+            let _gate = procs.spawning();
+            let result = spawner.spawn(&spec);
+            if let Ok(child) = &result {
+                procs.insert(
+                    child.pid.as_raw(),
+                    ProcessOwner {
+                        service,
+                        instance: id,
+                        notify: addr.clone().recipient(),
+                    },
+                );
+            }
+            // Before the gate opens: the owner hears of the spawn before
+            // the reaper can route the exit.
+            addr.do_send(SpawnDone {
+                instance: id,
+                result,
             });
+        }));
+    }
+
+    /// A spawn's outcome, back from the launcher.
+    pub(super) fn spawn_done(&mut self, msg: SpawnDone, ctx: &mut Context<Self>) {
+        self.spawning = self.spawning.saturating_sub(1);
+        match self.slots.iter().position(|s| s.id == msg.instance) {
+            Some(idx) => self.spawned(idx, msg.result, ctx),
+            None => {
+                // Slots only go away settled, so this is not expected; a
+                // process nobody owns is not left running.
+                if let Ok(child) = msg.result {
+                    let pid = child.pid.as_raw();
+                    warn!(self.s.log, "killing a process spawned for an instance that is gone"; "instance" => msg.instance, "pid" => pid);
+                    let _ = self.s.os.spawner.signal(pid, Signal::SIGKILL, true);
+                }
+            }
+        }
+        self.publish(ctx);
+        self.run_queued(ctx);
+    }
+
+    fn spawned(
+        &mut self,
+        idx: usize,
+        result: Result<spawn::Spawned, spawn::SpawnError>,
+        ctx: &mut Context<Self>,
+    ) {
+        let id = self.slots[idx].id;
+        let log = self.s.log.new(o!("instance" => id));
         match result {
             Ok(child) => {
                 if std::mem::take(&mut self.starved) {
@@ -54,14 +114,6 @@ impl ServiceActor {
                     );
                 }
                 let pid = child.pid.as_raw();
-                self.s.procs.insert(
-                    pid,
-                    ProcessOwner {
-                        service: self.s.name.clone(),
-                        instance: id,
-                        notify: ctx.address().recipient(),
-                    },
-                );
                 info!(log, "spawned"; "event" => "spawned", "pid" => pid);
                 let slot = &mut self.slots[idx];
                 slot.started_utc = Some(self.s.os.clock.utc());

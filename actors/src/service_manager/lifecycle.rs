@@ -41,6 +41,7 @@ impl ServiceManager {
 
     /// Collects every exited child and routes each status to its owner.
     pub(crate) fn reap(&mut self) {
+        let _gate = self.procs.reaping();
         for (pid, status) in self.os.exits.reap() {
             match self.procs.take(pid) {
                 Some(owner) => owner.notify.do_send(InstanceExited {
