@@ -266,7 +266,10 @@ impl Actor for ServiceManager {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.log_arbiter = Some(Arbiter::new());
+        let log_arbiter = Arbiter::new();
+        log_arbiter
+            .spawn_fn(|| crate::sys::priority::lower_this_thread(crate::sys::priority::LOG_NICE));
+        self.log_arbiter = Some(log_arbiter);
         self.install_graph();
         self.start_signal_stream(ctx);
         let configs: Vec<(String, Arc<ServiceConfig>)> = self

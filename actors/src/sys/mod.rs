@@ -8,6 +8,7 @@ pub mod identity;
 pub mod memory;
 pub mod notify_socket;
 pub mod pid1;
+pub mod priority;
 pub mod private_socket;
 pub mod procfs;
 pub mod reap;
