@@ -26,10 +26,15 @@ pub type Job = Box<dyn FnOnce() + Send>;
 /// the kernel.
 const MAX_THREADS: usize = 4;
 
+/// Prepared spawns that may wait per launcher thread: enough that the
+/// threads never wait while the actor thread handles a burst of answers,
+/// few enough that a start of many services keeps only a few prepared
+/// spawns (each with its whole environment, a few KiB) in memory.
+const WAITING_PER_THREAD: usize = 4;
+
 pub struct Launcher {
-    /// `None`: run jobs inline. Holds at most one waiting job per thread:
-    /// a caller with more waits, so a start of many services keeps only a
-    /// few prepared spawns (each with its whole environment) in memory.
+    /// `None`: run jobs inline. Holds at most `WAITING_PER_THREAD` jobs
+    /// per thread; a caller with more waits.
     queue: Option<SyncSender<Job>>,
 }
 
@@ -39,7 +44,7 @@ impl Launcher {
         let n = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(MAX_THREADS);
-        let (tx, rx) = sync_channel::<Job>(n);
+        let (tx, rx) = sync_channel::<Job>(n * WAITING_PER_THREAD);
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..n {
             let rx = rx.clone();
