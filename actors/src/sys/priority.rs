@@ -5,10 +5,11 @@
 //! idle core; under contention a `block` service then waits on its pipe
 //! a little longer (backpressure, nothing is lost).
 
-/// How many nice levels the log threads run below oneinit. Measured with
-/// 10 crash loops and 10 log floods at 100 services on 2 cores
-/// (`scripts/bench`, api section): the API's p99 fell about threefold;
-/// one service's log throughput fell about 10%.
+/// How many nice levels the log threads run below oneinit. In short runs
+/// of the bench's storm (100 services, 10 crash loops, 10 log floods,
+/// 2 cores) the p99 of `GET /v1/services` went from 86-318 ms to 27-88 ms;
+/// one service's log throughput fell about 10%. +19 did better for the API
+/// but would let busy services starve every service's logging.
 pub const LOG_NICE: i32 = 10;
 
 /// Lowers the calling thread's priority by `by` nice levels (Linux nice
