@@ -176,22 +176,22 @@ class Soak(Watched):
         """Host pids of `name`'s instances, to signal from out here. The
         API's pids are the namespace's; on the host the same numbers are
         other processes (even threads of oneinit itself), so each is looked
-        up among oneinit's children by its NSpid."""
-        return [h for h in (self.host_pid(p) for p in self.ns_pids(name)) if h is not None]
-
-    def host_pid(self, ns_pid):
-        """The host pid of oneinit's child `ns_pid` (pid in its namespace)."""
-        for child in children_of(self.pid):
+        up among oneinit's children by its NSpid (one /proc pass)."""
+        wanted = set(self.ns_pids(name))
+        if not wanted:
+            return []
+        found = []
+        for child, st in proctree.snapshot().items():
+            if st[2] != self.pid or st[1] == "Z":
+                continue
             try:
                 with open(f"/proc/{child}/status") as f:
-                    for line in f:
-                        if line.startswith("NSpid:"):
-                            if int(line.split()[-1]) == ns_pid:
-                                return child
-                            break
-            except (OSError, ValueError):
+                    ns = next((line.split()[-1] for line in f if line.startswith("NSpid:")), None)
+            except OSError:
                 continue
-        return None
+            if ns is not None and int(ns) in wanted:
+                found.append(child)
+        return found
 
     def wait_api(self, timeout):
         deadline = time.monotonic() + timeout
@@ -204,11 +204,6 @@ class Soak(Watched):
                 pass
             time.sleep(0.1)
         return False
-
-
-def children_of(pid):
-    """Live direct children of `pid` (by their parent pid in /proc)."""
-    return [p for p, st in proctree.snapshot().items() if st[2] == pid and st[1] != "Z"]
 
 
 def sample(s):

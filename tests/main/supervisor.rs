@@ -597,13 +597,20 @@ fn every_exit_of_a_burst_of_instant_exits_reaches_its_service() {
         failed(&d),
         d.stdout()
     );
-    let exited = d.events("exited", None);
+    // One parse of the log, then each service's records from it.
+    let records = d.records();
+    let of = |event: &str, name: &str| -> Vec<&serde_json::Value> {
+        records
+            .iter()
+            .filter(|r| r["event"] == event && r["service"] == name)
+            .collect()
+    };
     for i in 0..N {
         let name = format!("s{i}");
-        let mine: Vec<_> = exited.iter().filter(|r| r["service"] == *name).collect();
+        let mine = of("exited", &name);
         assert_eq!(mine.len(), 1, "{name}: {mine:?}");
         assert_eq!(mine[0]["exit_code"], (i % 7 + 1) as i64, "{name}: {mine:?}");
-        let spawned = d.events("spawned", Some(&name));
+        let spawned = of("spawned", &name);
         assert_eq!(spawned.len(), 1, "{name}: {spawned:?}");
         assert_eq!(spawned[0]["pid"], mine[0]["pid"], "{name}");
     }

@@ -63,10 +63,10 @@ impl Launcher {
         Launcher { queue: None }
     }
 
-    /// Runs `job` on a launcher thread (or now, inline); waits while every
-    /// thread is busy and one job waits for each (at most about one exec
-    /// per thread). A launcher whose threads are gone runs it inline too,
-    /// so no spawn is ever lost.
+    /// Runs `job` on a launcher thread (or now, inline); waits while the
+    /// queue is full (`WAITING_PER_THREAD` jobs per thread, each at most
+    /// one exec long). A launcher whose threads are gone runs it inline
+    /// too, so no spawn is ever lost.
     pub fn run(&self, job: Job) {
         let Some(queue) = &self.queue else {
             return job();
