@@ -4,6 +4,7 @@
 #![allow(unsafe_code)]
 
 pub mod cgroup;
+pub mod fd_table;
 pub mod identity;
 pub mod memory;
 pub mod notify_socket;

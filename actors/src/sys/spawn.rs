@@ -13,6 +13,7 @@
 //! Nothing here waits for children: the single reaper (`sys::reap`) does.
 
 mod child;
+pub mod forker;
 mod raw;
 mod stage;
 #[cfg(test)]
@@ -340,7 +341,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, SpawnError> {
         status_fd: status_w.as_raw_fd(),
     };
 
-    let pid = child::clone_vfork(&plan).map_err(|e| io_err("cannot create a process", e))?;
+    let pid = forker::clone_vfork(&plan).map_err(|e| io_err("cannot create a process", e))?;
     drop(plan);
     drop(status_w);
     drop(out_w);

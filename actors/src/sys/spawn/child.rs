@@ -49,6 +49,44 @@ pub(super) struct ChildPlan {
     pub status_fd: RawFd,
 }
 
+impl ChildPlan {
+    /// Every fd the child gets, in the order `with_fds` takes them.
+    pub(super) fn fds(&self) -> Vec<RawFd> {
+        let stdio = [self.stdin, self.stdout, self.stderr];
+        std::iter::once(self.status_fd)
+            .chain(stdio.into_iter().flatten())
+            .chain(self.listen_fds.iter().copied())
+            .collect()
+    }
+
+    /// The same plan with its fds (as `fds` lists them) renumbered to
+    /// `fds`: the child's fds as another fd table numbers them. Fds
+    /// shared by stdin and stdout (a connection) stay shared.
+    pub(super) fn with_fds(&self, fds: &[RawFd]) -> ChildPlan {
+        let old = self.fds();
+        let map = |fd: RawFd| old.iter().position(|&o| o == fd).map_or(fd, |i| fds[i]);
+        ChildPlan {
+            program: self.program,
+            argv: self.argv,
+            envp: self.envp,
+            listen_pid: self.listen_pid,
+            workdir: self.workdir,
+            cgroup_procs: self.cgroup_procs.clone(),
+            stdin: self.stdin.map(map),
+            stdout: self.stdout.map(map),
+            stderr: self.stderr.map(map),
+            listen_fds: self.listen_fds.iter().map(|&fd| map(fd)).collect(),
+            umask: self.umask,
+            rlimits: self.rlimits.clone(),
+            uid: self.uid,
+            gid: self.gid,
+            groups: self.groups.clone(),
+            no_new_privs: self.no_new_privs,
+            status_fd: map(self.status_fd),
+        }
+    }
+}
+
 /// Bytes of stack for the child until it execs (it only makes syscalls).
 const CHILD_STACK: usize = 64 * 1024;
 

@@ -16,7 +16,7 @@ pub(crate) fn sh(script: &str) -> SpawnSpec {
 }
 
 /// Spawns, reads stdout to EOF, waits for the child; returns (pid, stdout, exit code).
-fn run(spec: &SpawnSpec) -> (i32, String, i32) {
+pub(crate) fn run(spec: &SpawnSpec) -> (i32, String, i32) {
     let child = spawn(spec).expect("spawn");
     let mut out = String::new();
     let fd = child.stdout.expect("captured stdout");

@@ -1,0 +1,218 @@
+//! Cloning from a thread with a private fd table. A child starts with a
+//! copy of its parent thread's fd table and closes what it does not keep
+//! before `exec`, one file at a time; oneinit's table holds two pipe ends
+//! per service, so at 1,000 services every spawn copied and closed about
+//! 2,000 files. In a startup profile at N = 1,000 that was 40% of the
+//! launcher threads' time (`filp_flush`, `dnotify_flush`, `close_range`,
+//! `dup_fd`), and it grows with every service.
+//!
+//! A `Forker` is a thread whose table holds only fds 0-2 and a socket
+//! (`fd_table::make_private`). The spawning thread prepares everything as
+//! before, passes the child's fds (stdio, status pipe, sockets) over the
+//! socket, and the forker runs the clone: the child copies a few fds. The
+//! forker does nothing else (no wakeups of other threads, no fds of the
+//! process's table), and the spawning thread waits for its answer, so
+//! the plan it lends stays alive.
+
+use super::child::{self, ChildPlan};
+use crate::sys::fd_table;
+use std::cell::RefCell;
+use std::io;
+#[cfg(test)]
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::time::Duration;
+
+pub struct Forker {
+    /// Our end of the socket, in the process's table.
+    sock: OwnedFd,
+    requests: SyncSender<Request>,
+}
+
+struct Request {
+    plan: LentPlan,
+    reply: SyncSender<io::Result<libc::pid_t>>,
+}
+
+/// A plan lent to the forker thread for one clone.
+struct LentPlan(*const ChildPlan);
+
+// SAFETY: the plan's pointers are only read by the forker while the
+// lending thread waits for the reply (`Forker::clone_vfork`), so the plan
+// and the buffers it points to outlive every use; nothing is written.
+unsafe impl Send for LentPlan {}
+
+thread_local! {
+    /// The forker of this thread (`use_on_this_thread`), if any.
+    static MINE: RefCell<Option<Forker>> = const { RefCell::new(None) };
+}
+
+/// From now on the spawns of the calling thread clone through a forker of
+/// its own. An error (a kernel before 5.9, no thread) leaves them cloning
+/// here, as before.
+pub fn use_on_this_thread() -> io::Result<()> {
+    let forker = Forker::start()?;
+    MINE.with_borrow_mut(|m| *m = Some(forker));
+    Ok(())
+}
+
+/// `child::clone_vfork`, through this thread's forker when it has one.
+pub(super) fn clone_vfork(plan: &ChildPlan) -> io::Result<libc::pid_t> {
+    MINE.with_borrow(|m| match m {
+        Some(f) => f.clone_vfork(plan),
+        None => child::clone_vfork(plan),
+    })
+}
+
+impl Forker {
+    fn start() -> io::Result<Forker> {
+        let (here, there) = fd_table::pair()?;
+        let (requests, rx) = sync_channel::<Request>(0);
+        let (ready_tx, ready_rx) = sync_channel::<bool>(1);
+        let there_raw = there.as_raw_fd();
+        std::thread::Builder::new()
+            .name("oneinit-fork".into())
+            .stack_size(128 * 1024)
+            .spawn(move || {
+                let private = fd_table::make_private(there_raw).is_ok();
+                let _ = ready_tx.send(private);
+                if private {
+                    serve(&there, &rx);
+                }
+            })?;
+        match ready_rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(true) => {
+                // `there` lives on in the forker's table; the process's
+                // copy of that fd number goes.
+                let _ = nix::unistd::close(there_raw);
+                Ok(Forker {
+                    sock: here,
+                    requests,
+                })
+            }
+            _ => Err(io::Error::other("no private fd table for the forker")),
+        }
+    }
+
+    fn clone_vfork(&self, plan: &ChildPlan) -> io::Result<libc::pid_t> {
+        let fds = plan.fds();
+        fd_table::send(&self.sock, &[fds.len() as u8], &fds)?;
+        let (reply, answer) = sync_channel(1);
+        let gone = || io::Error::other("the forker thread is gone");
+        self.requests
+            .send(Request {
+                plan: LentPlan(plan),
+                reply,
+            })
+            .map_err(|_| gone())?;
+        answer.recv().map_err(|_| gone())?
+    }
+}
+
+/// The forker thread: one clone per request, with the request's fds (sent
+/// just before it) now in this thread's table.
+fn serve(sock: &OwnedFd, requests: &Receiver<Request>) {
+    while let Ok(req) = requests.recv() {
+        let result = clone_with_sent_fds(sock, &req.plan);
+        let _ = req.reply.send(result);
+    }
+}
+
+fn clone_with_sent_fds(sock: &OwnedFd, plan: &LentPlan) -> io::Result<libc::pid_t> {
+    let mut count = [0u8; 1];
+    // Sent before the request, so it is queued; the wait is for safety.
+    let (n, fds) = loop {
+        match fd_table::recv(sock, &mut count) {
+            Ok(Some(m)) => break m,
+            Ok(None) => return Err(io::Error::other("the spawning thread is gone")),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => fd_table::wait_readable(sock)?,
+            Err(e) => return Err(e),
+        }
+    };
+    if n != 1 || fds.len() != usize::from(count[0]) {
+        return Err(io::Error::other("the child's descriptors did not arrive"));
+    }
+    let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+    // SAFETY: the lender waits for our reply (`Forker::clone_vfork`), so
+    // the plan is alive and unchanged while we read it.
+    let plan = unsafe { &*plan.0 };
+    // The child's fds, renumbered for this table; the copies here close
+    // when `fds` drops, after the child has exec'd.
+    let mine = plan.with_fds(&raw);
+    child::clone_vfork(&mine)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::spawn::tests::{run, sh};
+    use crate::sys::spawn::{spawn, SpawnSpec};
+
+    /// Fds in the tables of this process's forker threads.
+    fn forker_table_sizes() -> Vec<usize> {
+        let tasks = std::fs::read_dir("/proc/self/task").expect("tasks");
+        tasks
+            .flatten()
+            .filter(|t| {
+                std::fs::read_to_string(t.path().join("comm"))
+                    .is_ok_and(|c| c.trim() == "oneinit-fork")
+            })
+            .filter_map(|t| std::fs::read_dir(t.path().join("fd")).ok())
+            .map(|d| d.count())
+            .collect()
+    }
+
+    #[test]
+    fn spawns_through_a_forker_get_their_fds_from_a_table_without_the_processs() {
+        // Fds of the process the forker must not copy into each child.
+        let held: Vec<OwnedFd> = (0..200)
+            .map(|_| std::fs::File::open("/dev/null").expect("open").into())
+            .collect();
+        let (listen_r, listen_w) = nix::unistd::pipe().expect("pipe");
+        let listen_raw = listen_r.as_raw_fd();
+        let t = std::thread::spawn(move || {
+            use_on_this_thread().expect("forker");
+            let sizes = forker_table_sizes();
+            // stdout and the exit status come through the forker.
+            let (_, out, code) = run(&sh("echo out; echo err >&2; exit 3"));
+            // stdin from a pipe, stderr captured on its own.
+            let mut spec = sh("read line; echo \"got $line\" >&2");
+            spec.stdin_pipe = true;
+            let child = spawn(&spec).expect("spawn");
+            std::fs::File::from(child.stdin.expect("stdin"))
+                .write_all(b"hello\n")
+                .expect("write");
+            let mut err = String::new();
+            std::fs::File::from(child.stderr.expect("stderr"))
+                .read_to_string(&mut err)
+                .expect("read");
+            nix::sys::wait::waitpid(child.pid, None).expect("wait");
+            // A listening socket (here a pipe) arrives as fd 3, and the
+            // child has nothing else open.
+            let mut spec = sh("echo $LISTEN_FDS; ls /proc/self/fd | wc -l; cat <&3");
+            spec.listen_fds = vec![listen_raw];
+            spec.listen_names = vec!["x".into()];
+            let (_, listen_out, _) = run(&spec);
+            // A program that does not exist: the status pipe reports it.
+            let missing = spawn(&SpawnSpec {
+                argv: vec!["/nonexistent/program".into()],
+                ..SpawnSpec::default()
+            })
+            .expect_err("no such program");
+            (sizes, out, code, err, listen_out, missing.exit_code)
+        });
+        std::fs::File::from(listen_w)
+            .write_all(b"through the socket\n")
+            .expect("write");
+        let (sizes, out, code, err, listen_out, missing) = t.join().expect("thread");
+        assert!(!sizes.is_empty(), "no forker thread was found");
+        assert!(sizes.iter().all(|&n| n <= 5), "forker tables: {sizes:?}");
+        assert_eq!((out.as_str(), code), ("out\n", 3));
+        assert_eq!(err, "got hello\n");
+        // LISTEN_FDS=1; fds 0-3 and `ls`'s own; then fd 3's content.
+        assert_eq!(listen_out, "1\n5\nthrough the socket\n");
+        assert_eq!(missing, 127);
+        drop(held);
+    }
+}
