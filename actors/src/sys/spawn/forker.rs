@@ -149,8 +149,8 @@ mod tests {
     use crate::sys::spawn::tests::{run, sh};
     use crate::sys::spawn::{spawn, SpawnSpec};
 
-    /// Fds in the tables of this process's forker threads.
-    fn forker_table_sizes() -> Vec<usize> {
+    /// This process's forker threads: (fds in their table, blocked signals).
+    fn forkers() -> Vec<(usize, u64)> {
         let tasks = std::fs::read_dir("/proc/self/task").expect("tasks");
         tasks
             .flatten()
@@ -158,8 +158,12 @@ mod tests {
                 std::fs::read_to_string(t.path().join("comm"))
                     .is_ok_and(|c| c.trim() == "oneinit-fork")
             })
-            .filter_map(|t| std::fs::read_dir(t.path().join("fd")).ok())
-            .map(|d| d.count())
+            .filter_map(|t| {
+                let fds = std::fs::read_dir(t.path().join("fd")).ok()?.count();
+                let status = std::fs::read_to_string(t.path().join("status")).ok()?;
+                let blocked = status.lines().find_map(|l| l.strip_prefix("SigBlk:"))?;
+                Some((fds, u64::from_str_radix(blocked.trim(), 16).ok()?))
+            })
             .collect()
     }
 
@@ -173,7 +177,7 @@ mod tests {
         let listen_raw = listen_r.as_raw_fd();
         let t = std::thread::spawn(move || {
             use_on_this_thread().expect("forker");
-            let sizes = forker_table_sizes();
+            let sizes = forkers();
             // stdout and the exit status come through the forker.
             let (_, out, code) = run(&sh("echo out; echo err >&2; exit 3"));
             // stdin from a pipe, stderr captured on its own.
@@ -207,7 +211,17 @@ mod tests {
             .expect("write");
         let (sizes, out, code, err, listen_out, missing) = t.join().expect("thread");
         assert!(!sizes.is_empty(), "no forker thread was found");
-        assert!(sizes.iter().all(|&n| n <= 5), "forker tables: {sizes:?}");
+        assert!(
+            sizes.iter().all(|&(n, _)| n <= 5),
+            "forker tables: {sizes:?}"
+        );
+        // No signal handler of the process may run there (its fds are not
+        // the process's): SIGCHLD and SIGTERM at least are blocked.
+        let must = (1u64 << (libc::SIGCHLD - 1)) | (1u64 << (libc::SIGTERM - 1));
+        assert!(
+            sizes.iter().all(|&(_, b)| b & must == must),
+            "forker masks: {sizes:?}"
+        );
         assert_eq!((out.as_str(), code), ("out\n", 3));
         assert_eq!(err, "got hello\n");
         // LISTEN_FDS=1; fds 0-3 and `ls`'s own; then fd 3's content.
