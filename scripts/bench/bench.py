@@ -118,7 +118,8 @@ def run_extras(args, tmproot, out):
     lines, api_s, health_s = EXTRA_SIZES[args.mode]
     plan = [
         ("logs", lambda: extras.log_throughput(args.oneinit, lines, [1, 10])),
-        ("api", lambda: extras.api_latency(args.oneinit, tmproot, api_s)),
+        ("api", lambda: extras.api_latency(args.oneinit, tmproot, api_s,
+                                           floor=drivers.build_tool(tmproot, "httpfloor"))),
         ("health", lambda: extras.health_cpu(args.oneinit, tmproot, health_s)),
     ]
     for name, fn in plan:
@@ -250,7 +251,7 @@ def main():
     signal.signal(signal.SIGHUP, on_signal)
 
     tmproot = tempfile.mkdtemp(prefix="oneinit-bench-")
-    floor = drivers.build_spawnfloor(tmproot)
+    floor = drivers.build_tool(tmproot, "spawnfloor")
     static = static_binary(args.oneinit_static, tmproot) if args.oneinit_static else None
     every = drivers.all_drivers(args.oneinit, floor, static)
     if args.only:

@@ -248,18 +248,20 @@ class SpawnFloor(Driver):
         return [self.binary, str(self.n)] + SLEEP_ARGV
 
 
-def build_spawnfloor(outdir):
-    """Compiles spawnfloor.c into outdir; answers the binary's path, or None."""
+def build_tool(outdir, name):
+    """Compiles scripts/bench/NAME.c (spawnfloor, httpfloor) into outdir with
+    `cc -O2`; answers the binary's path, or None (no compiler, or it failed:
+    said on stderr)."""
     import subprocess
 
     cc = shutil.which("cc") or shutil.which("gcc")
     if not cc:
         return None
-    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spawnfloor.c")
-    out = os.path.join(outdir, "spawnfloor")
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.c")
+    out = os.path.join(outdir, name)
     r = subprocess.run([cc, "-O2", "-o", out, src], capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
-        print(f"spawnfloor.c did not build: {r.stderr.strip()}", file=sys.stderr)
+        print(f"{name}.c did not build: {r.stderr.strip()}", file=sys.stderr)
         return None
     return out
 

@@ -1,7 +1,9 @@
 """The oneinit-only figures of issue 19, each one function returning a dict:
 
 - api_latency: `GET /v1/services` and `GET /v1/services/x` latency (wrk),
-  quiet and during a storm of crash loops and log floods;
+  quiet and during a storm of crash loops and log floods, and the same wrk
+  against httpfloor.c (a one-thread epoll server with a fixed answer) in the
+  same storm: the tail the machine itself adds;
 - health_cpu: oneinit's CPU per minute with 200 services checked every
   second (HTTP checks, then exec checks), next to the naive reference of one
   `curl` (or one `true`) process per check;
@@ -197,10 +199,11 @@ def api_config(n, crash, flood):
     return lines
 
 
-def api_latency(binary, tmproot, seconds, n=100, crash=10, flood=10, connections=16):
+def api_latency(binary, tmproot, seconds, n=100, crash=10, flood=10, connections=16, floor=None):
     """p50/p99 of GET /v1/services and GET /v1/services/<a sleeping one>,
     first with n quiet services, then with `crash` crash loops and `flood`
-    log floods among the n."""
+    log floods among the n. With `floor` (httpfloor's binary), the same wrk
+    also runs against it while oneinit's services run (`<phase>_floor`)."""
     if not shutil.which("wrk"):
         raise ExtraError("wrk is missing: apt-get install -y wrk")
     res = {"services": n, "crash_loops": crash, "log_floods": flood, "seconds": seconds,
@@ -219,9 +222,36 @@ def api_latency(binary, tmproot, seconds, n=100, crash=10, flood=10, connections
                 if d.proc.poll() is not None:
                     raise ExtraError(f"oneinit exited during the {phase} run: {d.stderr_tail()}")
                 res[f"{phase}_{key}"] = r
+            if floor:
+                res[f"{phase}_floor"] = _wrk_floor(floor, seconds, connections)
         finally:
             d.stop()
     return res
+
+
+def _wrk_floor(binary, seconds, connections):
+    """wrk against httpfloor (it prints its port, then serves)."""
+    p = subprocess.Popen([binary], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        line = _readline_within(p.stdout, 10)
+        if not line.strip().isdigit():
+            raise ExtraError(f"httpfloor did not print its port (got {line!r})")
+        return _wrk(f"http://127.0.0.1:{int(line)}/", seconds, connections)
+    finally:
+        p.kill()
+        p.wait(timeout=10)
+        p.stdout.close()
+
+
+def _readline_within(stream, timeout):
+    """One line from a pipe, or ExtraError after `timeout` seconds."""
+    import select
+
+    ready, _, _ = select.select([stream], [], [], timeout)
+    if not ready:
+        raise ExtraError(f"no output within {timeout}s")
+    return stream.readline().decode(errors="replace")
 
 
 # ---------------------------------------------------------------- health checks
