@@ -77,7 +77,8 @@ pub fn send(sock: &OwnedFd, tag: &[u8], fds: &[RawFd]) -> io::Result<()> {
     let cmsg = [ControlMessage::ScmRights(fds)];
     let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
     loop {
-        match sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::empty(), None) {
+        // MSG_NOSIGNAL: a closed peer is EPIPE, never a SIGPIPE.
+        match sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
             Err(nix::errno::Errno::EINTR) => continue,
             other => return other.map(drop).map_err(io::Error::from),
         }
@@ -87,6 +88,10 @@ pub fn send(sock: &OwnedFd, tag: &[u8], fds: &[RawFd]) -> io::Result<()> {
 /// One message received without waiting: its bytes (into `buf`) and its
 /// descriptors, close-on-exec, now in this thread's table. `Ok(None)` at
 /// EOF (every sender closed); `WouldBlock` when nothing is queued.
+///
+/// Close-on-exec is set after the receive, not with MSG_CMSG_CLOEXEC,
+/// which qemu-user refuses (EINVAL): the receiver is a forker, the only
+/// thread of its table, so no clone can come in between.
 pub fn recv(sock: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<(usize, Vec<OwnedFd>)>> {
     let mut iov = [IoSliceMut::new(buf)];
     let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
@@ -94,7 +99,7 @@ pub fn recv(sock: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<(usize, Vec<Own
         sock.as_raw_fd(),
         &mut iov,
         Some(&mut space),
-        MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC,
+        MsgFlags::MSG_DONTWAIT,
     )
     .map_err(io::Error::from)?;
     let mut fds = Vec::new();
@@ -107,6 +112,10 @@ pub fn recv(sock: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<(usize, Vec<Own
                     .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
             );
         }
+    }
+    for fd in &fds {
+        let cloexec = nix::fcntl::FdFlag::FD_CLOEXEC;
+        nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::F_SETFD(cloexec)).map_err(io::Error::from)?;
     }
     if msg.bytes == 0 && fds.is_empty() {
         return Ok(None);

@@ -41,6 +41,10 @@ fn supervise(cli: Cli) -> Result<u8, StartupError> {
     let nofile = steps::prepare_process(&cli)?;
     let sources = steps::find_sources(&cli)?;
     let runtime = steps::runtime()?;
+    // Helpers (exec checks, command notifiers) spawn on this thread, the
+    // system arbiter's: clone them from a private fd table too, as the
+    // launcher threads do for services (`sys::spawn::forker`).
+    let _ = oneinit_actors::sys::spawn::forker::use_on_this_thread();
     let system = actix::System::with_tokio_rt(move || runtime);
     let (mut config, remote_digests) = if sources.used {
         let loaded = system.block_on(steps::load_config(&sources.list))?;

@@ -32,7 +32,8 @@ pub struct Forker {
 
 struct Request {
     plan: LentPlan,
-    reply: SyncSender<io::Result<libc::pid_t>>,
+    /// `None`: the fds did not arrive, nothing was cloned.
+    reply: SyncSender<Option<io::Result<libc::pid_t>>>,
 }
 
 /// A plan lent to the forker thread for one clone.
@@ -58,12 +59,24 @@ pub fn use_on_this_thread() -> io::Result<()> {
 }
 
 /// `child::clone_vfork`, through this thread's forker when it has one.
+/// The forker is only a shortcut: when it cannot be used (its thread is
+/// gone, or passing the fds failed: qemu-user's recvmsg, for one, fails
+/// now and then with EINVAL), it is let go and this thread clones itself,
+/// this time and from then on.
 pub(super) fn clone_vfork(plan: &ChildPlan) -> io::Result<libc::pid_t> {
-    MINE.with_borrow(|m| match m {
-        Some(f) => f.clone_vfork(plan),
+    let through_forker = MINE.with_borrow(|m| m.as_ref().map(|f| f.clone_vfork(plan)));
+    match through_forker {
+        Some(Ok(done)) => done,
+        Some(Err(Unusable)) => {
+            MINE.with_borrow_mut(|m| *m = None);
+            child::clone_vfork(plan)
+        }
         None => child::clone_vfork(plan),
-    })
+    }
 }
+
+/// The forker cannot clone for us; nothing was cloned.
+struct Unusable;
 
 impl Forker {
     fn start() -> io::Result<Forker> {
@@ -95,18 +108,19 @@ impl Forker {
         }
     }
 
-    fn clone_vfork(&self, plan: &ChildPlan) -> io::Result<libc::pid_t> {
+    /// The clone's result, or `Unusable` when the fds could not be passed
+    /// or no forker thread answers.
+    fn clone_vfork(&self, plan: &ChildPlan) -> Result<io::Result<libc::pid_t>, Unusable> {
         let fds = plan.fds();
-        fd_table::send(&self.sock, &[fds.len() as u8], &fds)?;
+        fd_table::send(&self.sock, &[fds.len() as u8], &fds).map_err(|_| Unusable)?;
         let (reply, answer) = sync_channel(1);
-        let gone = || io::Error::other("the forker thread is gone");
         self.requests
             .send(Request {
                 plan: LentPlan(plan),
                 reply,
             })
-            .map_err(|_| gone())?;
-        answer.recv().map_err(|_| gone())?
+            .map_err(|_| Unusable)?;
+        answer.recv().ok().flatten().ok_or(Unusable)
     }
 }
 
@@ -115,23 +129,32 @@ impl Forker {
 fn serve(sock: &OwnedFd, requests: &Receiver<Request>) {
     while let Ok(req) = requests.recv() {
         let result = clone_with_sent_fds(sock, &req.plan);
+        let failed = result.is_none();
         let _ = req.reply.send(result);
+        if failed {
+            // The socket may hold a message out of step: stop here; the
+            // spawning thread clones itself from now on.
+            return;
+        }
     }
 }
 
-fn clone_with_sent_fds(sock: &OwnedFd, plan: &LentPlan) -> io::Result<libc::pid_t> {
+/// The clone, or `None` when the request's fds did not arrive whole.
+fn clone_with_sent_fds(sock: &OwnedFd, plan: &LentPlan) -> Option<io::Result<libc::pid_t>> {
     let mut count = [0u8; 1];
     // Sent before the request, so it is queued; the wait is for safety.
     let (n, fds) = loop {
         match fd_table::recv(sock, &mut count) {
             Ok(Some(m)) => break m,
-            Ok(None) => return Err(io::Error::other("the spawning thread is gone")),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => fd_table::wait_readable(sock)?,
-            Err(e) => return Err(e),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                fd_table::wait_readable(sock).ok()?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(None) | Err(_) => return None,
         }
     };
     if n != 1 || fds.len() != usize::from(count[0]) {
-        return Err(io::Error::other("the child's descriptors did not arrive"));
+        return None;
     }
     let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
     // SAFETY: the lender waits for our reply (`Forker::clone_vfork`), so
@@ -140,7 +163,7 @@ fn clone_with_sent_fds(sock: &OwnedFd, plan: &LentPlan) -> io::Result<libc::pid_
     // The child's fds, renumbered for this table; the copies here close
     // when `fds` drops, after the child has exec'd.
     let mine = plan.with_fds(&raw);
-    child::clone_vfork(&mine)
+    Some(child::clone_vfork(&mine))
 }
 
 #[cfg(test)]
@@ -228,5 +251,24 @@ mod tests {
         assert_eq!(listen_out, "1\n5\nthrough the socket\n");
         assert_eq!(missing, 127);
         drop(held);
+    }
+
+    #[test]
+    fn a_forker_that_cannot_take_the_fds_is_let_go_and_the_spawn_still_happens() {
+        let (got, forker_left) = std::thread::spawn(|| {
+            use_on_this_thread().expect("forker");
+            // Break the way to the forker, as a failing sendmsg would.
+            MINE.with_borrow(|m| {
+                let f = m.as_ref().expect("a forker");
+                nix::sys::socket::shutdown(f.sock.as_raw_fd(), nix::sys::socket::Shutdown::Both)
+                    .expect("shutdown");
+            });
+            let (_, out, code) = run(&sh("echo still started; exit 4"));
+            ((out, code), MINE.with_borrow(|m| m.is_some()))
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(got, ("still started\n".to_string(), 4));
+        assert!(!forker_left, "the broken forker is let go");
     }
 }
