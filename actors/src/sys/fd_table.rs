@@ -1,13 +1,6 @@
-//! A thread with its own, nearly empty fd table, and descriptors sent
-//! from it to the process's table (SCM_RIGHTS over a unix socket).
-//!
-//! Why: a child starts with a copy of its parent thread's fd table and
-//! closes it before `exec`, one file at a time. In oneinit's table that is
-//! two pipe ends per service, so at 1,000 services every spawn copied and
-//! closed about 2,000 files (40% of a launcher thread's time in a startup
-//! profile: `filp_flush`, `dnotify_flush`, `close_range`, `dup_fd`). A
-//! launcher thread with a private table spawns from a table of a few fds,
-//! so a spawn costs the same at 1 service and at 1,000.
+//! A thread with its own, nearly empty fd table, and descriptors passed
+//! to it from the process's table (SCM_RIGHTS over a unix socket). Why a
+//! spawning thread wants one: `sys::spawn::forker`.
 
 use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
@@ -15,10 +8,6 @@ use nix::sys::socket::{
 };
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-
-/// Most descriptors in one message: a child's stdio, its status pipe and
-/// its listening sockets.
-pub const MAX_FDS: usize = 68;
 
 /// A connected pair of unix sequenced-packet sockets (close-on-exec):
 /// each `send` arrives whole, in order, with its descriptors.
@@ -70,8 +59,8 @@ fn close_range(first: u32, last: u32, flags: libc::c_uint) -> io::Result<()> {
     }
 }
 
-/// Sends `tag` with `fds` (at most `MAX_FDS`) on `sock`; waits while the
-/// socket is full (its reader never waits on the sender).
+/// Sends `tag` with `fds` on `sock`; waits while the socket is full (its
+/// reader never waits on the sender).
 pub fn send(sock: &OwnedFd, tag: &[u8], fds: &[RawFd]) -> io::Result<()> {
     let iov = [IoSlice::new(tag)];
     let cmsg = [ControlMessage::ScmRights(fds)];
@@ -85,23 +74,30 @@ pub fn send(sock: &OwnedFd, tag: &[u8], fds: &[RawFd]) -> io::Result<()> {
     }
 }
 
-/// One message received without waiting: its bytes (into `buf`) and its
-/// descriptors, close-on-exec, now in this thread's table. `Ok(None)` at
-/// EOF (every sender closed); `WouldBlock` when nothing is queued.
+/// Waits for one message: its bytes (into `buf`) and its descriptors (at
+/// most `MAX`), close-on-exec, now in this thread's table. `Ok(None)` at
+/// EOF (every sender closed).
 ///
 /// Close-on-exec is set after the receive, not with MSG_CMSG_CLOEXEC,
 /// which qemu-user refuses (EINVAL): the receiver is a forker, the only
 /// thread of its table, so no clone can come in between.
-pub fn recv(sock: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<(usize, Vec<OwnedFd>)>> {
+pub fn recv<const MAX: usize>(
+    sock: &OwnedFd,
+    buf: &mut [u8],
+) -> io::Result<Option<(usize, Vec<OwnedFd>)>> {
     let mut iov = [IoSliceMut::new(buf)];
-    let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_DONTWAIT,
-    )
-    .map_err(io::Error::from)?;
+    let mut space = nix::cmsg_space!([RawFd; MAX]);
+    let msg = loop {
+        match recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::empty(),
+        ) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            other => break other.map_err(io::Error::from)?,
+        }
+    };
     let mut fds = Vec::new();
     for c in msg.cmsgs().map_err(io::Error::from)? {
         if let ControlMessageOwned::ScmRights(raw) = c {
@@ -121,19 +117,6 @@ pub fn recv(sock: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<(usize, Vec<Own
         return Ok(None);
     }
     Ok(Some((msg.bytes, fds)))
-}
-
-/// Waits until `sock` is readable (or hung up).
-pub fn wait_readable(sock: &OwnedFd) -> io::Result<()> {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::AsFd;
-    loop {
-        let mut fds = [PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            other => return other.map(drop).map_err(io::Error::from),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -174,9 +157,10 @@ mod tests {
         assert!(held
             .iter()
             .all(|f| nix::fcntl::fcntl(f.as_raw_fd(), nix::fcntl::F_GETFD).is_ok()));
-        wait_readable(&here).expect("readable");
         let mut buf = [0u8; 8];
-        let (n, fds) = recv(&here, &mut buf).expect("recv").expect("a message");
+        let (n, fds) = recv::<1>(&here, &mut buf)
+            .expect("recv")
+            .expect("a message");
         assert_eq!(&buf[..n], b"tag");
         assert_eq!(fds.len(), 1);
         let mut text = String::new();
@@ -186,6 +170,6 @@ mod tests {
         // The write end went with the thread's table.
         assert_eq!(text, "through");
         // Every sender is gone: EOF.
-        assert!(recv(&here, &mut buf).expect("recv").is_none());
+        assert!(recv::<1>(&here, &mut buf).expect("recv").is_none());
     }
 }

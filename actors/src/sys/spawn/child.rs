@@ -50,7 +50,7 @@ pub(super) struct ChildPlan {
 }
 
 impl ChildPlan {
-    /// Every fd the child gets, in the order `with_fds` takes them.
+    /// Every fd the child gets, in the order `with_fds` replaces them.
     pub(super) fn fds(&self) -> Vec<RawFd> {
         let stdio = [self.stdin, self.stdout, self.stderr];
         std::iter::once(self.status_fd)
@@ -59,12 +59,19 @@ impl ChildPlan {
             .collect()
     }
 
-    /// The same plan with its fds (as `fds` lists them) renumbered to
-    /// `fds`: the child's fds as another fd table numbers them. Fds
-    /// shared by stdin and stdout (a connection) stay shared.
-    pub(super) fn with_fds(&self, fds: &[RawFd]) -> ChildPlan {
-        let old = self.fds();
-        let map = |fd: RawFd| old.iter().position(|&o| o == fd).map_or(fd, |i| fds[i]);
+    /// The same plan with its fds replaced, in `fds()`'s order, by `new`:
+    /// the child's fds as another fd table numbers them (a connection that
+    /// is both stdin and stdout was sent twice and gets two numbers).
+    /// `new` holds exactly as many fds as `fds()`.
+    pub(super) fn with_fds(&self, new: &[RawFd]) -> ChildPlan {
+        let mut next = new.iter().copied();
+        let mut take = || next.next().unwrap_or(-1);
+        // Taken in `fds()`'s order.
+        let status_fd = take();
+        let stdin = self.stdin.map(|_| take());
+        let stdout = self.stdout.map(|_| take());
+        let stderr = self.stderr.map(|_| take());
+        let listen_fds = self.listen_fds.iter().map(|_| take()).collect();
         ChildPlan {
             program: self.program,
             argv: self.argv,
@@ -72,17 +79,17 @@ impl ChildPlan {
             listen_pid: self.listen_pid,
             workdir: self.workdir,
             cgroup_procs: self.cgroup_procs.clone(),
-            stdin: self.stdin.map(map),
-            stdout: self.stdout.map(map),
-            stderr: self.stderr.map(map),
-            listen_fds: self.listen_fds.iter().map(|&fd| map(fd)).collect(),
+            stdin,
+            stdout,
+            stderr,
+            listen_fds,
             umask: self.umask,
             rlimits: self.rlimits.clone(),
             uid: self.uid,
             gid: self.gid,
             groups: self.groups.clone(),
             no_new_privs: self.no_new_privs,
-            status_fd: map(self.status_fd),
+            status_fd,
         }
     }
 }

@@ -24,17 +24,19 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::Duration;
 
+/// Most fds a child gets: its status pipe, stdio and listening sockets.
+const CHILD_FDS: usize = 4 + child::MAX_LISTEN_FDS;
+
 pub struct Forker {
     /// Our end of the socket, in the process's table.
     sock: OwnedFd,
-    requests: SyncSender<Request>,
+    /// One request at a time (the forker belongs to one thread).
+    requests: SyncSender<LentPlan>,
+    replies: Receiver<Reply>,
 }
 
-struct Request {
-    plan: LentPlan,
-    /// `None`: the fds did not arrive, nothing was cloned.
-    reply: SyncSender<Option<io::Result<libc::pid_t>>>,
-}
+/// A clone's result; `None`: the fds did not arrive, nothing was cloned.
+type Reply = Option<io::Result<libc::pid_t>>;
 
 /// A plan lent to the forker thread for one clone.
 struct LentPlan(*const ChildPlan);
@@ -81,7 +83,8 @@ struct Unusable;
 impl Forker {
     fn start() -> io::Result<Forker> {
         let (here, there) = fd_table::pair()?;
-        let (requests, rx) = sync_channel::<Request>(0);
+        let (requests, rx) = sync_channel::<LentPlan>(0);
+        let (reply_tx, replies) = sync_channel::<Reply>(1);
         let (ready_tx, ready_rx) = sync_channel::<bool>(1);
         let there_raw = there.as_raw_fd();
         std::thread::Builder::new()
@@ -91,7 +94,7 @@ impl Forker {
                 let private = fd_table::make_private(there_raw).is_ok();
                 let _ = ready_tx.send(private);
                 if private {
-                    serve(&there, &rx);
+                    serve(&there, &rx, &reply_tx);
                 }
             })?;
         match ready_rx.recv_timeout(Duration::from_secs(5)) {
@@ -102,6 +105,7 @@ impl Forker {
                 Ok(Forker {
                     sock: here,
                     requests,
+                    replies,
                 })
             }
             _ => Err(io::Error::other("no private fd table for the forker")),
@@ -113,24 +117,18 @@ impl Forker {
     fn clone_vfork(&self, plan: &ChildPlan) -> Result<io::Result<libc::pid_t>, Unusable> {
         let fds = plan.fds();
         fd_table::send(&self.sock, &[fds.len() as u8], &fds).map_err(|_| Unusable)?;
-        let (reply, answer) = sync_channel(1);
-        self.requests
-            .send(Request {
-                plan: LentPlan(plan),
-                reply,
-            })
-            .map_err(|_| Unusable)?;
-        answer.recv().ok().flatten().ok_or(Unusable)
+        self.requests.send(LentPlan(plan)).map_err(|_| Unusable)?;
+        self.replies.recv().ok().flatten().ok_or(Unusable)
     }
 }
 
 /// The forker thread: one clone per request, with the request's fds (sent
 /// just before it) now in this thread's table.
-fn serve(sock: &OwnedFd, requests: &Receiver<Request>) {
-    while let Ok(req) = requests.recv() {
-        let result = clone_with_sent_fds(sock, &req.plan);
+fn serve(sock: &OwnedFd, requests: &Receiver<LentPlan>, replies: &SyncSender<Reply>) {
+    while let Ok(plan) = requests.recv() {
+        let result = clone_with_sent_fds(sock, &plan);
         let failed = result.is_none();
-        let _ = req.reply.send(result);
+        let _ = replies.send(result);
         if failed {
             // The socket may hold a message out of step: stop here; the
             // spawning thread clones itself from now on.
@@ -140,19 +138,10 @@ fn serve(sock: &OwnedFd, requests: &Receiver<Request>) {
 }
 
 /// The clone, or `None` when the request's fds did not arrive whole.
-fn clone_with_sent_fds(sock: &OwnedFd, plan: &LentPlan) -> Option<io::Result<libc::pid_t>> {
+fn clone_with_sent_fds(sock: &OwnedFd, plan: &LentPlan) -> Reply {
     let mut count = [0u8; 1];
-    // Sent before the request, so it is queued; the wait is for safety.
-    let (n, fds) = loop {
-        match fd_table::recv(sock, &mut count) {
-            Ok(Some(m)) => break m,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                fd_table::wait_readable(sock).ok()?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Ok(None) | Err(_) => return None,
-        }
-    };
+    // Sent before the request: it is queued already.
+    let (n, fds) = fd_table::recv::<CHILD_FDS>(sock, &mut count).ok()??;
     if n != 1 || fds.len() != usize::from(count[0]) {
         return None;
     }
