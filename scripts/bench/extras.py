@@ -15,8 +15,10 @@ Every process started here is in its own session and is killed in `finally`
 catches orphans). Every wait is bounded.
 """
 
+import contextlib
 import os
 import re
+import select
 import resource
 import shutil
 import signal
@@ -34,6 +36,27 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 class ExtraError(Exception):
     """A figure that could not be measured; the message says why."""
+
+
+@contextlib.contextmanager
+def port_server(argv, what, timeout=10):
+    """Runs a local server that prints its port as its first line (httpfloor,
+    HTTP_SERVER); yields (its Popen, the port) and kills it afterwards."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        ready, _, _ = select.select([p.stdout], [], [], timeout)
+        line = p.stdout.readline().decode(errors="replace") if ready else ""
+        if not line.strip().isdigit():
+            raise ExtraError(f"{what} did not print its port within {timeout}s (got {line!r})")
+        yield p, int(line)
+    finally:
+        p.kill()
+        try:
+            p.wait(timeout=10)
+        except ChildProcessError:  # already reaped by a kill_below_self
+            pass
+        p.stdout.close()
 
 
 def free_port():
@@ -223,35 +246,11 @@ def api_latency(binary, tmproot, seconds, n=100, crash=10, flood=10, connections
                     raise ExtraError(f"oneinit exited during the {phase} run: {d.stderr_tail()}")
                 res[f"{phase}_{key}"] = r
             if floor:
-                res[f"{phase}_floor"] = _wrk_floor(floor, seconds, connections)
+                with port_server([floor], "httpfloor") as (_, port):
+                    res[f"{phase}_floor"] = _wrk(f"http://127.0.0.1:{port}/", seconds, connections)
         finally:
             d.stop()
     return res
-
-
-def _wrk_floor(binary, seconds, connections):
-    """wrk against httpfloor (it prints its port, then serves)."""
-    p = subprocess.Popen([binary], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                         stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        line = _readline_within(p.stdout, 10)
-        if not line.strip().isdigit():
-            raise ExtraError(f"httpfloor did not print its port (got {line!r})")
-        return _wrk(f"http://127.0.0.1:{int(line)}/", seconds, connections)
-    finally:
-        p.kill()
-        p.wait(timeout=10)
-        p.stdout.close()
-
-
-def _readline_within(stream, timeout):
-    """One line from a pipe, or ExtraError after `timeout` seconds."""
-    import select
-
-    ready, _, _ = select.select([stream], [], [], timeout)
-    if not ready:
-        raise ExtraError(f"no output within {timeout}s")
-    return stream.readline().decode(errors="replace")
 
 
 # ---------------------------------------------------------------- health checks
@@ -314,13 +313,9 @@ def _naive(argv_for, n, seconds):
 def health_cpu(binary, tmproot, seconds, n=200, warmup=3.0):
     """oneinit's CPU seconds per minute with n services checked every second."""
     tck = os.sysconf("SC_CLK_TCK")
-    server = subprocess.Popen([sys.executable, "-c", HTTP_SERVER], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     res = {"services": n, "interval_s": 1, "window_s": seconds}
-    try:
-        port = int(server.stdout.readline().strip() or 0)
-        if not port:
-            raise ExtraError("the local HTTP server for the checks did not start")
+    with port_server([sys.executable, "-c", HTTP_SERVER], "the local HTTP server for the checks") as (
+            server, port):
         for kind in ("http", "exec"):
             workdir = os.path.join(tmproot, f"health-{kind}")
             os.makedirs(workdir)
@@ -352,12 +347,6 @@ def health_cpu(binary, tmproot, seconds, n=200, warmup=3.0):
             url = f"http://127.0.0.1:{port}/h/"
             res["naive_curl"] = _naive(lambda i: ["curl", "-fsS", "-o", "/dev/null", url + str(i)], n, seconds)
         res["naive_exec"] = _naive(lambda i: ["true"], n, seconds)
-    finally:
-        server.kill()
-        try:
-            server.wait(timeout=10)
-        except ChildProcessError:  # already reaped by a kill_below_self
-            pass
     return res
 
 
