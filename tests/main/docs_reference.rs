@@ -72,7 +72,7 @@ fn full_config() -> Config {
             ..RestartConfig::default()
         },
         readiness: ReadinessConfig {
-            check: Some(all_checks.clone()),
+            check: Some(Box::new(all_checks.clone())),
             log_line: Some("up".into()),
             ..ReadinessConfig::default()
         },
@@ -90,18 +90,18 @@ fn full_config() -> Config {
             nofile: Some(1),
             core: Some(ConfSize(0)),
         },
-        socket: Some(SocketConfig {
+        socket: Some(Box::new(SocketConfig {
             listen: vec!["tcp://127.0.0.1:1".into()],
             accept: true,
             mode: Some("0660".into()),
-        }),
-        schedule: Some(ScheduleConfig {
+        })),
+        schedule: Some(Box::new(ScheduleConfig {
             cron: Some("* * * * *".into()),
             interval: Some(ConfDuration::from_secs(1)),
             run_on_start: true,
             overlap: Overlap::Skip,
             timezone: Some("UTC".into()),
-        }),
+        })),
         forward_signals: vec![SignalName(oneinit_actors::model::signal::Signal::SIGUSR2)],
         ..ServiceConfig::default()
     };

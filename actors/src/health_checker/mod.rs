@@ -204,7 +204,13 @@ impl Handler<NotifyDatagram> for HealthChecker {
 impl Handler<ServiceActorStarted> for HealthChecker {
     type Result = ();
     fn handle(&mut self, msg: ServiceActorStarted, _: &mut Context<Self>) {
-        self.actors.insert(msg.service.clone(), msg);
+        // Only a watched service is ever told it is ready or given a status
+        // text; keeping the others' recipients cost ~300 bytes a service.
+        if Watched::needs_watching(&msg.cfg) {
+            self.actors.insert(msg.service.clone(), msg);
+        } else {
+            self.actors.remove(&msg.service);
+        }
     }
 }
 

@@ -50,7 +50,7 @@ impl Watched {
         let n = cfg.health.len();
         Watched {
             checks: cfg.health.iter().map(Prepared::new).collect(),
-            ready_check: cfg.readiness.check.as_ref().map(Prepared::new),
+            ready_check: cfg.readiness.check.as_deref().map(Prepared::new),
             env: None,
             cfg,
             state: ServiceState::Inactive,

@@ -19,8 +19,10 @@ use crate::model::view::{LogLine, Stream};
 use chrono::Utc;
 use regex::Regex;
 use std::borrow::Cow;
-use std::os::fd::OwnedFd;
+use std::future::Future;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -44,14 +46,28 @@ const FILE_PIECE: usize = 256 * 1024;
 /// Called once when a line matches the readiness regex.
 pub type OnMatch = Box<dyn FnOnce() + Send>;
 
-/// Everything a reader needs; moved onto the log thread.
-pub struct Reader {
+/// `readiness.log_line`: the pattern and what to do on the first match.
+/// Boxed: most services have none, and every pipe reader holds the field.
+pub type ReadyWhen = Option<Box<(Regex, OnMatch)>>;
+
+/// One pipe of a child: its read end, the stream it carries and the
+/// readiness pattern to look for in it.
+pub struct Pipe {
     pub fd: OwnedFd,
+    pub stream: Stream,
+    pub ready_when: ReadyWhen,
+}
+
+/// Everything the reader of one process needs; moved onto the log thread.
+/// One reader (one task) reads both of the process's pipes: a task and its
+/// drain point per pipe cost ~1 KiB per service at 1,000 services
+/// (heaptrack), for two pipes that are empty nearly all the time.
+pub struct Reader {
     pub logs: Arc<ServiceLogs>,
     pub instance: u64,
     pub pid: i32,
-    pub stream: Stream,
-    pub ready_when: Option<(Regex, OnMatch)>,
+    /// stdout's and stderr's pipes (either may be absent).
+    pub pipes: [Option<Pipe>; 2],
 }
 
 /// Counts a reader as open from spawn to EOF (or until its task is dropped).
@@ -69,10 +85,16 @@ enum Read {
     Empty,
 }
 
+/// A pipe being read.
+struct Open {
+    pipe: tokio::net::unix::pipe::Receiver,
+    lines: Lines,
+}
+
 impl Reader {
     /// Starts reading on `arbiter` (the log thread). The reader counts as
     /// open from now on, so a shutdown that follows at once still waits for
-    /// the lines already in the pipe.
+    /// the lines already in the pipes.
     pub fn spawn_on(self, arbiter: &actix::ArbiterHandle) {
         let point = Arc::new(DrainPoint {
             instance: self.instance,
@@ -81,56 +103,115 @@ impl Reader {
             waiters: Mutex::new(Vec::new()),
         });
         self.logs.reader_opened(&point);
-        let open = OpenReader(self.logs.clone());
-        arbiter.spawn(async move {
-            self.run(&point).await;
-            drop(open);
+        let counted = OpenReader(self.logs.clone());
+        // `spawn_fn` and a local spawn there, not `ArbiterHandle::spawn`:
+        // that boxes the future and the task then holds the box, two
+        // allocations for the life of the process instead of one.
+        arbiter.spawn_fn(move || {
+            actix::spawn(async move {
+                // Made here, not passed in: an async fn keeps its
+                // arguments' storage apart from its locals', so a moved-in
+                // array would take its room in the task twice.
+                let mut open = self.open();
+                read(&mut open, &point, &counted.0).await;
+                drop(counted);
+            });
         });
     }
 
-    /// Reads until EOF (all writers closed). Run it on the log arbiter.
-    async fn run(self, point: &DrainPoint) {
+    /// The pipes, registered with the current thread's reactor (the log
+    /// thread's).
+    fn open(self) -> [Option<Open>; 2] {
         let Reader {
-            fd,
             logs,
             instance,
             pid,
-            stream,
-            ready_when,
+            pipes,
         } = self;
-        let Ok(pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
-            return;
-        };
-        let mut lines = Lines::new(logs, instance, pid, stream, ready_when);
-        loop {
-            while !lines.emit_ready(false) {
-                lines.logs.sink.wait_for_room(ROOM_RECHECK).await;
+        pipes.map(|p| {
+            let p = p?;
+            let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(p.fd).ok()?;
+            let lines = Lines::new(logs.clone(), instance, pid, p.stream, p.ready_when);
+            Some(Open { pipe, lines })
+        })
+    }
+}
+
+/// Reads until EOF on every pipe (all writers closed). Run it on the log
+/// arbiter.
+async fn read(open: &mut [Option<Open>; 2], point: &DrainPoint, logs: &ServiceLogs) {
+    while open.iter().any(Option::is_some) {
+        // One read per pipe and round, so a flood on one stream does not
+        // starve the other.
+        let mut more = false;
+        for slot in open.iter_mut() {
+            let Some(o) = slot else { continue };
+            while !o.lines.emit_ready(false) {
+                wait_for_room(logs).await;
             }
-            match lines.read(&pipe) {
-                Read::Data => continue,
-                Read::Eof => break,
-                Read::Empty => {
-                    // Everything written so far is logged.
-                    lines.logs.flush_file();
-                    answer(point);
-                    lines.release();
-                    tokio::select! {
-                        r = pipe.readable() => if r.is_err() { break },
-                        _ = point.wake.notified() => {}
-                    }
+            match o.lines.read(&o.pipe) {
+                Read::Data => more = true,
+                Read::Eof => {
+                    finish(&mut o.lines).await;
+                    *slot = None;
+                }
+                Read::Empty => {}
+            }
+        }
+        if more || open.iter().all(Option::is_none) {
+            continue;
+        }
+        // Everything written so far is logged.
+        logs.flush_file();
+        answer(point);
+        for o in open.iter_mut().flatten() {
+            o.lines.release();
+        }
+        // The I/O driver is gone (shutdown): what was read is logged.
+        if let Some(i) = wait_readable(open, point).await {
+            if let Some(o) = open[i].as_mut() {
+                finish(&mut o.lines).await;
+            }
+            open[i] = None;
+        }
+    }
+    logs.flush_file();
+    answer(point);
+    // Drops not reported yet get their `dropped` record when it is due.
+    if let Some(wait) = logs.report_dropped(false) {
+        Box::pin(tokio::time::sleep(wait)).await;
+        logs.report_dropped(true);
+    }
+}
+
+/// Waits until a pipe has something or the drain point is woken. Answers
+/// the index of a pipe whose wait failed (the I/O driver is gone).
+async fn wait_readable(open: &[Option<Open>; 2], point: &DrainPoint) -> Option<usize> {
+    let woken = point.wake.notified();
+    tokio::pin!(woken);
+    std::future::poll_fn(|cx| {
+        for (i, o) in open.iter().enumerate() {
+            if let Some(o) = o {
+                if let Poll::Ready(r) = o.pipe.poll_read_ready(cx) {
+                    return Poll::Ready(r.is_err().then_some(i));
                 }
             }
         }
-        while !lines.emit_ready(true) {
-            lines.logs.sink.wait_for_room(ROOM_RECHECK).await;
-        }
-        lines.logs.flush_file();
-        answer(point);
-        // Drops not reported yet get their `dropped` record when it is due.
-        if let Some(wait) = lines.logs.report_dropped(false) {
-            tokio::time::sleep(wait).await;
-            lines.logs.report_dropped(true);
-        }
+        woken.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
+/// Waits for room in the output queue. Boxed: the wait is rare, and
+/// inline its future would add its size to every reader's task.
+async fn wait_for_room(logs: &ServiceLogs) {
+    Box::pin(logs.sink.wait_for_room(ROOM_RECHECK)).await;
+}
+
+/// Logs what is left of a pipe that reached EOF, unfinished line included.
+async fn finish(lines: &mut Lines) {
+    while !lines.emit_ready(true) {
+        wait_for_room(&lines.logs).await;
     }
 }
 
@@ -147,6 +228,8 @@ thread_local! {
     /// The records of one read, before they go to the queue and the file
     /// (one buffer for all the readers of the log thread).
     static OUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The records' part before the line, for one read (`RecordFormat::head`).
+    static HEAD: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Cuts one stream's bytes into lines and hands them on.
@@ -154,7 +237,7 @@ struct Lines {
     logs: Arc<ServiceLogs>,
     instance: u64,
     stream: Stream,
-    ready_when: Option<(Regex, OnMatch)>,
+    ready_when: ReadyWhen,
     format: RecordFormat,
     /// Bytes read and not logged yet: at most an unfinished line, plus a
     /// read that waits for room in the output queue.
@@ -169,7 +252,7 @@ impl Lines {
         instance: u64,
         pid: i32,
         stream: Stream,
-        ready_when: Option<(Regex, OnMatch)>,
+        ready_when: ReadyWhen,
     ) -> Lines {
         let format = RecordFormat::new(logs.format, &logs.service, instance, pid, stream);
         Lines {
@@ -189,8 +272,27 @@ impl Lines {
         match pipe.try_read_buf(&mut self.buf) {
             Ok(0) => Read::Eof,
             Ok(_) => Read::Data,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Read::Empty,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => self.read_past_readiness(pipe),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Read::Data,
+            Err(_) => Read::Eof,
+        }
+    }
+
+    /// tokio answers WouldBlock from the readiness its reactor last saw,
+    /// which can predate what the child wrote just before it exited: a
+    /// drain request may wake the reader before the reactor has run, and
+    /// the exit would then be logged before those lines. So the pipe
+    /// counts as empty only once the kernel says so.
+    fn read_past_readiness(&mut self, pipe: &tokio::net::unix::pipe::Receiver) -> Read {
+        let mut chunk = [0u8; 4096];
+        match nix::unistd::read(pipe.as_raw_fd(), &mut chunk) {
+            Ok(0) => Read::Eof,
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                Read::Data
+            }
+            Err(nix::errno::Errno::EAGAIN) => Read::Empty,
+            Err(nix::errno::Errno::EINTR) => Read::Data,
             Err(_) => Read::Eof,
         }
     }
@@ -243,15 +345,17 @@ impl Lines {
         if self.next_line(eof).is_none() {
             return true;
         }
-        OUT.with_borrow_mut(|out| {
-            out.clear();
-            self.emit_into(out, eof)
+        HEAD.with_borrow_mut(|head| {
+            OUT.with_borrow_mut(|out| {
+                out.clear();
+                self.emit_into(out, head, eof)
+            })
         })
     }
 
-    fn emit_into(&mut self, out: &mut Vec<u8>, eof: bool) -> bool {
+    fn emit_into(&mut self, out: &mut Vec<u8>, head: &mut Vec<u8>, eof: bool) -> bool {
         let now = Utc::now();
-        self.format.set_time(&now_ts_of(now));
+        self.format.head(&now_ts_of(now), head);
         let logs = self.logs.clone();
         let sink = &logs.sink;
         // Nothing waits for a stdout that is gone.
@@ -275,7 +379,7 @@ impl Lines {
                 Err(_) => String::from_utf8_lossy(raw),
             };
             let start = out.len();
-            self.format.write(&text, out);
+            self.format.write(head, &text, out);
             if !file_only && out.len() > room {
                 stuck = sink.stuck();
                 if !drop_mode && !stuck {
@@ -300,10 +404,10 @@ impl Lines {
             if self
                 .ready_when
                 .as_ref()
-                .is_some_and(|(re, _)| re.is_match(&text))
+                .is_some_and(|r| r.0.is_match(&text))
             {
-                if let Some((_, on_match)) = self.ready_when.take() {
-                    on_match();
+                if let Some(r) = self.ready_when.take() {
+                    (r.1)();
                 }
             }
             if let Some(ring) = ring.as_mut() {

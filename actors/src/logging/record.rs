@@ -16,9 +16,8 @@ use std::fmt::Write as _;
 pub struct RecordFormat {
     format: LogFormat,
     /// Text: `service[instance] stream: `; JSON: the fields after `msg`.
-    fixed: Vec<u8>,
-    /// The timestamp part, rebuilt by `set_time`.
-    head: Vec<u8>,
+    /// Boxed to its exact length: one per pipe, kept for the pipe's life.
+    fixed: Box<[u8]>,
 }
 
 impl RecordFormat {
@@ -47,38 +46,39 @@ impl RecordFormat {
         }
         RecordFormat {
             format,
-            fixed,
-            head: Vec::with_capacity(64),
+            fixed: fixed.into_boxed_slice(),
         }
     }
 
-    /// The timestamp of the records that follow (`ts`, RFC 3339 UTC, ms).
-    pub fn set_time(&mut self, ts: &str) {
-        self.head.clear();
+    /// Puts into `head` (cleared first) the part of the records stamped
+    /// `ts` (RFC 3339 UTC, ms) that comes before the line: the timestamp,
+    /// and for JSON the fields up to `msg`'s value. Built once per pipe
+    /// read, into a buffer of the log thread, so no reader keeps one.
+    pub fn head(&self, ts: &str, head: &mut Vec<u8>) {
+        head.clear();
         match self.format {
             LogFormat::Json => {
-                self.head.extend_from_slice(b"{\"ts\":\"");
-                self.head.extend_from_slice(ts.as_bytes());
-                self.head
-                    .extend_from_slice(b"\",\"level\":\"info\",\"msg\":\"");
+                head.extend_from_slice(b"{\"ts\":\"");
+                head.extend_from_slice(ts.as_bytes());
+                head.extend_from_slice(b"\",\"level\":\"info\",\"msg\":\"");
             }
             LogFormat::Text => {
-                self.head.extend_from_slice(ts.as_bytes());
-                self.head.extend_from_slice(b" INFO  ");
+                head.extend_from_slice(ts.as_bytes());
+                head.extend_from_slice(b" INFO  ");
             }
         }
     }
 
     /// Appends the record of `line` (newline included) to `out`.
-    pub fn write(&self, line: &str, out: &mut Vec<u8>) {
+    /// `head` is what `head` built.
+    pub fn write(&self, head: &[u8], line: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(head);
         match self.format {
             LogFormat::Json => {
-                out.extend_from_slice(&self.head);
                 json_escape(line, out);
                 out.extend_from_slice(&self.fixed);
             }
             LogFormat::Text => {
-                out.extend_from_slice(&self.head);
                 out.extend_from_slice(&self.fixed);
                 text_escape(line, out);
                 out.push(b'\n');
@@ -184,10 +184,10 @@ mod tests {
     use super::*;
 
     fn record(format: LogFormat, line: &str) -> String {
-        let mut f = RecordFormat::new(format, "we\"b", 2, 42, Stream::Stderr);
-        f.set_time("2026-01-01T00:00:00.000Z");
-        let mut out = Vec::new();
-        f.write(line, &mut out);
+        let f = RecordFormat::new(format, "we\"b", 2, 42, Stream::Stderr);
+        let (mut head, mut out) = (Vec::new(), Vec::new());
+        f.head("2026-01-01T00:00:00.000Z", &mut head);
+        f.write(&head, line, &mut out);
         String::from_utf8(out).unwrap()
     }
 

@@ -176,10 +176,10 @@ mod tests {
     fn svc(kind: ServiceType, listen: &[&str]) -> Arc<ServiceConfig> {
         Arc::new(ServiceConfig {
             kind,
-            socket: Some(SocketConfig {
+            socket: Some(Box::new(SocketConfig {
                 listen: listen.iter().map(|s| s.to_string()).collect(),
                 ..SocketConfig::default()
-            }),
+            })),
             ..ServiceConfig::default()
         })
     }
@@ -197,10 +197,10 @@ mod tests {
         );
         let mut c = ServiceConfig {
             kind: ServiceType::Ongoing,
-            schedule: Some(ScheduleConfig {
+            schedule: Some(Box::new(ScheduleConfig {
                 cron: Some("bad".into()),
                 ..ScheduleConfig::default()
-            }),
+            })),
             ..ServiceConfig::default()
         };
         c.max_instances = 0;

@@ -46,11 +46,11 @@ impl ServiceActor {
                 .map(move |_, act, ctx| act.drain_over(seq, ctx)),
         );
         let bound = ctx.run_later(DRAIN_WAIT, move |act, ctx| act.drain_over(seq, ctx));
-        self.draining = Some(Draining {
+        self.draining = Some(Box::new(Draining {
             seq,
             msg,
             waits: [eof, bound],
-        });
+        }));
     }
 
     fn drain_over(&mut self, seq: u64, ctx: &mut Context<Self>) {
@@ -63,7 +63,8 @@ impl ServiceActor {
         for h in d.waits {
             ctx.cancel_future(h);
         }
-        self.exited(d.msg, ctx);
+        let Draining { msg, .. } = *d;
+        self.exited(msg, ctx);
         self.run_queued(ctx);
     }
 
@@ -100,7 +101,7 @@ impl ServiceActor {
         } else {
             warn!(log, "exited"; "event" => "exited", "pid" => msg.pid, "exit_code" => code, "signal" => sig_name);
         }
-        self.last_exit = Some((
+        self.last_exit = Some(Box::new((
             ExitView {
                 code,
                 signal: sig_name.map(str::to_string),
@@ -108,7 +109,7 @@ impl ServiceActor {
                 reason: reason.map(str::to_string),
             },
             msg.status.code_for_shell(),
-        ));
+        )));
         self.demand.runs_total += 1;
         self.fact(
             msg.instance,

@@ -129,6 +129,9 @@ pub struct Trigger {
 #[rtype(result = "()")]
 pub struct ServiceActorStarted {
     pub service: String,
+    /// The configuration the actor runs (observers keep the recipients
+    /// only of the services they act for).
+    pub cfg: std::sync::Arc<crate::model::config::ServiceConfig>,
     pub ready: actix::Recipient<InstanceReady>,
     pub status_text: actix::Recipient<SetStatusText>,
 }

@@ -40,11 +40,12 @@ pub struct ServiceSetup {
     pub generation: u64,
     pub cfg: Arc<ServiceConfig>,
     pub manager: Recipient<ServiceUpdated>,
-    pub facts: Vec<Recipient<ServiceFact>>,
+    pub facts: Arc<[Recipient<ServiceFact>]>,
     pub procs: ProcessTable,
     pub logs: Arc<ServiceLogs>,
     /// The thread that reads child pipes.
     pub log_arbiter: ArbiterHandle,
+    /// With the `service` key already (shared with the service's logs).
     pub log: Logger,
     /// The service's limits: cgroup, rlimits, usage, OOM detection.
     pub limits: Arc<limits::ServiceLimits>,
@@ -53,7 +54,7 @@ pub struct ServiceSetup {
     /// Where socket activation and schedules ask for a start.
     pub activate: Option<Recipient<crate::facts::ActivateService>>,
     /// Spawner, clock and cgroup host (`crate::os`).
-    pub os: Os,
+    pub os: Arc<Os>,
 }
 
 struct Slot {
@@ -70,7 +71,9 @@ pub struct ServiceActor {
     policy: Policy,
     slots: Vec<Slot>,
     timers: HashMap<(u64, Timer), SpawnHandle>,
-    last_exit: Option<(ExitView, i32)>,
+    /// Boxed, like `draining`: fields that are `None` most of the time
+    /// take 8 bytes of the actor instead of their size (~120 bytes).
+    last_exit: Option<Box<(ExitView, i32)>>,
     status_text: Option<String>,
     released: bool,
     release_timer: Option<SpawnHandle>,
@@ -85,7 +88,7 @@ pub struct ServiceActor {
     /// Sockets, per-demand instances and schedule (`demand.rs`).
     demand: demand::Demand,
     /// An exit waiting for its process's last lines (`exit.rs`).
-    draining: Option<exit::Draining>,
+    draining: Option<Box<exit::Draining>>,
     /// Commands and timers that arrived meanwhile, replayed in order once
     /// the exit is recorded (`handlers.rs`).
     queued: std::collections::VecDeque<handlers::Queued>,
@@ -125,9 +128,8 @@ impl ServiceActor {
             .as_ref()
             .and_then(|sc| Timetable::from_config(sc).ok());
         let demand = demand::Demand::new(std::mem::take(&mut s.sockets), timetable);
-        let log = s.log.new(o!("service" => s.name.clone()));
         ServiceActor {
-            s: ServiceSetup { log, ..s },
+            s,
             policy,
             slots,
             timers: HashMap::new(),
@@ -237,7 +239,7 @@ impl ServiceActor {
     }
 
     fn fact(&self, instance: u64, pid: Option<i32>, kind: FactKind) {
-        for r in &self.s.facts {
+        for r in self.s.facts.iter() {
             r.do_send(ServiceFact {
                 service: self.s.name.clone(),
                 instance,
@@ -299,8 +301,8 @@ impl ServiceActor {
                 })
                 .collect(),
             restarts: self.slots.iter().map(|s| s.m.restarts).sum(),
-            last_exit: self.last_exit.as_ref().map(|(v, _)| v.clone()),
-            last_exit_code: self.last_exit.as_ref().map(|(_, c)| *c),
+            last_exit: self.last_exit.as_deref().map(|(v, _)| v.clone()),
+            last_exit_code: self.last_exit.as_deref().map(|(_, c)| *c),
             status_text: self.status_text.clone(),
             next_run: self.demand.next_run,
             runs_total: self.counts_runs().then_some(self.demand.runs_total),

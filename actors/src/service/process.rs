@@ -4,7 +4,7 @@
 
 use super::messages::{FactKind, InstanceReady, SpawnDone};
 use super::{plan, ServiceActor};
-use crate::logging::capture::Reader;
+use crate::logging::capture::{Pipe, Reader};
 use crate::model::machine::Input;
 use crate::model::signal::signal_short_name;
 use crate::model::signal::Signal;
@@ -126,7 +126,7 @@ impl ServiceActor {
             Err(e) => {
                 error!(log, "cannot start: {}", e.message; "event" => "exited", "exit_code" => e.exit_code);
                 self.demand.runs_total += 1;
-                self.last_exit = Some((
+                self.last_exit = Some(Box::new((
                     ExitView {
                         code: Some(e.exit_code),
                         signal: None,
@@ -134,7 +134,7 @@ impl ServiceActor {
                         reason: None,
                     },
                     e.exit_code,
-                ));
+                )));
                 self.fact(
                     id,
                     None,
@@ -189,6 +189,9 @@ impl ServiceActor {
         stderr: Option<std::os::fd::OwnedFd>,
         ctx: &mut Context<Self>,
     ) {
+        if stdout.is_none() && stderr.is_none() {
+            return;
+        }
         let ready_re = self
             .s
             .cfg
@@ -196,8 +199,8 @@ impl ServiceActor {
             .log_line
             .as_deref()
             .and_then(|r| regex::Regex::new(r).ok());
-        for (fd, stream) in [(stdout, Stream::Stdout), (stderr, Stream::Stderr)] {
-            let Some(fd) = fd else { continue };
+        let pipe = |fd: Option<std::os::fd::OwnedFd>, stream| {
+            let fd = fd?;
             let ready_when = ready_re.clone().map(|re| {
                 let addr = ctx.address();
                 let on_match: crate::logging::capture::OnMatch = Box::new(move || {
@@ -206,18 +209,21 @@ impl ServiceActor {
                         pid: Some(pid),
                     });
                 });
-                (re, on_match)
+                Box::new((re, on_match))
             });
-            let reader = Reader {
+            Some(Pipe {
                 fd,
-                logs: self.s.logs.clone(),
-                instance: id,
-                pid,
                 stream,
                 ready_when,
-            };
-            reader.spawn_on(&self.s.log_arbiter);
-        }
+            })
+        };
+        let reader = Reader {
+            logs: self.s.logs.clone(),
+            instance: id,
+            pid,
+            pipes: [pipe(stdout, Stream::Stdout), pipe(stderr, Stream::Stderr)],
+        };
+        reader.spawn_on(&self.s.log_arbiter);
     }
 
     /// Once no instance has a process, removes the service's cgroup. What

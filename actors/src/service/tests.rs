@@ -47,14 +47,14 @@ async fn a_stop_that_arrives_with_an_exit_runs_after_the_exit_is_recorded() {
         limits: Arc::new(ServiceLimits::new("app", &cfg, os.cgroups.clone())),
         cfg: Arc::new(cfg),
         manager: Recorder(states.clone()).start().recipient(),
-        facts: Vec::new(),
+        facts: Vec::new().into(),
         procs: ProcessTable::default(),
         logs: Arc::new(ServiceLogs::new("app", 100, LogFormat::Json, sink)),
         log_arbiter: Arbiter::current(),
-        log,
+        log: log.new(slog::o!("service" => "app")),
         sockets: Vec::new(),
         activate: None,
-        os,
+        os: Arc::new(os),
     };
     let actor = ServiceActor::new(setup).start();
     actor.do_send(super::messages::Start);
@@ -90,4 +90,16 @@ async fn a_stop_that_arrives_with_an_exit_runs_after_the_exit_is_recorded() {
     assert!(!seen.contains(&ServiceState::Stopping), "{seen:?}");
     assert!(kernel.signals().is_empty(), "{:?}", kernel.signals());
     assert_eq!(kernel.spawns().len(), 1);
+}
+
+/// Every service holds its config and its actor for the life of the
+/// process: parts most services lack are boxed (`readiness.check`,
+/// `socket`, `schedule`; `last_exit`, `draining`), so they cost a pointer
+/// instead of their size (together ~560 bytes a service before).
+#[test]
+fn rare_parts_of_a_service_are_boxed() {
+    let config = std::mem::size_of::<crate::model::config::ServiceConfig>();
+    let actor = std::mem::size_of::<ServiceActor>();
+    assert!(config <= 800, "ServiceConfig takes {config} bytes");
+    assert!(actor <= 760, "ServiceActor takes {actor} bytes");
 }

@@ -7,7 +7,7 @@
 use super::ServiceManager;
 pub use crate::facts::ConfigApplied;
 use crate::health_checker::messages::HealthChanged;
-use crate::model::config::OnUnhealthy;
+use crate::model::config::{OnUnhealthy, ServiceConfig};
 use crate::model::machine::StopTarget;
 use crate::model::view::{Health, ServiceState};
 use crate::processes::ProcessTable;
@@ -15,6 +15,7 @@ use crate::service::messages::{ServiceActorStarted, Stop};
 use crate::service::ServiceActor;
 use actix::prelude::*;
 use slog::{info, o, warn};
+use std::sync::Arc;
 
 impl ServiceManager {
     /// The table of child pids and their owners, for peers that spawn helper
@@ -33,10 +34,16 @@ impl ServiceManager {
         self.actor_observers.push(to);
     }
 
-    pub(crate) fn tell_actor_observers(&self, name: &str, addr: &Addr<ServiceActor>) {
+    pub(crate) fn tell_actor_observers(
+        &self,
+        name: &str,
+        cfg: &Arc<ServiceConfig>,
+        addr: &Addr<ServiceActor>,
+    ) {
         for r in &self.actor_observers {
             r.do_send(ServiceActorStarted {
                 service: name.to_string(),
+                cfg: cfg.clone(),
                 ready: addr.clone().recipient(),
                 status_text: addr.clone().recipient(),
             });

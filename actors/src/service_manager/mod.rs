@@ -116,7 +116,8 @@ pub struct ServiceManager {
     pub(crate) log: Logger,
     pub(crate) sink: LogSink,
     pub(crate) format: LogFormat,
-    pub(crate) facts: Vec<Recipient<ServiceFact>>,
+    /// Shared with every ServiceActor (one list, not a copy per service).
+    pub(crate) facts: Arc<[Recipient<ServiceFact>]>,
     pub(crate) tini: bool,
     /// Tini mode without a config file: every signal but SIGCHLD is passed
     /// to the services that forward it (`main`), none is oneinit's (SPEC 1).
@@ -133,7 +134,8 @@ pub struct ServiceManager {
     pub(crate) log_arbiter: Option<Arbiter>,
     pub(crate) shutdown: Option<crate::model::shutdown::Shutdown>,
     /// Spawner, child exits, cgroup host and clock (`crate::os`).
-    pub(crate) os: Os,
+    /// Shared with every ServiceActor (one pointer each, not five).
+    pub(crate) os: Arc<Os>,
     /// SIGHUP asks it for a reload (the ConfigLoader).
     pub(crate) reloader: Option<Recipient<crate::config_loader::Reload>>,
     /// Peers told of every applied configuration (see `health.rs`).
@@ -161,7 +163,7 @@ impl ServiceManager {
             log: setup.log,
             sink: setup.sink,
             format: setup.format,
-            facts: setup.facts,
+            facts: setup.facts.into(),
             tini: setup.tini,
             pass_signals: false,
             registrations: setup.registrations,
@@ -173,7 +175,7 @@ impl ServiceManager {
             events: Feed::new(4096),
             log_arbiter: None,
             shutdown: None,
-            os: setup.os,
+            os: Arc::new(setup.os),
             reloader: None,
             config_observers: Vec::new(),
             actor_observers: Vec::new(),
@@ -197,18 +199,19 @@ impl ServiceManager {
         cfg: Arc<ServiceConfig>,
         ctx: &mut Context<Self>,
     ) {
+        // One logger with the service's key for its logs and its actor.
+        let log = self.log.new(o!("service" => name.to_string()));
         let logs = Arc::new(
             ServiceLogs::new(name, cfg.logs.ring, self.format, self.sink.clone())
                 .with_limits(cfg.logs.ring, cfg.logs.buffer.0, cfg.logs.on_full)
-                .with_log(self.log.new(o!("service" => name.to_string()))),
+                .with_log(log.clone()),
         );
         let log_arbiter = match &self.log_arbiter {
             Some(a) => a.handle(),
             None => return,
         };
         if let Some(policy) = RotationPolicy::for_service(&cfg.logs) {
-            let file_log = self.log.new(o!("service" => name.to_string()));
-            let file = RotatingFile::open(policy, report_to(file_log));
+            let file = RotatingFile::open(policy, report_to(log.clone()));
             logs.set_file(Some(Box::new(SharedRotatingFile::new(file))));
         }
         for r in &self.registrations {
@@ -230,7 +233,7 @@ impl ServiceManager {
             procs: self.procs.clone(),
             logs: logs.clone(),
             log_arbiter,
-            log: self.log.clone(),
+            log,
             limits: limits.clone(),
             sockets: self.sockets_for(name, &cfg),
             activate: Some(ctx.address().recipient()),
@@ -238,7 +241,7 @@ impl ServiceManager {
         };
         let actor = ServiceActor::new(setup);
         let addr = actor.start();
-        self.tell_actor_observers(name, &addr);
+        self.tell_actor_observers(name, &cfg, &addr);
         self.services.insert(
             name.to_string(),
             Entry {

@@ -292,10 +292,10 @@ mod tests {
         s.insert(
             "web".to_string(),
             Arc::new(ServiceConfig {
-                socket: Some(crate::model::config::SocketConfig {
+                socket: Some(Box::new(crate::model::config::SocketConfig {
                     listen: vec![format!("tcp://127.0.0.1:{port}")],
                     ..Default::default()
-                }),
+                })),
                 ..ServiceConfig::default()
             }),
         );

@@ -125,8 +125,11 @@ pub struct ServiceConfig {
     pub logs: ServiceLogsConfig,
     pub limits: LimitsConfig,
     pub max_instances: u32,
-    pub socket: Option<SocketConfig>,
-    pub schedule: Option<ScheduleConfig>,
+    // Boxed, like `readiness.check`: most services have none, and inline
+    // they would add their size to every service's config (`ServiceConfig`
+    // is held once per service for the life of the process).
+    pub socket: Option<Box<SocketConfig>>,
+    pub schedule: Option<Box<ScheduleConfig>>,
     pub forward_signals: Vec<SignalName>,
 }
 
@@ -255,7 +258,8 @@ impl Default for StopConfig {
 pub struct ReadinessConfig {
     pub min_uptime: ConfDuration,
     pub notify: bool,
-    pub check: Option<CheckConfig>,
+    /// Boxed: a check config is ~260 bytes and most services have none.
+    pub check: Option<Box<CheckConfig>>,
     pub log_line: Option<String>,
     pub timeout: ConfDuration,
 }
