@@ -12,6 +12,7 @@
 //! thread, so no actor ever waits.
 
 use super::now_ts_of;
+use super::pipes::{Read, ReadEnd};
 use super::record::RecordFormat;
 use super::service_logs::{DrainPoint, ServiceLogs};
 use crate::model::config::OnFull;
@@ -20,7 +21,7 @@ use chrono::Utc;
 use regex::Regex;
 use std::borrow::Cow;
 use std::future::Future;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
@@ -79,15 +80,9 @@ impl Drop for OpenReader {
     }
 }
 
-enum Read {
-    Data,
-    Eof,
-    Empty,
-}
-
 /// A pipe being read.
 struct Open {
-    pipe: tokio::net::unix::pipe::Receiver,
+    pipe: ReadEnd,
     lines: Lines,
 }
 
@@ -119,8 +114,7 @@ impl Reader {
         });
     }
 
-    /// The pipes, registered with the current thread's reactor (the log
-    /// thread's).
+    /// The pipes, in the current thread's epoll set (the log thread's).
     fn open(self) -> [Option<Open>; 2] {
         let Reader {
             logs,
@@ -130,7 +124,7 @@ impl Reader {
         } = self;
         pipes.map(|p| {
             let p = p?;
-            let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(p.fd).ok()?;
+            let pipe = ReadEnd::new(p.fd).ok()?;
             let lines = Lines::new(logs.clone(), instance, pid, p.stream, p.ready_when);
             Some(Open { pipe, lines })
         })
@@ -185,7 +179,7 @@ async fn read(open: &mut [Option<Open>; 2], point: &DrainPoint, logs: &ServiceLo
 }
 
 /// Waits until a pipe has something or the drain point is woken. Answers
-/// the index of a pipe whose wait failed (the I/O driver is gone).
+/// the index of a pipe whose wait failed (the log thread's reactor is gone).
 async fn wait_readable(open: &[Option<Open>; 2], point: &DrainPoint) -> Option<usize> {
     let woken = point.wake.notified();
     tokio::pin!(woken);
@@ -267,34 +261,8 @@ impl Lines {
     }
 
     /// One read from the pipe, appended to `buf`.
-    fn read(&mut self, pipe: &tokio::net::unix::pipe::Receiver) -> Read {
-        self.buf.reserve(READ_SIZE);
-        match pipe.try_read_buf(&mut self.buf) {
-            Ok(0) => Read::Eof,
-            Ok(_) => Read::Data,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => self.read_past_readiness(pipe),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Read::Data,
-            Err(_) => Read::Eof,
-        }
-    }
-
-    /// tokio answers WouldBlock from the readiness its reactor last saw,
-    /// which can predate what the child wrote just before it exited: a
-    /// drain request may wake the reader before the reactor has run, and
-    /// the exit would then be logged before those lines. So the pipe
-    /// counts as empty only once the kernel says so.
-    fn read_past_readiness(&mut self, pipe: &tokio::net::unix::pipe::Receiver) -> Read {
-        let mut chunk = [0u8; 4096];
-        match nix::unistd::read(pipe.as_raw_fd(), &mut chunk) {
-            Ok(0) => Read::Eof,
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                Read::Data
-            }
-            Err(nix::errno::Errno::EAGAIN) => Read::Empty,
-            Err(nix::errno::Errno::EINTR) => Read::Data,
-            Err(_) => Read::Eof,
-        }
+    fn read(&mut self, pipe: &ReadEnd) -> Read {
+        pipe.read(&mut self.buf, READ_SIZE)
     }
 
     /// The pipe is empty: keep no more memory than an unfinished line (and

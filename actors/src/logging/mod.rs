@@ -5,6 +5,7 @@
 //! rebuilding the logger every actor holds a child of.
 
 pub mod capture;
+mod pipes;
 pub mod record;
 pub mod ring;
 pub mod rotate;

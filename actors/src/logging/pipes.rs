@@ -1,0 +1,260 @@
+//! Readiness of child pipes for the log thread: one epoll set per thread,
+//! registered once with tokio's reactor, and one small slot per pipe.
+//!
+//! Why not tokio's `pipe::Receiver`: each one is a reactor registration of
+//! its own, a 128-byte aligned allocation of ~260 bytes, two per process;
+//! at 1,000 services that was ~0.6 MiB (heaptrack). Here a pipe costs a
+//! slot in a Vec (a flag and a waker). Reads are plain `read(2)` calls, so
+//! a pipe counts as empty only when the kernel says so (tokio answers
+//! WouldBlock from the readiness its reactor last saw, which can predate
+//! what a child wrote just before it exited).
+//!
+//! Edge-triggered: a slot is marked ready by an event and stays ready until
+//! a read meets EAGAIN (`ReadEnd::read`), so the reader must read until then
+//! before it waits (`capture.rs` does). Everything runs on the log thread:
+//! the driver task and the readers never run at the same time.
+
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use std::cell::RefCell;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use tokio::io::unix::AsyncFd;
+
+/// Events taken from the epoll set per `epoll_wait`.
+const EVENTS: usize = 64;
+
+#[derive(Default)]
+struct Slot {
+    ready: bool,
+    waker: Option<Waker>,
+}
+
+#[derive(Default)]
+struct Slots {
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    /// The driver ended (the runtime shuts down): every wait fails.
+    closed: bool,
+}
+
+/// The log thread's epoll set and the state of each pipe in it.
+struct Reactor {
+    epoll: Epoll,
+    /// The epoll set's readiness, from tokio's reactor (a duplicate fd of
+    /// the same set).
+    ready: AsyncFd<OwnedFd>,
+    slots: RefCell<Slots>,
+}
+
+thread_local! {
+    static REACTOR: RefCell<Option<Rc<Reactor>>> = const { RefCell::new(None) };
+}
+
+impl Reactor {
+    /// This thread's reactor; the first call starts its driver task, so it
+    /// must run inside the thread's `LocalSet` (the log arbiter).
+    fn current() -> io::Result<Rc<Reactor>> {
+        REACTOR.with_borrow_mut(|r| {
+            if let Some(r) = r.as_ref().filter(|r| !r.slots.borrow().closed) {
+                return Ok(r.clone());
+            }
+            let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+            let reactor = Rc::new(Reactor {
+                ready: crate::sys::socket::watch(&epoll.0)?,
+                epoll,
+                slots: RefCell::new(Slots::default()),
+            });
+            tokio::task::spawn_local(drive(Rc::downgrade(&reactor)));
+            *r = Some(reactor.clone());
+            Ok(reactor)
+        })
+    }
+}
+
+/// Marks the slots of the pipes that got events ready and wakes their
+/// readers. Ends when the reactor is gone or tokio's reactor fails.
+async fn drive(reactor: std::rc::Weak<Reactor>) {
+    let mut events = [EpollEvent::empty(); EVENTS];
+    while let Some(r) = reactor.upgrade() {
+        let mut guard = match r.ready.readable().await {
+            Ok(g) => g,
+            Err(_) => break,
+        };
+        loop {
+            let n = match r.epoll.wait(&mut events, EpollTimeout::ZERO) {
+                Ok(n) => n,
+                Err(Errno::EINTR) => continue,
+                Err(_) => 0,
+            };
+            let mut slots = r.slots.borrow_mut();
+            for e in &events[..n] {
+                if let Some(s) = slots.slots.get_mut(e.data() as usize) {
+                    s.ready = true;
+                    if let Some(w) = s.waker.take() {
+                        w.wake();
+                    }
+                }
+            }
+            if n < EVENTS {
+                break;
+            }
+        }
+        guard.clear_ready();
+    }
+    if let Some(r) = reactor.upgrade() {
+        let mut slots = r.slots.borrow_mut();
+        slots.closed = true;
+        for s in &mut slots.slots {
+            if let Some(w) = s.waker.take() {
+                w.wake();
+            }
+        }
+    }
+}
+
+/// The read end of a child's pipe, in the log thread's epoll set.
+pub(crate) struct ReadEnd {
+    fd: OwnedFd,
+    token: usize,
+    reactor: Rc<Reactor>,
+}
+
+/// What one `read` found.
+pub(crate) enum Read {
+    Data,
+    Eof,
+    Empty,
+}
+
+impl ReadEnd {
+    /// Puts `fd` (made non-blocking) into this thread's epoll set.
+    pub(crate) fn new(fd: OwnedFd) -> io::Result<ReadEnd> {
+        let reactor = Reactor::current()?;
+        let flags = nix::fcntl::OFlag::from_bits_truncate(nix::fcntl::fcntl(
+            fd.as_raw_fd(),
+            nix::fcntl::F_GETFL,
+        )?);
+        nix::fcntl::fcntl(
+            fd.as_raw_fd(),
+            nix::fcntl::F_SETFL(flags | nix::fcntl::OFlag::O_NONBLOCK),
+        )?;
+        let token = {
+            let mut s = reactor.slots.borrow_mut();
+            let token = s.free.pop().unwrap_or(s.slots.len());
+            if token == s.slots.len() {
+                s.slots.push(Slot::default());
+            }
+            // Ready at first: whatever is in the pipe already is read
+            // before the first wait.
+            s.slots[token] = Slot {
+                ready: true,
+                waker: None,
+            };
+            token
+        };
+        let event = EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, token as u64);
+        let pipe = ReadEnd { fd, token, reactor };
+        pipe.reactor.epoll.add(pipe.fd.as_fd(), event)?;
+        Ok(pipe)
+    }
+
+    /// Ready when the pipe may have something (or its wait failed).
+    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut slots = self.reactor.slots.borrow_mut();
+        if slots.closed {
+            return Poll::Ready(Err(io::Error::other("the log thread's reactor is gone")));
+        }
+        let slot = &mut slots.slots[self.token];
+        if slot.ready {
+            return Poll::Ready(Ok(()));
+        }
+        slot.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// One `read(2)` of up to `max` bytes, appended to `buf`.
+    pub(crate) fn read(&self, buf: &mut Vec<u8>, max: usize) -> Read {
+        let start = buf.len();
+        buf.resize(start + max, 0);
+        let r = nix::unistd::read(self.fd.as_raw_fd(), &mut buf[start..]);
+        buf.truncate(start + *r.as_ref().unwrap_or(&0));
+        match r {
+            Ok(0) => Read::Eof,
+            Ok(_) => Read::Data,
+            Err(Errno::EAGAIN) => {
+                self.reactor.slots.borrow_mut().slots[self.token].ready = false;
+                Read::Empty
+            }
+            Err(Errno::EINTR) => Read::Data,
+            Err(_) => Read::Eof,
+        }
+    }
+}
+
+impl Drop for ReadEnd {
+    fn drop(&mut self) {
+        let _ = self.reactor.epoll.delete(self.fd.as_fd());
+        let mut s = self.reactor.slots.borrow_mut();
+        s.slots[self.token] = Slot::default();
+        s.free.push(self.token);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::time::Duration;
+
+    fn ready(end: &ReadEnd) -> impl std::future::Future<Output = io::Result<()>> + '_ {
+        std::future::poll_fn(move |cx| end.poll_read_ready(cx))
+    }
+
+    /// A pipe waits until its child writes, reads what came, counts as
+    /// empty only at EAGAIN, sees EOF, and gives its slot back.
+    #[test]
+    fn a_pipe_is_woken_by_its_writes_reads_until_eagain_and_frees_its_slot() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async {
+            let (quiet_r, _quiet_w) = std::io::pipe().unwrap();
+            let (r, mut w) = std::io::pipe().unwrap();
+            let quiet = ReadEnd::new(quiet_r.into()).unwrap();
+            let end = ReadEnd::new(r.into()).unwrap();
+            let mut buf = Vec::new();
+            // Ready at first, and empty.
+            assert!(matches!(quiet.read(&mut buf, 4096), Read::Empty));
+            assert!(matches!(end.read(&mut buf, 4096), Read::Empty));
+            let wait = tokio::time::timeout(Duration::from_millis(100), ready(&end));
+            assert!(wait.await.is_err(), "no write, no wake");
+            w.write_all(b"hello\n").unwrap();
+            tokio::time::timeout(Duration::from_secs(5), ready(&end))
+                .await
+                .expect("the write wakes it")
+                .unwrap();
+            assert!(matches!(end.read(&mut buf, 4096), Read::Data));
+            assert_eq!(buf, b"hello\n");
+            assert!(matches!(end.read(&mut buf, 4096), Read::Empty));
+            assert_eq!(buf, b"hello\n", "an empty read leaves the buffer as it was");
+            drop(w);
+            tokio::time::timeout(Duration::from_secs(5), ready(&end))
+                .await
+                .expect("EOF wakes it")
+                .unwrap();
+            assert!(matches!(end.read(&mut buf, 4096), Read::Eof));
+            // The other pipe was not woken by this one's events.
+            assert!(!quiet.reactor.slots.borrow().slots[quiet.token].ready);
+            let token = end.token;
+            drop(end);
+            let (again, _w2) = std::io::pipe().unwrap();
+            let again = ReadEnd::new(again.into()).unwrap();
+            assert_eq!(again.token, token, "the slot is reused");
+        });
+    }
+}
