@@ -308,7 +308,13 @@ pub fn parse_environment(text: &str) -> Result<Vec<(String, String)>, Environmen
                 value = value.trim().to_string();
             }
         }
-        pairs.push((key, value));
+        // A key given twice keeps its first place and its last value, as
+        // in the dict supervisord reads it into (the YAML written from
+        // these pairs must not repeat a key).
+        match pairs.iter_mut().find(|(k, _)| *k == key) {
+            Some(pair) => pair.1 = value,
+            None => pairs.push((key, value)),
+        }
     }
 }
 
@@ -369,6 +375,15 @@ mod tests {
         for ((k, v), (wk, wv)) in got.iter().zip(want) {
             assert_eq!((k.as_str(), v.as_str()), (wk, wv));
         }
+        // Found by the supervisord_ini fuzz target: a repeated key was
+        // written twice into the service's `environment` map.
+        assert_eq!(
+            parse_environment("A=1,B=2,A=3").expect("parses"),
+            vec![
+                ("A".to_string(), "3".to_string()),
+                ("B".to_string(), "2".to_string())
+            ]
+        );
         assert_eq!(
             parse_environment("A=1,B").unwrap_err().to_string(),
             "malformed environment entry near \"B\": expected KEY=value pairs separated by commas"
