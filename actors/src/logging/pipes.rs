@@ -51,6 +51,8 @@ struct Reactor {
 
 thread_local! {
     static REACTOR: RefCell<Option<Rc<Reactor>>> = const { RefCell::new(None) };
+    /// What one read takes in, before it is appended to the pipe's buffer.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Reactor {
@@ -175,12 +177,21 @@ impl ReadEnd {
         Poll::Pending
     }
 
-    /// One `read(2)` of up to `max` bytes, appended to `buf`.
+    /// One `read(2)` of up to `max` bytes, appended to `buf`. The read
+    /// goes through the thread's scratch buffer: reading into `buf`'s
+    /// spare room would mean zeroing (and faulting in) 64 KiB for every
+    /// read, also the many that find the pipe empty.
     pub(crate) fn read(&self, buf: &mut Vec<u8>, max: usize) -> Read {
-        let start = buf.len();
-        buf.resize(start + max, 0);
-        let r = nix::unistd::read(self.fd.as_raw_fd(), &mut buf[start..]);
-        buf.truncate(start + *r.as_ref().unwrap_or(&0));
+        let r = SCRATCH.with_borrow_mut(|scratch| {
+            if scratch.len() < max {
+                scratch.resize(max, 0);
+            }
+            let r = nix::unistd::read(self.fd.as_raw_fd(), &mut scratch[..max]);
+            if let Ok(n) = r {
+                buf.extend_from_slice(&scratch[..n]);
+            }
+            r
+        });
         match r {
             Ok(0) => Read::Eof,
             Ok(_) => Read::Data,
