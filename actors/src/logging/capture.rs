@@ -91,6 +91,18 @@ impl Reader {
     /// open from now on, so a shutdown that follows at once still waits for
     /// the lines already in the pipes.
     pub fn spawn_on(self, arbiter: &actix::ArbiterHandle) {
+        let (point, counted) = self.count();
+        // `spawn_fn` and a local spawn there, not `ArbiterHandle::spawn`:
+        // that boxes the future and the task then holds the box, two
+        // allocations for the life of the process instead of one.
+        arbiter.spawn_fn(move || {
+            actix::spawn(self.run(point, counted));
+        });
+    }
+
+    /// The reader's drain point, registered with its logs, and the guard
+    /// that counts it as open until the reader ends.
+    fn count(&self) -> (Arc<DrainPoint>, OpenReader) {
         let point = Arc::new(DrainPoint {
             instance: self.instance,
             pid: self.pid,
@@ -98,20 +110,17 @@ impl Reader {
             waiters: Mutex::new(Vec::new()),
         });
         self.logs.reader_opened(&point);
-        let counted = OpenReader(self.logs.clone());
-        // `spawn_fn` and a local spawn there, not `ArbiterHandle::spawn`:
-        // that boxes the future and the task then holds the box, two
-        // allocations for the life of the process instead of one.
-        arbiter.spawn_fn(move || {
-            actix::spawn(async move {
-                // Made here, not passed in: an async fn keeps its
-                // arguments' storage apart from its locals', so a moved-in
-                // array would take its room in the task twice.
-                let mut open = self.open();
-                read(&mut open, &point, &counted.0).await;
-                drop(counted);
-            });
-        });
+        (point, OpenReader(self.logs.clone()))
+    }
+
+    /// The reader's task, on the log thread: opens the pipes and reads
+    /// them to EOF.
+    async fn run(self, point: Arc<DrainPoint>, counted: OpenReader) {
+        // Opened here, not passed in: an async fn keeps its arguments'
+        // storage apart from its locals', so a moved-in array would take
+        // its room in the task twice.
+        let mut open = self.open();
+        read(&mut open, &point, &counted.0).await;
     }
 
     /// The pipes, in the current thread's epoll set (the log thread's).

@@ -60,7 +60,7 @@ impl Reactor {
     /// must run inside the thread's `LocalSet` (the log arbiter).
     fn current() -> io::Result<Rc<Reactor>> {
         REACTOR.with_borrow_mut(|r| {
-            if let Some(r) = r.as_ref().filter(|r| !r.slots.borrow().closed) {
+            if let Some(r) = r.as_ref() {
                 return Ok(r.clone());
             }
             let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
@@ -69,7 +69,7 @@ impl Reactor {
                 epoll,
                 slots: RefCell::new(Slots::default()),
             });
-            tokio::task::spawn_local(drive(Rc::downgrade(&reactor)));
+            tokio::task::spawn_local(drive(reactor.clone()));
             *r = Some(reactor.clone());
             Ok(reactor)
         })
@@ -77,14 +77,11 @@ impl Reactor {
 }
 
 /// Marks the slots of the pipes that got events ready and wakes their
-/// readers. Ends when the reactor is gone or tokio's reactor fails.
-async fn drive(reactor: std::rc::Weak<Reactor>) {
+/// readers. When tokio's reactor fails (the runtime shuts down), every
+/// wait fails from then on.
+async fn drive(r: Rc<Reactor>) {
     let mut events = [EpollEvent::empty(); EVENTS];
-    while let Some(r) = reactor.upgrade() {
-        let mut guard = match r.ready.readable().await {
-            Ok(g) => g,
-            Err(_) => break,
-        };
+    while let Ok(mut guard) = r.ready.readable().await {
         loop {
             let n = match r.epoll.wait(&mut events, EpollTimeout::ZERO) {
                 Ok(n) => n,
@@ -106,13 +103,11 @@ async fn drive(reactor: std::rc::Weak<Reactor>) {
         }
         guard.clear_ready();
     }
-    if let Some(r) = reactor.upgrade() {
-        let mut slots = r.slots.borrow_mut();
-        slots.closed = true;
-        for s in &mut slots.slots {
-            if let Some(w) = s.waker.take() {
-                w.wake();
-            }
+    let mut slots = r.slots.borrow_mut();
+    slots.closed = true;
+    for s in &mut slots.slots {
+        if let Some(w) = s.waker.take() {
+            w.wake();
         }
     }
 }
@@ -135,27 +130,25 @@ impl ReadEnd {
     /// Puts `fd` (made non-blocking) into this thread's epoll set.
     pub(crate) fn new(fd: OwnedFd) -> io::Result<ReadEnd> {
         let reactor = Reactor::current()?;
-        let flags = nix::fcntl::OFlag::from_bits_truncate(nix::fcntl::fcntl(
-            fd.as_raw_fd(),
-            nix::fcntl::F_GETFL,
-        )?);
-        nix::fcntl::fcntl(
-            fd.as_raw_fd(),
-            nix::fcntl::F_SETFL(flags | nix::fcntl::OFlag::O_NONBLOCK),
-        )?;
+        crate::sys::socket::set_nonblocking(&fd)?;
         let token = {
             let mut s = reactor.slots.borrow_mut();
-            let token = s.free.pop().unwrap_or(s.slots.len());
-            if token == s.slots.len() {
-                s.slots.push(Slot::default());
-            }
             // Ready at first: whatever is in the pipe already is read
             // before the first wait.
-            s.slots[token] = Slot {
+            let slot = Slot {
                 ready: true,
                 waker: None,
             };
-            token
+            match s.free.pop() {
+                Some(token) => {
+                    s.slots[token] = slot;
+                    token
+                }
+                None => {
+                    s.slots.push(slot);
+                    s.slots.len() - 1
+                }
+            }
         };
         let event = EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, token as u64);
         let pipe = ReadEnd { fd, token, reactor };
@@ -226,46 +219,39 @@ mod tests {
 
     /// A pipe waits until its child writes, reads what came, counts as
     /// empty only at EAGAIN, sees EOF, and gives its slot back.
-    #[test]
-    fn a_pipe_is_woken_by_its_writes_reads_until_eagain_and_frees_its_slot() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+    #[actix::test]
+    async fn a_pipe_is_woken_by_its_writes_reads_until_eagain_and_frees_its_slot() {
+        let (quiet_r, _quiet_w) = std::io::pipe().unwrap();
+        let (r, mut w) = std::io::pipe().unwrap();
+        let quiet = ReadEnd::new(quiet_r.into()).unwrap();
+        let end = ReadEnd::new(r.into()).unwrap();
+        let mut buf = Vec::new();
+        // Ready at first, and empty.
+        assert!(matches!(quiet.read(&mut buf, 4096), Read::Empty));
+        assert!(matches!(end.read(&mut buf, 4096), Read::Empty));
+        let wait = tokio::time::timeout(Duration::from_millis(100), ready(&end));
+        assert!(wait.await.is_err(), "no write, no wake");
+        w.write_all(b"hello\n").unwrap();
+        tokio::time::timeout(Duration::from_secs(5), ready(&end))
+            .await
+            .expect("the write wakes it")
             .unwrap();
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, async {
-            let (quiet_r, _quiet_w) = std::io::pipe().unwrap();
-            let (r, mut w) = std::io::pipe().unwrap();
-            let quiet = ReadEnd::new(quiet_r.into()).unwrap();
-            let end = ReadEnd::new(r.into()).unwrap();
-            let mut buf = Vec::new();
-            // Ready at first, and empty.
-            assert!(matches!(quiet.read(&mut buf, 4096), Read::Empty));
-            assert!(matches!(end.read(&mut buf, 4096), Read::Empty));
-            let wait = tokio::time::timeout(Duration::from_millis(100), ready(&end));
-            assert!(wait.await.is_err(), "no write, no wake");
-            w.write_all(b"hello\n").unwrap();
-            tokio::time::timeout(Duration::from_secs(5), ready(&end))
-                .await
-                .expect("the write wakes it")
-                .unwrap();
-            assert!(matches!(end.read(&mut buf, 4096), Read::Data));
-            assert_eq!(buf, b"hello\n");
-            assert!(matches!(end.read(&mut buf, 4096), Read::Empty));
-            assert_eq!(buf, b"hello\n", "an empty read leaves the buffer as it was");
-            drop(w);
-            tokio::time::timeout(Duration::from_secs(5), ready(&end))
-                .await
-                .expect("EOF wakes it")
-                .unwrap();
-            assert!(matches!(end.read(&mut buf, 4096), Read::Eof));
-            // The other pipe was not woken by this one's events.
-            assert!(!quiet.reactor.slots.borrow().slots[quiet.token].ready);
-            let token = end.token;
-            drop(end);
-            let (again, _w2) = std::io::pipe().unwrap();
-            let again = ReadEnd::new(again.into()).unwrap();
-            assert_eq!(again.token, token, "the slot is reused");
-        });
+        assert!(matches!(end.read(&mut buf, 4096), Read::Data));
+        assert_eq!(buf, b"hello\n");
+        assert!(matches!(end.read(&mut buf, 4096), Read::Empty));
+        assert_eq!(buf, b"hello\n", "an empty read leaves the buffer as it was");
+        drop(w);
+        tokio::time::timeout(Duration::from_secs(5), ready(&end))
+            .await
+            .expect("EOF wakes it")
+            .unwrap();
+        assert!(matches!(end.read(&mut buf, 4096), Read::Eof));
+        // The other pipe was not woken by this one's events.
+        assert!(!quiet.reactor.slots.borrow().slots[quiet.token].ready);
+        let token = end.token;
+        drop(end);
+        let (again, _w2) = std::io::pipe().unwrap();
+        let again = ReadEnd::new(again.into()).unwrap();
+        assert_eq!(again.token, token, "the slot is reused");
     }
 }

@@ -195,9 +195,10 @@ pub fn has_pending(fd: RawFd) -> bool {
     n > 0 && p.revents & libc::POLLIN != 0
 }
 
-/// Registers a duplicate of `sock` with the current tokio reactor for
-/// readability, so an actor can await "a connection is waiting". Must run
-/// on an actix/tokio thread (it panics without a reactor).
+/// Registers a duplicate of `sock` (or of any pollable fd, such as the log
+/// thread's epoll set) with the current tokio reactor for readability, so
+/// a task can await "a connection is waiting". Must run on an actix/tokio
+/// thread (it panics without a reactor).
 pub fn watch(sock: &impl AsFd) -> std::io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
     let dup = sock.as_fd().try_clone_to_owned()?;
     // SAFETY: the AsyncFd owns `dup`, so the fd stays open (and means the
@@ -207,8 +208,9 @@ pub fn watch(sock: &impl AsFd) -> std::io::Result<tokio::io::unix::AsyncFd<Owned
         .map_err(|e| e.into_parts().1)
 }
 
-/// Makes a listening socket non-blocking (only for sockets oneinit accepts
-/// on itself; O_NONBLOCK is shared with every holder of the socket).
+/// Makes an fd non-blocking: a listening socket oneinit accepts on itself,
+/// or the read end of a child's pipe (O_NONBLOCK is shared with every
+/// holder of the file description, so never an end a child holds).
 pub fn set_nonblocking(fd: &impl AsRawFd) -> std::io::Result<()> {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
     let flags = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL).map_err(std::io::Error::from)?;

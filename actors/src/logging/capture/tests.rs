@@ -103,75 +103,55 @@ fn the_readiness_pattern_fires_once() {
 /// stream, a drain is answered only once both pipes are read (also when
 /// the drain comes before the reactor has seen the data), and the reader
 /// ends (and stops counting as open) when both reach EOF.
-#[test]
-fn one_reader_logs_both_pipes_and_answers_a_drain_once_both_are_read() {
+#[actix::test]
+async fn one_reader_logs_both_pipes_and_answers_a_drain_once_both_are_read() {
     use std::io::Write;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    let (out_r, mut out_w) = std::io::pipe().unwrap();
+    let (err_r, mut err_w) = std::io::pipe().unwrap();
+    let logs = lines().logs.clone();
+    let pipe = |fd: std::io::PipeReader, stream| {
+        Some(Pipe {
+            fd: fd.into(),
+            stream,
+            ready_when: None,
+        })
+    };
+    let reader = Reader {
+        logs: logs.clone(),
+        instance: 0,
+        pid: 7,
+        pipes: [pipe(out_r, Stream::Stdout), pipe(err_r, Stream::Stderr)],
+    };
+    let (point, counted) = reader.count();
+    let task = actix::spawn(reader.run(point, counted));
+    out_w.write_all(b"to out\n").unwrap();
+    err_w.write_all(b"to err\n").unwrap();
+    // At once: the reactor has not seen the data yet when the drain
+    // wakes the reader (the lines used to be missed then).
+    tokio::time::timeout(Duration::from_secs(5), logs.drained(0, 7))
+        .await
+        .expect("the drain is answered");
+    let got: Vec<(Stream, String)> = logs
+        .tail(None, None)
+        .into_iter()
+        .map(|l| (l.stream, l.line))
+        .collect();
+    assert!(got.contains(&(Stream::Stdout, "to out".into())), "{got:?}");
+    assert!(got.contains(&(Stream::Stderr, "to err".into())), "{got:?}");
+    assert_eq!(logs.open_readers(), 1);
+    // stderr closes first; stdout still counts, and its last
+    // (unfinished) line is logged at EOF.
+    drop(err_w);
+    out_w.write_all(b"last words").unwrap();
+    drop(out_w);
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the reader ends at EOF on both pipes")
         .unwrap();
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async {
-        let (out_r, mut out_w) = std::io::pipe().unwrap();
-        let (err_r, mut err_w) = std::io::pipe().unwrap();
-        let logs = lines().logs.clone();
-        let pipe = |fd: std::io::PipeReader, stream| {
-            Some(Pipe {
-                fd: fd.into(),
-                stream,
-                ready_when: None,
-            })
-        };
-        let reader = Reader {
-            logs: logs.clone(),
-            instance: 0,
-            pid: 7,
-            pipes: [pipe(out_r, Stream::Stdout), pipe(err_r, Stream::Stderr)],
-        };
-        let point = Arc::new(DrainPoint {
-            instance: 0,
-            pid: 7,
-            wake: Notify::new(),
-            waiters: Mutex::new(Vec::new()),
-        });
-        logs.reader_opened(&point);
-        let task = tokio::task::spawn_local({
-            let logs = logs.clone();
-            async move {
-                let mut open = reader.open();
-                read(&mut open, &point, &logs).await;
-                logs.reader_closed();
-            }
-        });
-        out_w.write_all(b"to out\n").unwrap();
-        err_w.write_all(b"to err\n").unwrap();
-        // At once: the reactor has not seen the data yet when the drain
-        // wakes the reader (the lines used to be missed then).
-        tokio::time::timeout(Duration::from_secs(5), logs.drained(0, 7))
-            .await
-            .expect("the drain is answered");
-        let got: Vec<(Stream, String)> = logs
-            .tail(None, None)
-            .into_iter()
-            .map(|l| (l.stream, l.line))
-            .collect();
-        assert!(got.contains(&(Stream::Stdout, "to out".into())), "{got:?}");
-        assert!(got.contains(&(Stream::Stderr, "to err".into())), "{got:?}");
-        assert_eq!(logs.open_readers(), 1);
-        // stderr closes first; stdout still counts, and its last
-        // (unfinished) line is logged at EOF.
-        drop(err_w);
-        out_w.write_all(b"last words").unwrap();
-        drop(out_w);
-        tokio::time::timeout(Duration::from_secs(5), task)
-            .await
-            .expect("the reader ends at EOF on both pipes")
-            .unwrap();
-        assert_eq!(logs.open_readers(), 0);
-        let last = logs.tail(Some(1), None);
-        assert_eq!(last[0].line, "last words");
-        assert_eq!(last[0].stream, Stream::Stdout);
-    });
+    assert_eq!(logs.open_readers(), 0);
+    let last = logs.tail(Some(1), None);
+    assert_eq!(last[0].line, "last words");
+    assert_eq!(last[0].stream, Stream::Stdout);
 }
 
 /// One task per process reads both pipes, and its future holds little
@@ -193,23 +173,9 @@ fn a_reader_task_is_about_the_size_of_its_two_pipes() {
             None,
         ],
     };
-    let point = DrainPoint {
-        instance: 0,
-        pid: 1,
-        wake: Notify::new(),
-        waiters: Mutex::new(Vec::new()),
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let _in_rt = rt.enter();
-    let logs = reader.logs.clone();
-    // The same future `spawn_on` spawns.
-    let task = async move {
-        let mut open = reader.open();
-        read(&mut open, &point, &logs).await;
-    };
+    let (point, counted) = reader.count();
+    // The future `spawn_on` spawns (not run: it needs the log thread).
+    let task = reader.run(point, counted);
     let size = std::mem::size_of_val(&task);
     let pipes = 2 * std::mem::size_of::<Option<Open>>();
     assert!(
