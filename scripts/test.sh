@@ -5,6 +5,8 @@
 #     (scripts/check-vendor.sh);
 #   - the static musl tarballs (scripts/build-static.sh all), which the
 #     scratch-root and Dockerfile tests in tests/main run;
+#   - the profile-guided release build (scripts/build-release.sh, checked
+#     by scripts/pgo/check.sh: its training run, and the profile applied);
 #   - every Rust test: unit, integration against the real binary, PID-1
 #     under unshare, headless-Chromium dashboard (as root the tests marked
 #     #[ignore = "needs root ..."] run too);
@@ -51,6 +53,7 @@ step "lint: cargo clippy --all-targets -D warnings" 1200 \
     cargo clippy --workspace --all-targets -- -D warnings
 step "vendored actix-http = crates.io release + vendor/actix-http.patch" 300 scripts/check-vendor.sh
 step "static (musl) builds: scripts/build-static.sh all" 2400 scripts/build-static.sh all
+step "PGO release build: scripts/build-release.sh (scripts/pgo/check.sh)" 1800 scripts/pgo/check.sh
 
 # Tests that need root are #[ignore = "needs root ..."]: as root they run
 # with the rest; otherwise they show as "ignored" (never as passed) and are

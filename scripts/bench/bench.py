@@ -60,6 +60,12 @@ def parse_args():
         help="path of the oneinit binary",
     )
     ap.add_argument(
+        "--oneinit-build",
+        default="release build",
+        help="how that binary was built, for the report (run.sh: the PGO build of "
+        "scripts/build-release.sh)",
+    )
+    ap.add_argument(
         "--nice",
         type=int,
         default=-10,
@@ -274,6 +280,7 @@ def main():
         "mode": args.mode,
         "sections": args.sections,
         "oneinit_static": args.oneinit_static,
+        "oneinit_build": args.oneinit_build,
         "nice": args.nice,
         "reps": args.reps,
         "idle_reps": min(args.idle_reps, args.reps),

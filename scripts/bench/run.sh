@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command for the whole benchmark: installs what is missing (s6 with
 # s6-log, runit, wrk, curl and a C compiler from Debian; supervisor from
-# PyPI), builds oneinit in release mode, runs every measurement and writes
+# PyPI), builds oneinit in release mode with profile-guided optimization
+# (scripts/build-release.sh), runs every measurement and writes
 # the results (see README.md).
 #
 #   scripts/bench/run.sh                 full run: writes results/latest.json and latest.md
@@ -28,6 +29,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 "$PY" -c 'import supervisor' 2>/dev/null || "$PY" -m pip install -q supervisor
 
-cargo build --release --bin oneinit
-TARGET=${CARGO_TARGET_DIR:-target}
-exec "$PY" scripts/bench/bench.py --oneinit "$TARGET/release/oneinit" "$@"
+# The build users are told to ship: profile-guided (scripts/build-release.sh
+# says how and why); its last line is the binaries' directory.
+BIN_DIR=$(scripts/build-release.sh | tail -n 1)
+exec "$PY" scripts/bench/bench.py --oneinit "$BIN_DIR/oneinit" \
+  --oneinit-build "release build with PGO (scripts/build-release.sh)" "$@"

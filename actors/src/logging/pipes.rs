@@ -4,15 +4,18 @@
 //! Why not tokio's `pipe::Receiver`: each one is a reactor registration of
 //! its own, a 128-byte aligned allocation of ~260 bytes, two per process;
 //! at 1,000 services that was ~0.6 MiB (heaptrack). Here a pipe costs a
-//! slot in a Vec (a flag and a waker). Reads are plain `read(2)` calls, so
+//! slot in a Vec (a flag and what to call when it gets ready). Reads are
+//! plain `read(2)` calls, so
 //! a pipe counts as empty only when the kernel says so (tokio answers
 //! WouldBlock from the readiness its reactor last saw, which can predate
 //! what a child wrote just before it exited).
 //!
 //! Edge-triggered: a slot is marked ready by an event and stays ready until
 //! a read meets EAGAIN (`ReadEnd::read`), so the reader must read until then
-//! before it waits (`capture.rs` does). Everything runs on the log thread:
-//! the driver task and the readers never run at the same time.
+//! before it waits (`capture.rs` does). A waiting reader is not a task: it
+//! leaves a call (`ReadEnd::on_ready`: a function and a number) that the
+//! driver makes at the next event. Everything runs on the log thread: the
+//! driver task and the readers never run at the same time.
 
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
@@ -20,16 +23,18 @@ use std::cell::RefCell;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
 use tokio::io::unix::AsyncFd;
 
 /// Events taken from the epoll set per `epoll_wait`.
 const EVENTS: usize = 64;
 
+/// What the driver calls when a pipe gets ready: `f(arg)`.
+pub(crate) type OnReady = (fn(usize), usize);
+
 #[derive(Default)]
 struct Slot {
     ready: bool,
-    waker: Option<Waker>,
+    on_ready: Option<OnReady>,
 }
 
 #[derive(Default)]
@@ -76,11 +81,12 @@ impl Reactor {
     }
 }
 
-/// Marks the slots of the pipes that got events ready and wakes their
-/// readers. When tokio's reactor fails (the runtime shuts down), every
-/// wait fails from then on.
+/// Marks the slots of the pipes that got events ready and makes their
+/// `on_ready` calls. When tokio's reactor fails (the runtime shuts down),
+/// every waiting reader is called once more and sees `closed`.
 async fn drive(r: Rc<Reactor>) {
     let mut events = [EpollEvent::empty(); EVENTS];
+    let mut calls = Vec::new();
     while let Ok(mut guard) = r.ready.readable().await {
         loop {
             let n = match r.epoll.wait(&mut events, EpollTimeout::ZERO) {
@@ -88,14 +94,18 @@ async fn drive(r: Rc<Reactor>) {
                 Err(Errno::EINTR) => continue,
                 Err(_) => 0,
             };
-            let mut slots = r.slots.borrow_mut();
-            for e in &events[..n] {
-                if let Some(s) = slots.slots.get_mut(e.data() as usize) {
-                    s.ready = true;
-                    if let Some(w) = s.waker.take() {
-                        w.wake();
+            {
+                let mut slots = r.slots.borrow_mut();
+                for e in &events[..n] {
+                    if let Some(s) = slots.slots.get_mut(e.data() as usize) {
+                        s.ready = true;
+                        calls.extend(s.on_ready.take());
                     }
                 }
+            }
+            // Made with the slots released: a call may use them.
+            for (f, arg) in calls.drain(..) {
+                f(arg);
             }
             if n < EVENTS {
                 break;
@@ -103,12 +113,13 @@ async fn drive(r: Rc<Reactor>) {
         }
         guard.clear_ready();
     }
-    let mut slots = r.slots.borrow_mut();
-    slots.closed = true;
-    for s in &mut slots.slots {
-        if let Some(w) = s.waker.take() {
-            w.wake();
-        }
+    {
+        let mut slots = r.slots.borrow_mut();
+        slots.closed = true;
+        calls.extend(slots.slots.iter_mut().filter_map(|s| s.on_ready.take()));
+    }
+    for (f, arg) in calls {
+        f(arg);
     }
 }
 
@@ -137,7 +148,7 @@ impl ReadEnd {
             // before the first wait.
             let slot = Slot {
                 ready: true,
-                waker: None,
+                on_ready: None,
             };
             match s.free.pop() {
                 Some(token) => {
@@ -156,18 +167,28 @@ impl ReadEnd {
         Ok(pipe)
     }
 
-    /// Ready when the pipe may have something (or its wait failed).
-    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut slots = self.reactor.slots.borrow_mut();
-        if slots.closed {
-            return Poll::Ready(Err(io::Error::other("the log thread's reactor is gone")));
-        }
-        let slot = &mut slots.slots[self.token];
-        if slot.ready {
-            return Poll::Ready(Ok(()));
-        }
-        slot.waker = Some(cx.waker().clone());
-        Poll::Pending
+    /// The pipe may have something: an event came since a read last met
+    /// EAGAIN (or no read did yet).
+    pub(crate) fn is_ready(&self) -> bool {
+        self.reactor.slots.borrow().slots[self.token].ready
+    }
+
+    /// The log thread's reactor is gone (the runtime shuts down): no event
+    /// will come any more.
+    pub(crate) fn closed(&self) -> bool {
+        self.reactor.slots.borrow().closed
+    }
+
+    /// At the pipe's next event, the driver calls `f(arg)` (once). Set it
+    /// only when the pipe is not ready (`is_ready`) and the reactor not
+    /// closed: neither calls it then.
+    pub(crate) fn on_ready(&self, f: fn(usize), arg: usize) {
+        self.reactor.slots.borrow_mut().slots[self.token].on_ready = Some((f, arg));
+    }
+
+    /// Takes back the call `on_ready` left.
+    pub(crate) fn clear_on_ready(&self) {
+        self.reactor.slots.borrow_mut().slots[self.token].on_ready = None;
     }
 
     /// One `read(2)` of up to `max` bytes, appended to `buf`. The read
@@ -211,43 +232,76 @@ impl Drop for ReadEnd {
 mod tests {
     use super::*;
     use std::io::Write;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
-    fn ready(end: &ReadEnd) -> impl std::future::Future<Output = io::Result<()>> + '_ {
-        std::future::poll_fn(move |cx| end.poll_read_ready(cx))
+    thread_local! {
+        static CALLED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
     }
 
-    /// A pipe waits until its child writes, reads what came, counts as
-    /// empty only at EAGAIN, sees EOF, and gives its slot back.
+    fn record(arg: usize) {
+        CALLED.with_borrow_mut(|c| c.push(arg));
+    }
+
+    /// Whether `record(arg)` is called within `within` (taking the call).
+    async fn called(arg: usize, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            let found = CALLED.with_borrow_mut(|c| {
+                let at = c.iter().position(|&a| a == arg);
+                at.map(|i| c.remove(i)).is_some()
+            });
+            if found {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// A waiting pipe is called back at its child's write, reads what
+    /// came, counts as empty only at EAGAIN, is called back at EOF, and
+    /// gives its slot back; a quiet pipe is never called.
     #[actix::test]
-    async fn a_pipe_is_woken_by_its_writes_reads_until_eagain_and_frees_its_slot() {
+    async fn a_pipe_calls_back_at_its_writes_reads_until_eagain_and_frees_its_slot() {
         let (quiet_r, _quiet_w) = std::io::pipe().unwrap();
         let (r, mut w) = std::io::pipe().unwrap();
         let quiet = ReadEnd::new(quiet_r.into()).unwrap();
         let end = ReadEnd::new(r.into()).unwrap();
         let mut buf = Vec::new();
         // Ready at first, and empty.
+        assert!(end.is_ready());
         assert!(matches!(quiet.read(&mut buf, 4096), Read::Empty));
         assert!(matches!(end.read(&mut buf, 4096), Read::Empty));
-        let wait = tokio::time::timeout(Duration::from_millis(100), ready(&end));
-        assert!(wait.await.is_err(), "no write, no wake");
+        assert!(!end.is_ready() && !end.closed());
+        quiet.on_ready(record, 2);
+        end.on_ready(record, 1);
+        assert!(
+            !called(1, Duration::from_millis(100)).await,
+            "no write, no call"
+        );
         w.write_all(b"hello\n").unwrap();
-        tokio::time::timeout(Duration::from_secs(5), ready(&end))
-            .await
-            .expect("the write wakes it")
-            .unwrap();
+        assert!(
+            called(1, Duration::from_secs(5)).await,
+            "the write calls it"
+        );
+        assert!(end.is_ready());
         assert!(matches!(end.read(&mut buf, 4096), Read::Data));
         assert_eq!(buf, b"hello\n");
         assert!(matches!(end.read(&mut buf, 4096), Read::Empty));
         assert_eq!(buf, b"hello\n", "an empty read leaves the buffer as it was");
+        // A call taken back is not made.
+        end.on_ready(record, 3);
+        end.clear_on_ready();
+        end.on_ready(record, 1);
         drop(w);
-        tokio::time::timeout(Duration::from_secs(5), ready(&end))
-            .await
-            .expect("EOF wakes it")
-            .unwrap();
+        assert!(called(1, Duration::from_secs(5)).await, "EOF calls it");
         assert!(matches!(end.read(&mut buf, 4096), Read::Eof));
-        // The other pipe was not woken by this one's events.
-        assert!(!quiet.reactor.slots.borrow().slots[quiet.token].ready);
+        assert!(!called(3, Duration::ZERO).await);
+        // The other pipe was not called by this one's events.
+        assert!(!called(2, Duration::ZERO).await);
+        assert!(!quiet.is_ready());
         let token = end.token;
         drop(end);
         let (again, _w2) = std::io::pipe().unwrap();

@@ -5,85 +5,77 @@
 //! `TS INFO  service[instance] stream: line`, with control characters
 //! escaped so a child can't forge a line break or drive a terminal.
 //!
-//! A record is cut in three: a head that changes once per pipe read (the
-//! timestamp), the escaped line, and a tail that is fixed per pipe reader.
+//! A record is cut in three: the part before the line (timestamp, and
+//! for text the service, instance and stream), the escaped line, and the
+//! part after it. Both parts change once per pipe read (the timestamp)
+//! and are built then, into buffers of the log thread: a pipe reader keeps
+//! only the few numbers they are made of, no allocation.
 
 use crate::model::config::LogFormat;
 use crate::model::view::Stream;
 use std::fmt::Write as _;
 
-/// Builds the records of one pipe reader.
+/// What the records of one pipe reader say besides the line and the
+/// service's name. `Copy`, no heap: one per pipe, kept for the pipe's life.
+#[derive(Clone, Copy, Debug)]
 pub struct RecordFormat {
-    format: LogFormat,
-    /// Text: `service[instance] stream: `; JSON: the fields after `msg`.
-    /// Boxed to its exact length: one per pipe, kept for the pipe's life.
-    fixed: Box<[u8]>,
+    pub format: LogFormat,
+    pub instance: u64,
+    pub pid: i32,
+    pub stream: Stream,
+}
+
+/// The bytes around the line in the records of one read (`RecordFormat::parts`).
+#[derive(Default)]
+pub struct RecordParts {
+    /// JSON (the line is JSON-escaped) or text.
+    json: bool,
+    head: Vec<u8>,
+    tail: Vec<u8>,
 }
 
 impl RecordFormat {
-    pub fn new(
-        format: LogFormat,
-        service: &str,
-        instance: u64,
-        pid: i32,
-        stream: Stream,
-    ) -> RecordFormat {
-        let mut fixed = Vec::with_capacity(service.len() + 64);
-        match format {
-            LogFormat::Json => {
-                fixed.extend_from_slice(b"\",\"service\":\"");
-                json_escape(service, &mut fixed);
-                let _ = writeln!(
-                    Bytes(&mut fixed),
-                    "\",\"instance\":{instance},\"pid\":{pid},\"stream\":\"{}\"}}",
-                    stream.as_str()
-                );
-            }
-            LogFormat::Text => {
-                text_escape(service, &mut fixed);
-                let _ = write!(Bytes(&mut fixed), "[{instance}] {}: ", stream.as_str());
-            }
-        }
-        RecordFormat {
-            format,
-            fixed: fixed.into_boxed_slice(),
-        }
-    }
-
-    /// Puts into `head` (cleared first) the part of the records stamped
-    /// `ts` (RFC 3339 UTC, ms) that comes before the line: the timestamp,
-    /// and for JSON the fields up to `msg`'s value. Built once per pipe
-    /// read, into a buffer of the log thread, so no reader keeps one.
-    pub fn head(&self, ts: &str, head: &mut Vec<u8>) {
+    /// Puts into `parts` what comes before and after the line in the
+    /// records of `service` stamped `ts` (RFC 3339 UTC, ms).
+    pub fn parts(&self, service: &str, ts: &str, parts: &mut RecordParts) {
+        let (head, tail) = (&mut parts.head, &mut parts.tail);
         head.clear();
+        tail.clear();
+        parts.json = self.format == LogFormat::Json;
+        let (instance, pid, stream) = (self.instance, self.pid, self.stream.as_str());
         match self.format {
             LogFormat::Json => {
                 head.extend_from_slice(b"{\"ts\":\"");
                 head.extend_from_slice(ts.as_bytes());
                 head.extend_from_slice(b"\",\"level\":\"info\",\"msg\":\"");
+                tail.extend_from_slice(b"\",\"service\":\"");
+                json_escape(service, tail);
+                let _ = writeln!(
+                    Bytes(tail),
+                    "\",\"instance\":{instance},\"pid\":{pid},\"stream\":\"{stream}\"}}"
+                );
             }
             LogFormat::Text => {
                 head.extend_from_slice(ts.as_bytes());
                 head.extend_from_slice(b" INFO  ");
+                text_escape(service, head);
+                let _ = write!(Bytes(head), "[{instance}] {stream}: ");
+                tail.push(b'\n');
             }
         }
     }
+}
 
+impl RecordParts {
     /// Appends the record of `line` (newline included) to `out`.
-    /// `head` is what `head` built.
-    pub fn write(&self, head: &[u8], line: &str, out: &mut Vec<u8>) {
-        out.extend_from_slice(head);
-        match self.format {
-            LogFormat::Json => {
-                json_escape(line, out);
-                out.extend_from_slice(&self.fixed);
-            }
-            LogFormat::Text => {
-                out.extend_from_slice(&self.fixed);
-                text_escape(line, out);
-                out.push(b'\n');
-            }
+    pub fn write(&self, line: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.head);
+        if self.json {
+            json_escape(line, out);
+        } else {
+            text_escape(line, out);
         }
+        out.extend_from_slice(&self.tail);
     }
 }
 
@@ -184,10 +176,15 @@ mod tests {
     use super::*;
 
     fn record(format: LogFormat, line: &str) -> String {
-        let f = RecordFormat::new(format, "we\"b", 2, 42, Stream::Stderr);
-        let (mut head, mut out) = (Vec::new(), Vec::new());
-        f.head("2026-01-01T00:00:00.000Z", &mut head);
-        f.write(&head, line, &mut out);
+        let f = RecordFormat {
+            format,
+            instance: 2,
+            pid: 42,
+            stream: Stream::Stderr,
+        };
+        let (mut parts, mut out) = (RecordParts::default(), Vec::new());
+        f.parts("we\"b", "2026-01-01T00:00:00.000Z", &mut parts);
+        parts.write(line, &mut out);
         String::from_utf8(out).unwrap()
     }
 

@@ -14,7 +14,7 @@ use slog::{o, warn, Logger};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, oneshot, Notify};
+use tokio::sync::{broadcast, oneshot};
 
 /// `dropped` records of one service come at most this often.
 pub const REPORT_EVERY: Duration = Duration::from_secs(1);
@@ -45,9 +45,12 @@ struct DropReport {
 pub(crate) struct DrainPoint {
     pub instance: u64,
     pub pid: i32,
-    /// Wakes the reader even when its pipe has nothing new.
-    pub wake: Notify,
     pub waiters: Mutex<Vec<oneshot::Sender<()>>>,
+    /// The thread the reader reads on, where a request resumes it.
+    pub arbiter: actix::ArbiterHandle,
+    /// Its number among the thread's parked readers while it is parked
+    /// (`capture::NOT_PARKED` otherwise); written on that thread only.
+    pub parked: AtomicUsize,
 }
 
 pub struct ServiceLogs {
@@ -94,7 +97,11 @@ impl ServiceLogs {
     /// `logs.ring`, `logs.buffer` and `logs.on_full`.
     pub fn with_limits(mut self, ring: usize, buffer: u64, on_full: OnFull) -> ServiceLogs {
         let bytes = usize::try_from(buffer).unwrap_or(usize::MAX);
-        self.ring = Arc::new(Mutex::new(LineRing::new(ring, bytes)));
+        // In place: a new Arc would leave the first one's 0.1 KiB as a
+        // hole among what is allocated next, once per service.
+        if let Ok(mut r) = self.ring.lock() {
+            *r = LineRing::new(ring, bytes);
+        }
         self.on_full = on_full;
         self
     }
@@ -141,7 +148,12 @@ impl ServiceLogs {
                     if let Ok(mut w) = point.waiters.lock() {
                         w.push(tx);
                     }
-                    point.wake.notify_one();
+                    // Resumes the reader if it is parked; if the thread is
+                    // gone, the reader is too, and `rx` says so.
+                    let p = point.clone();
+                    point
+                        .arbiter
+                        .spawn_fn(move || super::capture::resume_for_drain(&p));
                     pending.push(rx);
                 }
             }

@@ -63,7 +63,10 @@ impl Tracked {
 }
 
 pub struct MetricsExporter {
-    services: BTreeMap<String, Tracked>,
+    /// Boxed: names come in order, so B-tree nodes end up about half
+    /// full, and an empty place of a node is as large as its value
+    /// (~500 bytes per service inline, ~320 boxed, heaptrack at 1,000).
+    services: BTreeMap<String, Box<Tracked>>,
     /// Deliveries by notifier; the configured ones from the start.
     notifications: BTreeMap<String, Results>,
     /// Kernel clock ticks per second (utime/stime unit).
@@ -98,7 +101,9 @@ impl MetricsExporter {
     /// A service is tracked, at zero in every family, from the first word
     /// about it.
     fn tracked(&mut self, service: String) -> &mut Tracked {
-        self.services.entry(service).or_insert_with(Tracked::new)
+        self.services
+            .entry(service)
+            .or_insert_with(|| Box::new(Tracked::new()))
     }
 
     fn on_fact(&mut self, f: ServiceFact) {

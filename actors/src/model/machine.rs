@@ -8,9 +8,11 @@ use super::config::{RestartPolicy, ServiceConfig, ServiceType};
 use super::view::ServiceState;
 use std::time::{Duration, Instant};
 
-/// The parts of a service's config that drive its instances.
+/// The parts of a service's config that drive its instances. Made from
+/// the config when needed (`from_config` copies a few numbers), not kept:
+/// a copy per service would be ~0.2 KiB of every actor.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Policy {
+pub struct Policy<'a> {
     pub kind: ServiceType,
     pub restart: RestartPolicy,
     pub delay: Duration,
@@ -18,7 +20,7 @@ pub struct Policy {
     pub max_delay: Duration,
     pub max_retries: u32,
     pub reset_after: Duration,
-    pub success_codes: Vec<i32>,
+    pub success_codes: &'a [i32],
     pub start_delay: Duration,
     pub min_uptime: Duration,
     /// Ready only when told (notify, check or log line).
@@ -27,8 +29,8 @@ pub struct Policy {
     pub stop_timeout: Duration,
 }
 
-impl Policy {
-    pub fn from_config(c: &ServiceConfig) -> Policy {
+impl<'a> Policy<'a> {
+    pub fn from_config(c: &'a ServiceConfig) -> Policy<'a> {
         Policy {
             kind: c.kind,
             restart: c.restart_policy(),
@@ -37,7 +39,7 @@ impl Policy {
             max_delay: c.restart.max_delay.get(),
             max_retries: c.restart.max_retries,
             reset_after: c.restart.reset_after.get(),
-            success_codes: c.restart.success_codes.clone(),
+            success_codes: &c.restart.success_codes,
             start_delay: c.start_delay.get(),
             min_uptime: c.readiness.min_uptime.get(),
             external_ready: c.readiness.notify

@@ -39,7 +39,8 @@ pub struct ServiceSetup {
     /// Distinguishes this actor from an earlier one of the same name (reload).
     pub generation: u64,
     pub cfg: Arc<ServiceConfig>,
-    pub manager: Recipient<ServiceUpdated>,
+    /// Shared by every actor (one recipient, not one per actor).
+    pub manager: Arc<Recipient<ServiceUpdated>>,
     pub facts: Arc<[Recipient<ServiceFact>]>,
     pub procs: ProcessTable,
     pub logs: Arc<ServiceLogs>,
@@ -52,7 +53,7 @@ pub struct ServiceSetup {
     /// The service's bound `socket.listen` sockets (on-demand, per-demand).
     pub sockets: Vec<std::rc::Rc<crate::sys::socket::ListenSocket>>,
     /// Where socket activation and schedules ask for a start.
-    pub activate: Option<Recipient<crate::facts::ActivateService>>,
+    pub activate: Option<Arc<Recipient<crate::facts::ActivateService>>>,
     /// Spawner, clock and cgroup host (`crate::os`).
     pub os: Arc<Os>,
 }
@@ -68,7 +69,6 @@ struct Slot {
 
 pub struct ServiceActor {
     s: ServiceSetup,
-    policy: Policy,
     slots: Vec<Slot>,
     timers: HashMap<(u64, Timer), SpawnHandle>,
     /// Boxed, like `draining`: fields that are `None` most of the time
@@ -100,12 +100,7 @@ pub struct ServiceActor {
 
 impl ServiceActor {
     pub fn new(mut s: ServiceSetup) -> ServiceActor {
-        let mut policy = Policy::from_config(&s.cfg);
         let per_demand = s.cfg.kind == ServiceType::PerDemand;
-        if per_demand {
-            // Finished instances are counted, never restarted (SPEC 3).
-            policy.restart = RestartPolicy::Never;
-        }
         // Per-demand instances are created by triggers.
         let fixed = if per_demand {
             0
@@ -130,7 +125,6 @@ impl ServiceActor {
         let demand = demand::Demand::new(std::mem::take(&mut s.sockets), timetable);
         ServiceActor {
             s,
-            policy,
             slots,
             timers: HashMap::new(),
             last_exit: None,
@@ -158,7 +152,12 @@ impl ServiceActor {
         let Some(slot) = self.slots.get_mut(idx) else {
             return;
         };
-        let effects = slot.m.step(input, self.s.os.clock.now(), &self.policy);
+        let mut policy = Policy::from_config(&self.s.cfg);
+        if self.s.cfg.kind == ServiceType::PerDemand {
+            // Finished instances are counted, never restarted (SPEC 3).
+            policy.restart = RestartPolicy::Never;
+        }
+        let effects = slot.m.step(input, self.s.os.clock.now(), &policy);
         for effect in effects {
             self.apply(idx, effect, ctx);
         }

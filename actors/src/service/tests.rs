@@ -46,7 +46,7 @@ async fn a_stop_that_arrives_with_an_exit_runs_after_the_exit_is_recorded() {
         generation: 1,
         limits: Arc::new(ServiceLimits::new("app", &cfg, os.cgroups.clone())),
         cfg: Arc::new(cfg),
-        manager: Recorder(states.clone()).start().recipient(),
+        manager: Arc::new(Recorder(states.clone()).start().recipient()),
         facts: Vec::new().into(),
         procs: ProcessTable::default(),
         logs: Arc::new(ServiceLogs::new("app", 100, LogFormat::Json, sink)),
@@ -95,11 +95,13 @@ async fn a_stop_that_arrives_with_an_exit_runs_after_the_exit_is_recorded() {
 /// Every service holds its config and its actor for the life of the
 /// process: parts most services lack are boxed (`readiness.check`,
 /// `socket`, `schedule`; `last_exit`, `draining`), so they cost a pointer
-/// instead of their size (together ~560 bytes a service before).
+/// instead of their size (together ~560 bytes a service before), and the
+/// actor keeps no copy of its config's numbers (`Policy`, ~170 bytes with
+/// its `success_codes` Vec: 704 bytes with it, 536 without).
 #[test]
 fn rare_parts_of_a_service_are_boxed() {
     let config = std::mem::size_of::<crate::model::config::ServiceConfig>();
     let actor = std::mem::size_of::<ServiceActor>();
     assert!(config <= 800, "ServiceConfig takes {config} bytes");
-    assert!(actor <= 760, "ServiceActor takes {actor} bytes");
+    assert!(actor <= 560, "ServiceActor takes {actor} bytes");
 }

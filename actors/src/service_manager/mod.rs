@@ -111,6 +111,12 @@ pub struct Entry {
     pub retiring: Option<Option<Arc<ServiceConfig>>>,
 }
 
+/// The manager's recipients of `ServiceUpdated` and `ActivateService`.
+type OwnRecipients = (
+    Arc<Recipient<ServiceUpdated>>,
+    Arc<Recipient<crate::facts::ActivateService>>,
+);
+
 pub struct ServiceManager {
     pub(crate) config: Config,
     pub(crate) log: Logger,
@@ -154,6 +160,10 @@ pub struct ServiceManager {
     pub(crate) settings_hook: Option<std::sync::Arc<dyn settings::SettingsHook>>,
     /// What the API builds service views from (`view.rs`).
     pub(crate) views: view::ViewBoard,
+    /// Its own address as the recipients every ServiceActor gets, made
+    /// once and shared: a recipient of its own per actor is two
+    /// allocations (~0.15 KiB per service with glibc's overhead).
+    own_recipients: Option<OwnRecipients>,
 }
 
 impl ServiceManager {
@@ -189,6 +199,7 @@ impl ServiceManager {
                 .collect(),
             settings_hook: None,
             views: view::ViewBoard::default(),
+            own_recipients: None,
         }
     }
 
@@ -222,13 +233,22 @@ impl ServiceManager {
             });
         }
         let limits = Arc::new(ServiceLimits::new(name, &cfg, self.os.cgroups.clone()));
+        let (manager, activate) = self
+            .own_recipients
+            .get_or_insert_with(|| {
+                (
+                    Arc::new(ctx.address().recipient()),
+                    Arc::new(ctx.address().recipient()),
+                )
+            })
+            .clone();
         let generation = self.next_generation;
         self.next_generation += 1;
         let setup = ServiceSetup {
             name: name.to_string(),
             generation,
             cfg: cfg.clone(),
-            manager: ctx.address().recipient(),
+            manager,
             facts: self.facts.clone(),
             procs: self.procs.clone(),
             logs: logs.clone(),
@@ -236,7 +256,7 @@ impl ServiceManager {
             log,
             limits: limits.clone(),
             sockets: self.sockets_for(name, &cfg),
-            activate: Some(ctx.address().recipient()),
+            activate: Some(activate),
             os: self.os.clone(),
         };
         let actor = ServiceActor::new(setup);

@@ -99,10 +99,23 @@ fn the_readiness_pattern_fires_once() {
     assert_eq!(fired.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
 
+/// Waits (bounded) until no reader of `logs` is open.
+async fn all_readers_end(logs: &ServiceLogs) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while logs.open_readers() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reader ends at EOF on both pipes"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// One reader takes both pipes of a process: each line lands with its
 /// stream, a drain is answered only once both pipes are read (also when
-/// the drain comes before the reactor has seen the data), and the reader
-/// ends (and stops counting as open) when both reach EOF.
+/// the drain comes before the reactor has seen the data, and when the
+/// reader is parked), and the reader ends (and stops counting as open)
+/// when both reach EOF.
 #[actix::test]
 async fn one_reader_logs_both_pipes_and_answers_a_drain_once_both_are_read() {
     use std::io::Write;
@@ -122,12 +135,11 @@ async fn one_reader_logs_both_pipes_and_answers_a_drain_once_both_are_read() {
         pid: 7,
         pipes: [pipe(out_r, Stream::Stdout), pipe(err_r, Stream::Stderr)],
     };
-    let (point, counted) = reader.count();
-    let task = actix::spawn(reader.run(point, counted));
+    reader.spawn_on(&actix::Arbiter::current());
     out_w.write_all(b"to out\n").unwrap();
     err_w.write_all(b"to err\n").unwrap();
     // At once: the reactor has not seen the data yet when the drain
-    // wakes the reader (the lines used to be missed then).
+    // resumes the reader (the lines used to be missed then).
     tokio::time::timeout(Duration::from_secs(5), logs.drained(0, 7))
         .await
         .expect("the drain is answered");
@@ -139,47 +151,41 @@ async fn one_reader_logs_both_pipes_and_answers_a_drain_once_both_are_read() {
     assert!(got.contains(&(Stream::Stdout, "to out".into())), "{got:?}");
     assert!(got.contains(&(Stream::Stderr, "to err".into())), "{got:?}");
     assert_eq!(logs.open_readers(), 1);
+    // Parked now (its pipes are empty): a write wakes it, and a drain
+    // made before the write is seen is answered after it is logged.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(PARKED.with_borrow(|p| p.readers.iter().flatten().count()) == 1);
+    err_w.write_all(b"again\n").unwrap();
+    tokio::time::timeout(Duration::from_secs(5), logs.drained(0, 7))
+        .await
+        .expect("the drain of a parked reader is answered");
+    assert_eq!(logs.tail(Some(1), None)[0].line, "again");
     // stderr closes first; stdout still counts, and its last
     // (unfinished) line is logged at EOF.
     drop(err_w);
     out_w.write_all(b"last words").unwrap();
     drop(out_w);
-    tokio::time::timeout(Duration::from_secs(5), task)
-        .await
-        .expect("the reader ends at EOF on both pipes")
-        .unwrap();
-    assert_eq!(logs.open_readers(), 0);
+    all_readers_end(&logs).await;
     let last = logs.tail(Some(1), None);
     assert_eq!(last[0].line, "last words");
     assert_eq!(last[0].stream, Stream::Stdout);
+    assert_eq!(
+        PARKED.with_borrow(|p| p.readers.iter().flatten().count()),
+        0,
+        "an ended reader leaves nothing parked"
+    );
 }
 
-/// One task per process reads both pipes, and its future holds little
-/// more than the two pipes' state: at 1,000 services every byte here is a
-/// KiB of RSS (it was 2 tasks of ~660 bytes each, plus their boxes).
+/// Between reads a reader is only its pipes' state, boxed: no task, no
+/// future. At 1,000 services every byte here is a KiB of RSS (it was a
+/// task of ~660 bytes per process, and two per process before that).
 #[test]
-fn a_reader_task_is_about_the_size_of_its_two_pipes() {
-    let (r, _w) = std::io::pipe().unwrap();
-    let reader = Reader {
-        logs: lines().logs.clone(),
-        instance: 0,
-        pid: 1,
-        pipes: [
-            Some(Pipe {
-                fd: r.into(),
-                stream: Stream::Stdout,
-                ready_when: None,
-            }),
-            None,
-        ],
-    };
-    let (point, counted) = reader.count();
-    // The future `spawn_on` spawns (not run: it needs the log thread).
-    let task = reader.run(point, counted);
-    let size = std::mem::size_of_val(&task);
+fn a_parked_reader_is_about_the_size_of_its_two_pipes() {
+    let state = std::mem::size_of::<State>();
     let pipes = 2 * std::mem::size_of::<Option<Open>>();
     assert!(
-        size <= pipes + 400,
-        "a reader's future takes {size} bytes; its two pipes {pipes}"
+        state <= pipes + 16,
+        "a parked reader takes {state} bytes; its two pipes {pipes}"
     );
+    assert!(state <= 240, "a parked reader takes {state} bytes");
 }

@@ -3,7 +3,7 @@
 use super::*;
 use ServiceState as S;
 
-fn policy(kind: ServiceType, restart: RestartPolicy) -> Policy {
+fn policy(kind: ServiceType, restart: RestartPolicy) -> Policy<'static> {
     Policy {
         kind,
         restart,
@@ -12,7 +12,7 @@ fn policy(kind: ServiceType, restart: RestartPolicy) -> Policy {
         max_delay: Duration::from_secs(5),
         max_retries: 0,
         reset_after: Duration::from_secs(60),
-        success_codes: vec![0],
+        success_codes: &[0],
         start_delay: Duration::ZERO,
         min_uptime: Duration::ZERO,
         external_ready: false,
@@ -153,7 +153,7 @@ fn exit_outcomes_by_policy() {
 #[test]
 fn success_codes_are_configurable() {
     let mut p = policy(ServiceType::Oneshot, RestartPolicy::OnFailure);
-    p.success_codes = vec![0, 3];
+    p.success_codes = &[0, 3];
     let now = Instant::now();
     let mut i = Instance::new();
     run(&mut i, &p, now);
