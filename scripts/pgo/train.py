@@ -5,10 +5,11 @@ Runs an instrumented oneinit through what a supervisor does most of its life,
 so that the profile tells the compiler which code runs and which never does:
 
   - 1,000 services (the scale scripts/bench goes to, so the maps and
-    queues that grow with it grow here too): long-running ones (most), dependencies (`requires`,
-    `after`), an HTTP health check against a local server, an exec
-    readiness check, a readiness log line, log floods on stdout and stderr,
-    a crash loop with backoff, oneshots;
+    queues that grow with it grow here too): long-running ones (most),
+    dependencies (`requires`, `after`), an HTTP health check against a
+    local server, an exec readiness check, a readiness log line, log
+    floods on stdout and stderr and into a rotated per-service file
+    (`logs.file`), a crash loop with backoff, oneshots;
   - the REST API: lists, one service, logs, graph, metrics, /readyz,
     /healthz, a restart, a signal, a stop and a start;
   - SIGTERM, and the ordered shutdown.
@@ -52,7 +53,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def config(web_port):
+def config(web_port, work):
     """The training config, as YAML."""
     lines = ["services:"]
 
@@ -86,13 +87,21 @@ def config(web_port):
         "command: 'seq 1 200000; seq 1 50000 >&2; exec sleep 100000'",
         "shell: true",
     )
+    # The same through a per-service file (`logs.file`): without it the
+    # file writer counts as cold code and is built for size.
+    service(
+        "filed",
+        "command: 'seq 1 200000; exec sleep 100000'",
+        "shell: true",
+        f'logs: {{file: "{work}/filed.log", max_size: 1MiB, max_files: 2}}',
+    )
     service(
         "crashy",
         "command: 'echo crash; exit 3'",
         "shell: true",
         "restart: {policy: always, delay: 100ms, max_delay: 400ms}",
     )
-    for i in range(1, SERVICES - 5):
+    for i in range(1, SERVICES - 6):
         body = ['command: [sleep, "100000"]']
         if i % 10 == 0:
             body.append("after: [base]")
@@ -123,7 +132,7 @@ def main():
     api = free_port()
     cfg = os.path.join(work, "oneinit.yaml")
     with open(cfg, "w") as f:
-        f.write(config(web.server_address[1]))
+        f.write(config(web.server_address[1], work))
     env = dict(os.environ, ONEINIT_RUNTIME_DIR=work)
     proc = subprocess.Popen(
         [binary, "--config", cfg, "--api-listen", f"127.0.0.1:{api}",
