@@ -122,13 +122,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
             })
         }
     };
-    let factor = match unit.trim() {
-        "" | "s" | "sec" | "secs" => 1.0,
-        "ms" => 0.001,
-        "us" | "µs" => 0.000_001,
-        "m" | "min" | "mins" => 60.0,
-        "h" => 3600.0,
-        "d" => 86400.0,
+    let unit_nanos: u128 = match unit.trim() {
+        "" | "s" | "sec" | "secs" => 1_000_000_000,
+        "ms" => 1_000_000,
+        "us" | "µs" => 1_000,
+        "m" | "min" | "mins" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        "d" => 86_400_000_000_000,
         other => {
             return Err(UnitError::DurationUnit {
                 text: text.to_string(),
@@ -136,7 +136,41 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
             })
         }
     };
-    duration_from_secs(value * factor, &format!("{text:?}"))
+    let quoted = format!("{text:?}");
+    if value < 0.0 {
+        return duration_from_secs(value, &quoted);
+    }
+    // The decimal digits exactly, not through a float: "4841467.6" is
+    // 4841467.6 s, not 4841467.599999999 s, so what is written formats
+    // back to the same text.
+    match decimal_nanos(num, unit_nanos) {
+        Some(nanos) if nanos <= MAX_DURATION.as_nanos() => {
+            let secs = (nanos / 1_000_000_000) as u64;
+            Ok(Duration::new(secs, (nanos % 1_000_000_000) as u32))
+        }
+        _ => Err(UnitError::DurationTooLong { text: quoted }),
+    }
+}
+
+/// `num` (digits, at most one '.', an optional sign, as `split_number`
+/// cut it and `f64` accepted it; not below zero) times `unit_nanos`,
+/// rounded down to the nanosecond; `None` when it overflows.
+fn decimal_nanos(num: &str, unit_nanos: u128) -> Option<u128> {
+    let digits = num.trim_start_matches(['+', '-']);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let mut nanos: u128 = 0;
+    for b in whole.bytes() {
+        nanos = nanos.checked_mul(10)?.checked_add(u128::from(b - b'0'))?;
+    }
+    nanos = nanos.checked_mul(unit_nanos)?;
+    // Digits past the 20th are below a nanosecond for every unit (a day
+    // is < 10^14 ns), and 10^20 * a day's nanoseconds fits in a u128.
+    let (mut part, mut scale) = (0u128, 1u128);
+    for b in fraction.bytes().take(20) {
+        part = part * 10 + u128::from(b - b'0');
+        scale *= 10;
+    }
+    nanos.checked_add(part * unit_nanos / scale)
 }
 
 /// Parses `"512K"`, `"10MB"`, `"1GiB"`, `"1024"` (bytes). Binary units.

@@ -115,3 +115,44 @@ fn duration_round_trip() {
         assert_eq!(format_duration(parse_duration(text).unwrap()), text);
     }
 }
+
+/// Found by the units_cron fuzz target: through a float, "4841467.6" was
+/// 4841467.599999999 s, formatted as "4841467599999us", which parsed to
+/// more than the original. Decimal digits are now read exactly.
+#[test]
+fn decimal_durations_are_exact_and_format_back_to_themselves() {
+    let cases = [
+        (
+            "4841467.6",
+            Duration::new(4_841_467, 600_000_000),
+            "4841467600ms",
+        ),
+        ("0.1", Duration::from_millis(100), "100ms"),
+        ("1.000001", Duration::new(1, 1_000), "1000001us"),
+        ("0.3ms", Duration::from_micros(300), "300us"),
+        ("1.5us", Duration::from_nanos(1_500), "1us"),
+        ("+2.5m", Duration::from_secs(150), "150s"),
+        (".5h", Duration::from_secs(1800), "30m"),
+        ("1.", Duration::from_secs(1), "1s"),
+        ("-0", Duration::ZERO, "0s"),
+        ("0.0000000001", Duration::ZERO, "0s"),
+        (
+            "1.99999999999999999999999999s",
+            Duration::new(1, 999_999_999),
+            "1999999us",
+        ),
+    ];
+    for (text, want, formatted) in cases {
+        let d = parse_duration(text).unwrap();
+        assert_eq!(d, want, "{text}");
+        assert_eq!(format_duration(d), formatted, "{text}");
+        assert!(parse_duration(formatted).unwrap() <= d, "{text}");
+    }
+    assert_eq!(parse_duration("3650d"), Ok(MAX_DURATION));
+    for long in ["3650.0000001d", "315360000.000000001", &"9".repeat(60)] {
+        assert!(
+            matches!(parse_duration(long), Err(UnitError::DurationTooLong { .. })),
+            "{long}"
+        );
+    }
+}
