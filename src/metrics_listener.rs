@@ -63,7 +63,7 @@ impl BoundMetrics {
         backend: ApiBackend,
         log: slog::Logger,
     ) -> std::io::Result<String> {
-        let state = bound_api.app_state(backend, "metrics", log);
+        let state = bound_api.app_state(backend, "metrics", log.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -88,7 +88,7 @@ impl BoundMetrics {
                 format!("http://{}", self.addr),
             ),
         };
-        actix_rt::spawn(server.run());
+        api::spawn_server(server.run(), "metrics", log);
         Ok(url)
     }
 }

@@ -41,6 +41,7 @@ use conn::ConnCounter;
 use listen::ListenAddr;
 use live::{Live, LiveControl};
 use oneinit_actors::model::config::{ApiConfig, MetricsConfig};
+use oneinit_actors::sys::priority;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -336,12 +337,7 @@ impl BoundApi {
         }
         let server = server.run();
         out.servers.push(server.handle());
-        let log = log.clone();
-        actix_rt::spawn(async move {
-            if let Err(e) = server.await {
-                slog::error!(log, "API server ended with an error"; "error" => e.to_string());
-            }
-        });
+        spawn_server(server, "API", log.clone());
         self.live.register_limits(counter.clone(), sse.clone());
         out.counters.push(counter);
         out.sse.push(sse);
@@ -368,6 +364,39 @@ impl BoundApi {
         }
         Ok(out)
     }
+}
+
+/// Runs an actix server whose threads start `API_NICE` levels above
+/// oneinit (`sys::priority`): the server makes its acceptor and workers
+/// (and restarts a failed worker) while it is polled, and each poll runs
+/// with this thread raised and put back after, so those threads start
+/// raised and stay so. Under a storm of busy services, operators and
+/// probes are answered without waiting for a CPU. Without CAP_SYS_NICE
+/// the threads run at oneinit's own priority, said once at `info`.
+pub(crate) fn spawn_server(
+    mut server: actix_web::dev::Server,
+    what: &'static str,
+    log: slog::Logger,
+) {
+    actix_rt::spawn(async move {
+        let ended = std::future::poll_fn(|cx| {
+            let (poll, raised) = priority::with_this_thread_at(priority::API_NICE, || {
+                std::future::Future::poll(std::pin::Pin::new(&mut server), cx)
+            });
+            if let Err(e) = raised {
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    slog::info!(log, "the API and metrics threads run at oneinit's own priority";
+                        "reason" => format!("cannot raise them by {} nice levels: {e}; grant CAP_SYS_NICE (e.g. docker run --cap-add SYS_NICE) so that busy services do not delay API answers and probes", -priority::API_NICE));
+                });
+            }
+            poll
+        })
+        .await;
+        if let Err(e) = ended {
+            slog::error!(log, "{what} server ended with an error"; "error" => e.to_string());
+        }
+    });
 }
 
 /// The listeners one actix server serves.

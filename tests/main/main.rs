@@ -39,6 +39,7 @@ mod metrics;
 mod nofile;
 mod onecli;
 mod pid1;
+mod priorities;
 mod readyz;
 mod reload;
 mod reload_live;
