@@ -91,7 +91,8 @@ pub fn with_this_thread_at<T>(offset: i32, f: impl FnOnce() -> T) -> (T, Result<
     let set = before.and_then(|_| set_this_thread(offset));
     let out = f();
     if let (Ok(()), Ok(before)) = (set, before) {
-        // Back down from a raise is a lowering, which is always allowed.
+        // Back down from a raise (a negative offset) is a lowering, which
+        // is always allowed; back up from a lowering needs CAP_SYS_NICE.
         let _ = set_nice(before);
     }
     (out, set)
