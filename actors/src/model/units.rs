@@ -68,9 +68,9 @@ pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 86_400);
 /// The largest size any field takes (the kernel's limits are signed).
 pub const MAX_SIZE: u64 = i64::MAX as u64;
 
-/// The one range check every duration goes through, whatever its
-/// spelling (string, integer, float): finite, not negative, at most
-/// `MAX_DURATION`. `text` is what was written, for the message.
+/// A duration written as a number of seconds (integer or float): a
+/// number, not negative, then `within_max`. `text` is what was written,
+/// for the message.
 pub fn duration_from_secs(secs: f64, text: &str) -> Result<Duration, UnitError> {
     if secs.is_nan() {
         return Err(UnitError::DurationNotANumber { text: text.into() });
@@ -78,10 +78,16 @@ pub fn duration_from_secs(secs: f64, text: &str) -> Result<Duration, UnitError> 
     if secs < 0.0 {
         return Err(UnitError::DurationNegative { text: text.into() });
     }
-    if secs > MAX_DURATION.as_secs_f64() {
-        return Err(UnitError::DurationTooLong { text: text.into() });
+    within_max(Duration::try_from_secs_f64(secs).ok(), text)
+}
+
+/// The one upper bound every duration goes through, whatever its
+/// spelling: at most `MAX_DURATION` (`None`: too large to represent).
+fn within_max(d: Option<Duration>, text: &str) -> Result<Duration, UnitError> {
+    match d {
+        Some(d) if d <= MAX_DURATION => Ok(d),
+        _ => Err(UnitError::DurationTooLong { text: text.into() }),
     }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 /// The one range check every size goes through (see `duration_from_secs`).
@@ -136,20 +142,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
             })
         }
     };
-    let quoted = format!("{text:?}");
     if value < 0.0 {
-        return duration_from_secs(value, &quoted);
+        return Err(UnitError::DurationNegative {
+            text: format!("{text:?}"),
+        });
     }
     // The decimal digits exactly, not through a float: "4841467.6" is
     // 4841467.6 s, not 4841467.599999999 s, so what is written formats
     // back to the same text.
-    match decimal_nanos(num, unit_nanos) {
-        Some(nanos) if nanos <= MAX_DURATION.as_nanos() => {
-            let secs = (nanos / 1_000_000_000) as u64;
-            Ok(Duration::new(secs, (nanos % 1_000_000_000) as u32))
-        }
-        _ => Err(UnitError::DurationTooLong { text: quoted }),
-    }
+    let nanos = decimal_nanos(num, unit_nanos).and_then(|n| u64::try_from(n).ok());
+    within_max(nanos.map(Duration::from_nanos), &format!("{text:?}"))
 }
 
 /// `num` (digits, at most one '.', an optional sign, as `split_number`
