@@ -93,7 +93,7 @@ services:
             ..Opts::default()
         },
     );
-    let api = api_addr(&d);
+    let api = d.api_addr();
     d.expect_event("exited", Some("rt"), secs(10));
     d.expect_event("exited", Some("num"), secs(10));
     let rec = &d.events("exited", Some("rt"))[0];
@@ -136,7 +136,7 @@ services:
             ..Opts::default()
         },
     );
-    let api = api_addr(&d);
+    let api = d.api_addr();
     let file = d.path("w.txt");
     assert!(wait_until(secs(10), || lines(&file).contains(&"up".into())));
     // forward_signals: RTMIN+2 sent to oneinit reaches the service.
@@ -165,26 +165,6 @@ services:
     assert!(d.wait_exit(secs(15)).is_some());
     let stopping = d.events("stopping", Some("w"));
     assert_eq!(stopping[0]["signal"], "RTMIN+5", "{stopping:?}");
-}
-
-/// The `host:port` of oneinit's TCP API (`--api-listen 127.0.0.1:0`), from
-/// its `api listening` record.
-fn api_addr(d: &Daemon) -> String {
-    let mut found = None;
-    wait_until(secs(15), || {
-        found = d.records().into_iter().find_map(|r| {
-            (r["msg"] == "api listening")
-                .then(|| {
-                    r["listen"]
-                        .as_str()?
-                        .strip_prefix("http://")
-                        .map(str::to_string)
-                })
-                .flatten()
-        });
-        found.is_some()
-    });
-    found.unwrap_or_else(|| panic!("no `api listening` record: {}", d.stdout()))
 }
 
 /// `kill(pid, n)` for any signal 1..=64 (nix's `kill` stops at 31).

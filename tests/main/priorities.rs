@@ -5,59 +5,42 @@
 
 use crate::util;
 
-use std::time::Duration;
-use util::api::ApiDaemon;
-use util::wait_until;
+use oneinit_actors::sys::procfs;
+use util::{http_get, secs, Daemon, Opts};
 
 const CONFIG: &str =
     "metrics: {listen: \"127.0.0.1:0\"}\nservices:\n  idle:\n    command: [sleep, '1000']\n";
 
-/// (name, nice) of every thread of `pid`, from /proc/PID/task/*/stat.
-fn threads(pid: u32) -> Vec<(String, i32)> {
-    let mut out = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("task dir") {
-        let path = task.expect("task").path().join("stat");
-        let Ok(stat) = std::fs::read_to_string(&path) else {
-            continue; // the thread ended meanwhile
-        };
-        out.push(name_and_nice(&stat));
-    }
-    out
+/// Starts oneinit on `CONFIG` with a TCP API (through `wrapper`), once
+/// its service runs and its three servers (unix socket, TCP API, metrics)
+/// listen.
+fn start(wrapper: Vec<&str>) -> Daemon {
+    let d = Daemon::start_with(
+        CONFIG,
+        Opts {
+            args: vec!["--api-listen".into(), "127.0.0.1:0".into()],
+            wrapper,
+            ..Opts::default()
+        },
+    );
+    d.expect_event("spawned", Some("idle"), secs(15));
+    d.api_addr();
+    d.metrics_addr(secs(15)).expect("metrics listener");
+    d
 }
 
-/// A stat line's name (between the first '(' and the last ')', which may
-/// hold spaces) and nice value (the 17th field after the name).
-fn name_and_nice(stat: &str) -> (String, i32) {
-    let open = stat.find('(').expect("(");
-    let close = stat.rfind(')').expect(")");
-    let nice = stat[close + 1..]
-        .split_whitespace()
-        .nth(16)
-        .expect("nice")
-        .parse()
-        .expect("number");
-    (stat[open + 1..close].to_string(), nice)
-}
-
-fn nice_of(pid: u32) -> i32 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    name_and_nice(&stat).1
-}
-
-/// The pid of `idle`, the service's `sleep`, once it runs.
-fn service_pid(d: &ApiDaemon) -> u32 {
-    let mut pid = None;
-    let found = wait_until(Duration::from_secs(15), || {
-        let text = std::fs::read_to_string(d.path("out.log")).unwrap_or_default();
-        pid = text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .find(|r| r["event"] == "spawned" && r["service"] == "idle")
-            .and_then(|r| r["pid"].as_u64());
-        pid.is_some()
-    });
-    assert!(found, "idle was not spawned within 15 s");
-    pid.expect("pid") as u32
+/// (name, nice) of every thread of `pid`.
+fn threads(pid: i32) -> Vec<(String, i32)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("task dir");
+    tasks
+        .flatten()
+        .filter_map(|t| {
+            let tid: i32 = t.file_name().to_str()?.parse().ok()?;
+            let name = std::fs::read_to_string(t.path().join("comm")).ok()?;
+            // None: the thread ended meanwhile.
+            Some((name.trim_end().to_string(), procfs::read(tid)?.nice))
+        })
+        .collect()
 }
 
 fn acceptors(list: &[(String, i32)]) -> Vec<i32> {
@@ -67,16 +50,26 @@ fn acceptors(list: &[(String, i32)]) -> Vec<i32> {
         .collect()
 }
 
-#[actix_rt::test]
+/// oneinit's records that say the API could not be raised.
+fn not_raised(d: &Daemon) -> Vec<serde_json::Value> {
+    d.records()
+        .into_iter()
+        .filter(|r| {
+            r["msg"]
+                .as_str()
+                .is_some_and(|m| m.contains("run at oneinit's own priority"))
+        })
+        .collect()
+}
+
+#[test]
 #[ignore = "needs root"]
-async fn api_threads_run_above_oneinit_log_threads_below_and_services_at_its_own() {
-    let d = ApiDaemon::start(CONFIG).await;
-    let pid = d.child.as_ref().expect("running").id();
-    let main = nice_of(pid);
-    let service = service_pid(&d);
+fn api_threads_run_above_oneinit_log_threads_below_and_services_at_its_own() {
+    let d = start(Vec::new());
+    let pid = d.oneinit_pid().expect("running");
+    let main = procfs::read(pid).expect("oneinit").nice;
     let list = threads(pid);
-    // Three servers (the unix socket, 127.0.0.1:0 and the metrics
-    // listener), one acceptor each.
+    // One acceptor per server.
     assert_eq!(acceptors(&list), vec![main - 10; 3], "{list:?}");
     // Their workers are raised with them; nothing else is (the main
     // thread, where the servers were made, went back).
@@ -94,48 +87,28 @@ async fn api_threads_run_above_oneinit_log_threads_below_and_services_at_its_own
     assert_eq!(log_threads.len(), 1, "{list:?}");
     assert_eq!(log_threads[0].1, main + 10, "{list:?}");
     // Services inherit neither.
-    assert_eq!(nice_of(service), main);
+    let service = d.events("spawned", Some("idle"))[0]["pid"]
+        .as_i64()
+        .expect("pid") as i32;
+    assert_eq!(procfs::read(service).expect("idle").nice, main);
     // Raised threads do their work: the API answers.
-    let r = util::api::http()
-        .get(d.url("/v1/services/idle"))
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(r.status(), 200);
-    let out = std::fs::read_to_string(d.path("out.log")).unwrap_or_default();
-    assert!(!out.contains("own priority"), "{out}");
+    let answer = http_get(&d.api_addr(), "/v1/services/idle", secs(10));
+    assert_eq!(answer.map(|(status, _)| status), Some(200));
+    assert_eq!(not_raised(&d), Vec::<serde_json::Value>::new());
 }
 
-#[actix_rt::test]
+#[test]
 #[ignore = "needs root"]
-async fn without_cap_sys_nice_the_api_runs_at_oneinits_priority_and_says_so_once() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = dir.path().join("c.yaml");
-    std::fs::write(&cfg, CONFIG).expect("config");
-    let mut cmd = std::process::Command::new("setpriv");
-    cmd.args(["--bounding-set=-sys_nice", env!("CARGO_BIN_EXE_oneinit")])
-        .arg("--config")
-        .arg(&cfg)
-        .args(["--api-listen", "127.0.0.1:0"])
-        .env("ONEINIT_RUNTIME_DIR", dir.path().join("rt"));
-    let d = ApiDaemon::spawn_command(cmd, dir);
-    d.wait_healthy(&util::api::http()).await;
-    let pid = d.child.as_ref().expect("running").id();
-    let main = nice_of(pid);
-    service_pid(&d);
+fn without_cap_sys_nice_the_api_runs_at_oneinits_priority_and_says_so_once() {
+    let d = start(vec!["setpriv", "--bounding-set=-sys_nice"]);
+    let pid = d.oneinit_pid().expect("running");
+    let main = procfs::read(pid).expect("oneinit").nice;
     let list = threads(pid);
     assert_eq!(acceptors(&list), vec![main; 3], "{list:?}");
     assert!(list.iter().all(|(_, n)| *n >= main), "{list:?}");
-    let records: Vec<serde_json::Value> = std::fs::read_to_string(d.path("out.log"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .filter(|r: &serde_json::Value| {
-            r["msg"]
-                .as_str()
-                .is_some_and(|m| m.contains("run at oneinit's own priority"))
-        })
-        .collect();
+    let answer = http_get(&d.api_addr(), "/healthz", secs(10));
+    assert_eq!(answer.map(|(status, _)| status), Some(200));
+    let records = not_raised(&d);
     assert_eq!(records.len(), 1, "one record for all servers: {records:?}");
     assert_eq!(records[0]["level"], "info");
     let reason = records[0]["reason"].as_str().unwrap_or_default();

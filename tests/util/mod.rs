@@ -402,6 +402,26 @@ fn dechunk(mut body: &str) -> String {
 }
 
 impl Daemon {
+    /// The `host:port` of oneinit's TCP API (`--api-listen 127.0.0.1:0`),
+    /// from its `api listening` record; fails the test after 15 s.
+    pub fn api_addr(&self) -> String {
+        let mut found = None;
+        wait_until(secs(15), || {
+            found = self.records().into_iter().find_map(|r| {
+                (r["msg"] == "api listening")
+                    .then(|| {
+                        r["listen"]
+                            .as_str()?
+                            .strip_prefix("http://")
+                            .map(str::to_string)
+                    })
+                    .flatten()
+            });
+            found.is_some()
+        });
+        found.unwrap_or_else(|| panic!("no `api listening` record: {}", self.stdout()))
+    }
+
     /// The address the metrics listener bound (from its "serving metrics" record).
     pub fn metrics_addr(&self, timeout: Duration) -> Option<String> {
         let mut found = None;

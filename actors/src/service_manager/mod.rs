@@ -290,10 +290,7 @@ impl Actor for ServiceManager {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         let log_arbiter = Arbiter::new();
-        log_arbiter.spawn_fn(|| {
-            // Lowering never fails.
-            let _ = crate::sys::priority::set_this_thread(crate::sys::priority::LOG_NICE);
-        });
+        log_arbiter.spawn_fn(crate::sys::priority::lower_this_thread_for_logs);
         self.log_arbiter = Some(log_arbiter);
         self.install_graph();
         self.start_signal_stream(ctx);

@@ -42,9 +42,7 @@ fn base() -> Result<i32, Errno> {
     if let Some(b) = BASE.get() {
         return Ok(*b);
     }
-    // SAFETY: getpid has no preconditions.
-    let pid = unsafe { libc::getpid() } as libc::id_t;
-    let b = nice_of(pid)?;
+    let b = nice_of(nix::unistd::getpid().as_raw() as libc::id_t)?;
     Ok(*BASE.get_or_init(|| b))
 }
 
@@ -61,8 +59,7 @@ fn nice_of(id: libc::id_t) -> Result<i32, Errno> {
 }
 
 fn this_thread() -> libc::id_t {
-    // SAFETY: gettid has no preconditions.
-    unsafe { libc::gettid() as libc::id_t }
+    nix::unistd::gettid().as_raw() as libc::id_t
 }
 
 /// Sets the calling thread to nice value `nice` (clamped to -20..=19).
@@ -80,6 +77,12 @@ fn set_nice(nice: i32) -> Result<(), Errno> {
 /// leaves the thread as it was.
 pub fn set_this_thread(offset: i32) -> Result<(), Errno> {
     set_nice(base()? + offset)
+}
+
+/// Runs the calling thread `LOG_NICE` levels below oneinit (the log
+/// pipeline's threads call it first). Lowering never fails.
+pub fn lower_this_thread_for_logs() {
+    let _ = set_this_thread(LOG_NICE);
 }
 
 /// Runs `f` with the calling thread `offset` levels from oneinit's own
@@ -100,25 +103,24 @@ pub fn with_this_thread_at<T>(offset: i32, f: impl FnOnce() -> T) -> (T, Result<
 
 #[cfg(test)]
 mod tests {
-    /// A thread's nice value, from /proc (field 19 of stat).
-    fn nice_in(stat_path: &str) -> i32 {
-        let stat = std::fs::read_to_string(stat_path).expect("stat");
-        let after = stat.rsplit_once(')').expect("comm").1;
-        after
-            .split_whitespace()
-            .nth(16)
-            .expect("nice")
-            .parse()
-            .expect("number")
+    use crate::sys::procfs;
+
+    /// A thread's (or process's) nice value, from /proc.
+    fn nice_in(id: i32) -> i32 {
+        procfs::read(id).expect("stat").nice
     }
 
     fn nice_of_this_thread() -> i32 {
-        nice_in("/proc/thread-self/stat")
+        nice_in(nix::unistd::gettid().as_raw())
+    }
+
+    fn base() -> i32 {
+        nice_in(nix::unistd::getpid().as_raw())
     }
 
     #[test]
     fn threads_made_while_raised_keep_it_and_the_maker_goes_back() {
-        let base = nice_in(&format!("/proc/{}/stat", nix::unistd::getpid()));
+        let base = base();
         let (made, maker_after, set) = std::thread::spawn(|| {
             let (made, set) = super::with_this_thread_at(-3, || {
                 std::thread::spawn(nice_of_this_thread)
@@ -142,7 +144,7 @@ mod tests {
     #[test]
     fn a_thread_is_set_relative_to_the_main_thread_and_only_itself() {
         let before = nice_of_this_thread();
-        let base = nice_in(&format!("/proc/{}/stat", nix::unistd::getpid()));
+        let base = base();
         let lowered = std::thread::spawn(|| {
             super::set_this_thread(3).expect("lowering is always allowed");
             // Idempotent: relative to the main thread, not to itself.

@@ -19,6 +19,9 @@ pub struct ProcStat {
     pub child_ticks: u64,
     /// Resident pages.
     pub rss_pages: i64,
+    /// Nice value (-20..=19; a thread's own, read from
+    /// `/proc/PID/task/TID/stat` or `/proc/TID/stat`).
+    pub nice: i32,
 }
 
 /// Parses the text of `/proc/PID/stat` (the command may hold spaces and
@@ -37,6 +40,7 @@ pub fn parse_stat(pid: i32, text: &str) -> Option<ProcStat> {
         child_ticks: (field(16)?.parse::<i64>().ok()?.max(0)
             + field(17)?.parse::<i64>().ok()?.max(0)) as u64,
         rss_pages: field(24)?.parse().ok()?,
+        nice: field(19)?.parse().ok()?,
     })
 }
 
@@ -80,6 +84,7 @@ mod tests {
         assert_eq!(s.pgrp, 4242);
         assert_eq!(s.cpu_ticks, 300);
         assert_eq!(s.rss_pages, 321);
+        assert_eq!(s.nice, 0);
     }
 
     #[test]

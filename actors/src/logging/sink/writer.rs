@@ -16,8 +16,7 @@ const SHRINK_AFTER: Duration = Duration::from_secs(1);
 const WRITE_PIECE: usize = 64 * 1024;
 
 pub(super) fn writer(shared: &Shared, mut out: Box<dyn Write + Send>) {
-    // Lowering never fails.
-    let _ = crate::sys::priority::set_this_thread(crate::sys::priority::LOG_NICE);
+    crate::sys::priority::lower_this_thread_for_logs();
     let mut outputs: Vec<Box<dyn Output>> = Vec::new();
     let mut batch: Vec<u8> = Vec::new();
     let now_ms = || shared.epoch.elapsed().as_millis() as u64;
