@@ -39,14 +39,17 @@ def figures(doc):
                 out[f"{name} restart {key}"] = (s[key], better)
     extras = doc.get("extras", {})
     api = extras.get("api") or {}
-    for phase in ("quiet", "storm"):
-        for which in ("list", "one"):
-            r = api.get(f"{phase}_{which}") or {}
-            for key in ("p50_ms", "p99_ms"):
-                if r.get(key) is not None:
-                    out[f"api {phase} {which} {key}"] = (r[key], "lower")
-            if r.get("rps") is not None:
-                out[f"api {phase} {which} rps"] = (r["rps"], "higher")
+    for layout in ("container", "flat"):
+        # Results before the container layout have the flat figures at the top level.
+        figures = api.get(layout) or (api if layout == "flat" else {})
+        for phase in ("quiet", "storm"):
+            for which in ("list", "one"):
+                r = figures.get(f"{phase}_{which}") or {}
+                for key in ("p50_ms", "p99_ms"):
+                    if r.get(key) is not None:
+                        out[f"api {layout} {phase} {which} {key}"] = (r[key], "lower")
+                if r.get("rps") is not None:
+                    out[f"api {layout} {phase} {which} rps"] = (r["rps"], "higher")
     health = extras.get("health") or {}
     for kind in ("http", "exec"):
         r = health.get(kind) or {}

@@ -3,7 +3,9 @@
 - api_latency: `GET /v1/services` and `GET /v1/services/x` latency (wrk),
   quiet and during a storm of crash loops and log floods, and the same wrk
   against httpfloor.c (a one-thread epoll server with a fixed answer) in the
-  same storm: the tail the machine itself adds;
+  same storm: the tail the machine itself adds. Each in two layouts: as in a
+  container (oneinit and its services in one CPU cgroup, wrk in another:
+  `cpu_cgroups`) and flat (wrk among the services, one cgroup);
 - health_cpu: oneinit's CPU per minute with 200 services checked every
   second (HTTP checks, then exec checks), next to the naive reference of one
   `curl` (or one `true`) process per check;
@@ -81,8 +83,9 @@ def _cpu_ticks(pid):
 class Daemon:
     """oneinit with an API on 127.0.0.1:port, output to a file or /dev/null."""
 
-    def __init__(self, binary, workdir, config_lines, out_path=None):
+    def __init__(self, binary, workdir, config_lines, out_path=None, cgroup=None):
         self.binary = binary
+        self.cgroup = cgroup
         self.workdir = workdir
         self.config = os.path.join(workdir, "oneinit.yaml")
         _write(self.config, config_lines)
@@ -96,8 +99,8 @@ class Daemon:
         err = open(os.path.join(self.workdir, "oneinit.err"), "wb")
         try:
             self.proc = subprocess.Popen(
-                [self.binary, "--config", self.config, "--log-format", "json",
-                 "--api-listen", f"127.0.0.1:{self.port}"],
+                in_cgroup([self.binary, "--config", self.config, "--log-format", "json",
+                           "--api-listen", f"127.0.0.1:{self.port}"], self.cgroup),
                 cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                 start_new_session=True,
             )
@@ -163,6 +166,90 @@ def kill_below_self(keep=()):
     proctree.reap_all()
 
 
+# ---------------------------------------------------------------- CPU cgroups
+
+CGROUP_FS = "/sys/fs/cgroup"
+
+
+class CgroupUnavailable(ExtraError):
+    """The container layout cannot be set up here; the message says why."""
+
+
+def _cpu_hierarchy():
+    """(the directory to make the cgroups in, "v2" or "v1") for the cpu
+    controller, or CgroupUnavailable."""
+    unified = os.path.join(CGROUP_FS, "cgroup.controllers")
+    if os.path.exists(unified):
+        with open(unified) as f:
+            if "cpu" not in f.read().split():
+                raise CgroupUnavailable(f"the cpu controller is not in {unified}")
+        return CGROUP_FS, "v2"
+    for name in ("cpu", "cpu,cpuacct"):
+        d = os.path.join(CGROUP_FS, name)
+        if os.path.exists(os.path.join(d, "cpu.shares")):
+            return d, "v1"
+    raise CgroupUnavailable(f"no cpu controller under {CGROUP_FS} (neither cgroup v2 nor v1)")
+
+
+def _write_file(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+@contextlib.contextmanager
+def cpu_cgroups(name):
+    """Two sibling CPU cgroups with the default weight, `container` and
+    `client`, under a new `name`: a container's cgroup (oneinit and all its
+    services) and a client outside it (a kubelet probe, Prometheus, onecli
+    on the host). The scheduler shares the CPU between cgroups first and
+    among a cgroup's threads second, as it does for containers. Yields
+    {"container": dir, "client": dir, "hierarchy": "v2" or "v1"}; raises
+    CgroupUnavailable (not root, no cpu controller, a cgroup v2 namespace
+    whose root holds processes). The cgroups are removed afterwards: their
+    processes must be gone by then (Daemon.stop, wrk has exited)."""
+    base, hierarchy = _cpu_hierarchy()
+    parent = os.path.join(base, name)
+    made = []
+    try:
+        try:
+            if hierarchy == "v2":
+                with open(os.path.join(base, "cgroup.subtree_control")) as f:
+                    if "cpu" not in f.read().split():
+                        _write_file(os.path.join(base, "cgroup.subtree_control"), "+cpu")
+            os.mkdir(parent)
+            made.append(parent)
+            if hierarchy == "v2":
+                _write_file(os.path.join(parent, "cgroup.subtree_control"), "+cpu")
+            leaves = {}
+            for leaf in ("container", "client"):
+                leaves[leaf] = os.path.join(parent, leaf)
+                os.mkdir(leaves[leaf])
+                made.append(leaves[leaf])
+        except OSError as e:
+            raise CgroupUnavailable(f"cannot make CPU cgroups under {base} ({e})") from e
+        yield dict(leaves, hierarchy=hierarchy)
+    finally:
+        for d in reversed(made):
+            deadline = time.monotonic() + 5
+            while True:
+                try:
+                    os.rmdir(d)
+                    break
+                except OSError as e:
+                    if time.monotonic() > deadline:
+                        print(f"warning: cannot remove the cgroup {d}: {e}", file=sys.stderr)
+                        break
+                    time.sleep(0.05)
+
+
+def in_cgroup(argv, cgroup):
+    """argv, run inside `cgroup` (a directory from cpu_cgroups) when one is
+    given: a shell moves itself there and then execs argv (same pid)."""
+    if not cgroup:
+        return list(argv)
+    return ["sh", "-c", 'echo $$ > "$0" && exec "$@"', os.path.join(cgroup, "cgroup.procs"), *argv]
+
+
 # ---------------------------------------------------------------- API latency
 
 def _wrk_ms(text):
@@ -190,9 +277,9 @@ def parse_wrk(out):
     return res
 
 
-def _wrk(url, seconds, connections, threads=2):
+def _wrk(url, seconds, connections, threads=2, cgroup=None):
     r = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        in_cgroup(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url], cgroup),
         capture_output=True, text=True, timeout=seconds + 60,
     )
     if r.returncode != 0:
@@ -226,28 +313,56 @@ def api_latency(binary, tmproot, seconds, n=100, crash=10, flood=10, connections
     """p50/p99 of GET /v1/services and GET /v1/services/<a sleeping one>,
     first with n quiet services, then with `crash` crash loops and `flood`
     log floods among the n. With `floor` (httpfloor's binary), the same wrk
-    also runs against it while oneinit's services run (`<phase>_floor`)."""
+    also runs against it while oneinit's services run (`<phase>_floor`).
+
+    Both in two layouts (`res["container"]`, `res["flat"]`):
+    - container: oneinit (with its services) in one CPU cgroup, wrk and
+      nothing else in a sibling one, as when the API's clients are outside
+      the container (kubelet probes, Prometheus, onecli on the host);
+      httpfloor runs in oneinit's cgroup. `{"error": why}` where the
+      cgroups cannot be made (cpu_cgroups).
+    - flat: everything in the harness's cgroup, wrk among the services
+      (as `onecli` run inside the container with `docker exec`)."""
     if not shutil.which("wrk"):
         raise ExtraError("wrk is missing: apt-get install -y wrk")
     res = {"services": n, "crash_loops": crash, "log_floods": flood, "seconds": seconds,
            "connections": connections}
+    try:
+        with cpu_cgroups(f"oneinit-bench-{os.getpid()}") as cg:
+            res["container"] = dict(
+                _api_phases(binary, os.path.join(tmproot, "api-container"), seconds, n, crash, flood,
+                            connections, floor, server_cg=cg["container"], client_cg=cg["client"]),
+                cgroup=cg["hierarchy"])
+    except CgroupUnavailable as e:
+        res["container"] = {"error": str(e)}
+    res["flat"] = _api_phases(binary, os.path.join(tmproot, "api-flat"), seconds, n, crash, flood,
+                              connections, floor)
+    return res
+
+
+def _api_phases(binary, workroot, seconds, n, crash, flood, connections, floor,
+                server_cg=None, client_cg=None):
+    """One layout of api_latency: oneinit (and httpfloor) in `server_cg`,
+    wrk in `client_cg` (None: the harness's own cgroup)."""
+    res = {}
     one = f"/v1/services/s{n - 1:03d}"
     for phase, (c, f) in (("quiet", (0, 0)), ("storm", (crash, flood))):
-        workdir = os.path.join(tmproot, f"api-{phase}")
+        workdir = os.path.join(workroot, phase)
         os.makedirs(workdir)
         # Floods write ~100 MB/s of JSON: their output goes to /dev/null.
-        d = Daemon(binary, workdir, api_config(n, c, f))
+        d = Daemon(binary, workdir, api_config(n, c, f), cgroup=server_cg)
         try:
             d.start()
             time.sleep(2.0)  # let the crash loops and floods reach their pace
             for key, path in (("list", "/v1/services"), ("one", one)):
-                r = _wrk(d.url(path), seconds, connections)
+                r = _wrk(d.url(path), seconds, connections, cgroup=client_cg)
                 if d.proc.poll() is not None:
                     raise ExtraError(f"oneinit exited during the {phase} run: {d.stderr_tail()}")
                 res[f"{phase}_{key}"] = r
             if floor:
-                with port_server([floor], "httpfloor") as (_, port):
-                    res[f"{phase}_floor"] = _wrk(f"http://127.0.0.1:{port}/", seconds, connections)
+                with port_server(in_cgroup([floor], server_cg), "httpfloor") as (_, port):
+                    res[f"{phase}_floor"] = _wrk(f"http://127.0.0.1:{port}/", seconds, connections,
+                                                 cgroup=client_cg)
         finally:
             d.stop()
     return res
