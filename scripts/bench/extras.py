@@ -206,7 +206,9 @@ def cpu_cgroups(name):
     {"container": dir, "client": dir, "hierarchy": "v2" or "v1"}; raises
     CgroupUnavailable (not root, no cpu controller, a cgroup v2 namespace
     whose root holds processes). The cgroups are removed afterwards: their
-    processes must be gone by then (Daemon.stop, wrk has exited)."""
+    processes must be gone by then (Daemon.stop, wrk has exited). On cgroup
+    v2 the cpu controller is enabled below the root first if it is not; that
+    stays (it is what a container runtime does)."""
     base, hierarchy = _cpu_hierarchy()
     parent = os.path.join(base, name)
     made = []
