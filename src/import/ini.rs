@@ -8,6 +8,7 @@
 use super::expand::{expand, Expansions};
 use super::ImportError;
 use oneinit_actors::config_loader::budget::{Budget, BudgetExceeded, MAX_DOCUMENT_BYTES};
+use oneinit_actors::config_loader::glob_walk::{self, GlobError};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -173,15 +174,17 @@ fn include_files(
             inc.here.join(pattern)
         };
         let full_text = full.display().to_string();
-        let paths = glob::glob(&full_text).map_err(|e| {
+        let matched = glob_walk::expand(&full_text).map_err(|e| {
+            let what = match e {
+                GlobError::Pattern(_) => "invalid include pattern",
+                GlobError::TooBroad { .. } => "include pattern too broad",
+            };
             ImportError::at(
                 &inc.source,
                 Some(entry.line),
-                format!("invalid include pattern {pattern:?}: {e}"),
+                format!("{what} {pattern:?}: {e}"),
             )
         })?;
-        let mut matched: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
-        matched.sort();
         if matched.is_empty() {
             unmatched.push(Unmatched {
                 at: format!("{}:{}", inc.source, entry.line),

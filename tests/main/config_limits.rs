@@ -240,3 +240,51 @@ fn metrics_path_with_pattern_braces_is_refused() {
         "plain absolute path",
     );
 }
+
+/// An include whose read never ends (a FIFO nobody writes to) stopped the
+/// start for good, and `oneinit check` too; now both end with exit 2 after
+/// the 10 s read timeout, naming the include.
+#[test]
+fn an_include_whose_read_never_ends_is_an_error_not_a_hang() {
+    let d = TestDir::new();
+    let fifo = d.path().join("never.yaml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let path = d
+        .write(
+            "c.yaml",
+            "include: [never.yaml]\nservices:\n  a: {command: [sleep, \"1\"]}\n",
+        )
+        .display()
+        .to_string();
+    for args in [vec!["check", "--config", &path], vec!["--config", &path]] {
+        let out = run_oneinit(&args, &[], TIMEOUT);
+        assert_eq!(out.code, Some(2), "{args:?}: {out:?}");
+        assert!(
+            out.stderr.contains(&format!("{path}:1:"))
+                && out.stderr.contains("did not end within 10s")
+                && out.stderr.contains("include regular files"),
+            "{args:?}: {out:?}"
+        );
+    }
+}
+
+/// Two links back to their own folder and 30 levels of `*`: the glob crate
+/// walked 2^30 paths (the start never came); now the walk stops after its
+/// budget of directory entries with exit 2 and a line that says what to do.
+#[test]
+fn an_include_glob_that_reaches_everywhere_is_refused_quickly() {
+    let d = TestDir::new();
+    std::os::unix::fs::symlink(".", d.path().join("a")).expect("symlink");
+    std::os::unix::fs::symlink(".", d.path().join("b")).expect("symlink");
+    let pattern = format!("{}x.yaml", "*/".repeat(30));
+    let path = d
+        .write("c.yaml", &format!("include: [\"{pattern}\"]\n"))
+        .display()
+        .to_string();
+    let out = check_capped(&path);
+    expect_one_error(
+        &out,
+        &format!("{path}:1:11: include pattern \"{pattern}\" is too broad"),
+        "name the folder to search",
+    );
+}

@@ -15,6 +15,7 @@ pub mod budget;
 mod cache;
 mod expand;
 mod formats;
+pub mod glob_walk;
 mod includes;
 mod merge;
 mod ranges;

@@ -54,8 +54,18 @@ pub enum SourceError {
         entry: String,
         why: glob::PatternError,
     },
+    #[error("include pattern \"{entry}\" is too broad: {why}")]
+    TooBroadPattern {
+        entry: String,
+        why: super::glob_walk::GlobError,
+    },
     #[error("cannot read the configuration file: {0}; check the path and its permissions")]
     Unreadable(std::io::Error),
+    #[error(
+        "cannot read the configuration file: it did not end within {secs}s (a FIFO without a \
+         writer, or a device such as /proc/kmsg?); include regular files"
+    )]
+    ReadTimeout { secs: u64 },
     #[error(transparent)]
     TooLarge(#[from] BudgetExceeded),
     #[error(
@@ -193,22 +203,49 @@ impl Source {
     }
 }
 
-/// A local file's text, read up to the document budget: a larger file
-/// (or an endless one, such as `/dev/zero`) is refused without reading it
-/// all into memory.
+/// How long a local file may take to read to its end. A file whose read
+/// blocks (a FIFO nobody writes to, `/proc/kmsg`) would otherwise stop the
+/// start or a reload for good.
+const LOCAL_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A local file's text, read up to the document budget (a larger file, or
+/// an endless one such as `/dev/zero`, is refused without reading it all
+/// into memory) and within `LOCAL_READ_TIMEOUT`. The read runs on a thread
+/// of its own, not tokio's blocking pool: a read that never returns leaves
+/// that thread behind, and the pool would wait for it when the runtime
+/// ends (`oneinit check`, or oneinit's exit after such a reload).
 async fn read_bounded(path: &Path) -> Result<String, SourceError> {
-    use tokio::io::AsyncReadExt;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let owned = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("oneinit-read".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let _ = tx.send(read_bounded_blocking(&owned));
+        })
+        .map_err(SourceError::Unreadable)?;
+    match tokio::time::timeout(LOCAL_READ_TIMEOUT, rx).await {
+        Ok(Ok(read)) => read,
+        Ok(Err(_)) => Err(SourceError::Unreadable(std::io::Error::other(
+            "the reading thread ended without an answer",
+        ))),
+        Err(_) => Err(SourceError::ReadTimeout {
+            secs: LOCAL_READ_TIMEOUT.as_secs(),
+        }),
+    }
+}
+
+fn read_bounded_blocking(path: &Path) -> Result<String, SourceError> {
+    use std::io::Read as _;
     let cannot = SourceError::Unreadable;
-    let file = tokio::fs::File::open(path).await.map_err(cannot)?;
+    let file = std::fs::File::open(path).map_err(cannot)?;
     let limit = MAX_DOCUMENT_BYTES as u64;
     let mut bytes = Vec::new();
     file.take(limit + 1)
         .read_to_end(&mut bytes)
-        .await
         .map_err(cannot)?;
     if bytes.len() as u64 > limit {
-        let size = tokio::fs::metadata(path)
-            .await
+        let size = std::fs::metadata(path)
             .map(|m| m.len())
             .unwrap_or(0)
             .max(limit + 1);
@@ -232,15 +269,18 @@ fn local_include(base: &Path, entry: &str) -> Result<Vec<Source>, SourceError> {
     } else {
         format!("{}/{entry}", glob::Pattern::escape(&base_text))
     };
-    let paths = glob::glob(&pattern).map_err(|why| SourceError::InvalidPattern {
-        entry: entry.into(),
-        why,
+    use super::glob_walk::{self, GlobError};
+    let paths = glob_walk::expand(&pattern).map_err(|e| match e {
+        GlobError::Pattern(why) => SourceError::InvalidPattern {
+            entry: entry.into(),
+            why,
+        },
+        why @ GlobError::TooBroad { .. } => SourceError::TooBroadPattern {
+            entry: entry.into(),
+            why,
+        },
     })?;
-    let mut files: Vec<PathBuf> = paths
-        .filter_map(Result::ok)
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
+    let files: Vec<PathBuf> = paths.into_iter().filter(|p| p.is_file()).collect();
     Ok(files.into_iter().map(Source::File).collect())
 }
 
