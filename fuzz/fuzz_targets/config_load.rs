@@ -12,7 +12,9 @@ use libfuzzer_sys::fuzz_target;
 use oneinit_actors::config_loader;
 
 thread_local! {
+    // Timers as in oneinit's runtime: a local file's read has a timeout.
     static RT: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("runtime");
 }
