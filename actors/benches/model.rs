@@ -64,7 +64,9 @@ fn parsing(c: &mut Criterion) {
     }
     std::fs::write(&path, yaml).expect("write config");
     let sources = vec![path.to_string_lossy().into_owned()];
+    // Timers as in oneinit's runtime: a local file's read has a timeout.
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("runtime");
     c.bench_function("load_1000_services_yaml", |b| {

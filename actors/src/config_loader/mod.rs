@@ -73,7 +73,8 @@ pub fn default_sources() -> Vec<String> {
 
 /// Reads `sources` (the later ones merged as if included by the first),
 /// follows includes, applies `defaults`, types and validates the result.
-/// Returns all errors found, not just the first.
+/// Returns all errors found, not just the first. Needs a tokio runtime
+/// with timers (`enable_time`): reads and fetches have timeouts.
 pub async fn load(sources: &[String]) -> Result<LoadedConfig, Vec<ConfigError>> {
     let mut errors = Vec::new();
     let mut parsed = Vec::new();
