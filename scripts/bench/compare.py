@@ -40,8 +40,7 @@ def figures(doc):
     extras = doc.get("extras", {})
     api = extras.get("api") or {}
     for layout in ("container", "flat"):
-        # Results before the container layout have the flat figures at the top level.
-        figures = api.get(layout) or (api if layout == "flat" else {})
+        figures = api.get(layout) or {}
         for phase in ("quiet", "storm"):
             for which in ("list", "one"):
                 r = figures.get(f"{phase}_{which}") or {}

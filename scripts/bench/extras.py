@@ -191,11 +191,6 @@ def _cpu_hierarchy():
     raise CgroupUnavailable(f"no cpu controller under {CGROUP_FS} (neither cgroup v2 nor v1)")
 
 
-def _write_file(path, text):
-    with open(path, "w") as f:
-        f.write(text)
-
-
 @contextlib.contextmanager
 def cpu_cgroups(name):
     """Two sibling CPU cgroups with the default weight, `container` and
@@ -217,11 +212,11 @@ def cpu_cgroups(name):
             if hierarchy == "v2":
                 with open(os.path.join(base, "cgroup.subtree_control")) as f:
                     if "cpu" not in f.read().split():
-                        _write_file(os.path.join(base, "cgroup.subtree_control"), "+cpu")
+                        _write(os.path.join(base, "cgroup.subtree_control"), ["+cpu"])
             os.mkdir(parent)
             made.append(parent)
             if hierarchy == "v2":
-                _write_file(os.path.join(parent, "cgroup.subtree_control"), "+cpu")
+                _write(os.path.join(parent, "cgroup.subtree_control"), ["+cpu"])
             leaves = {}
             for leaf in ("container", "client"):
                 leaves[leaf] = os.path.join(parent, leaf)

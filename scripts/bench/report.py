@@ -202,12 +202,11 @@ API_LAYOUTS = (
 def api_goal_layout(api):
     """(the layout goal 4 is judged in, its figures, why): the container
     layout, where the API's clients are outside the storm's cgroup as they
-    are outside a container; the flat one when the cgroups could not be made
-    (older results have only flat figures, at the top level)."""
+    are outside a container; the flat one when the cgroups could not be made."""
     container = api.get("container") or {}
     if container and "error" not in container:
         return "container", container, ""
-    flat = api.get("flat") or api
+    flat = api.get("flat") or {}
     why = f"; the container layout was not measured: {container['error']}" if container else ""
     return "flat", flat, why
 

@@ -28,22 +28,13 @@ pub enum GlobError {
 }
 
 /// The paths `pattern` matches (files and directories; unreadable
-/// directories are skipped, as `glob::glob` skips them), sorted.
+/// directories are skipped, as `glob::glob` skips them), sorted. A relative
+/// pattern gives relative paths.
 pub fn expand(pattern: &str) -> Result<Vec<PathBuf>, GlobError> {
-    expand_with_limit(pattern, MAX_ENTRIES)
-}
-
-enum Part {
-    Literal(String),
-    Any(Pattern),
-    Recursive,
-}
-
-fn expand_with_limit(pattern: &str, limit: usize) -> Result<Vec<PathBuf>, GlobError> {
-    let path = Path::new(pattern);
+    // `start` stays empty for a relative pattern: joined, it adds nothing.
     let mut start = PathBuf::new();
     let mut parts = Vec::new();
-    for c in path.components() {
+    for c in Path::new(pattern).components() {
         match c {
             Component::RootDir | Component::Prefix(_) => start.push(c.as_os_str()),
             Component::CurDir => {}
@@ -62,37 +53,42 @@ fn expand_with_limit(pattern: &str, limit: usize) -> Result<Vec<PathBuf>, GlobEr
     }
     let mut walk = Walk {
         seen: 0,
-        limit,
         found: Vec::new(),
     };
-    let start = if start.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        start
-    };
-    walk.step(&start, &parts, start.as_os_str() == ".")?;
+    walk.step(&start, &parts)?;
     walk.found.sort();
     walk.found.dedup();
     Ok(walk.found)
 }
 
+enum Part {
+    Literal(String),
+    Any(Pattern),
+    Recursive,
+}
+
 struct Walk {
     seen: usize,
-    limit: usize,
     found: Vec<PathBuf>,
 }
 
 impl Walk {
     fn count(&mut self) -> Result<(), GlobError> {
         self.seen += 1;
-        if self.seen > self.limit {
-            return Err(GlobError::TooBroad { limit: self.limit });
+        if self.seen > MAX_ENTRIES {
+            return Err(GlobError::TooBroad { limit: MAX_ENTRIES });
         }
         Ok(())
     }
 
-    /// The names in `dir` (none when it cannot be read), each counted.
+    /// The names in `dir` (`.` for the empty start of a relative pattern;
+    /// none when it cannot be read), each counted.
     fn entries(&mut self, dir: &Path) -> Result<Vec<String>, GlobError> {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
         let mut out = Vec::new();
         let Ok(rd) = std::fs::read_dir(dir) else {
             return Ok(out);
@@ -104,32 +100,25 @@ impl Walk {
         Ok(out)
     }
 
-    /// Matches `parts` below `at`. `relative`: `at` is the implicit `.` of
-    /// a relative pattern, which is left out of the paths found.
-    fn step(&mut self, at: &Path, parts: &[Part], relative: bool) -> Result<(), GlobError> {
-        let join = |name: &str| {
-            if relative {
-                PathBuf::from(name)
-            } else {
-                at.join(name)
-            }
-        };
+    /// Matches `parts` below `at`.
+    fn step(&mut self, at: &Path, parts: &[Part]) -> Result<(), GlobError> {
         let Some((first, rest)) = parts.split_first() else {
             self.count()?;
-            if !relative && at.exists() {
+            // `exists` is false for the empty start: a pattern of no parts.
+            if at.exists() {
                 self.found.push(at.to_path_buf());
             }
             return Ok(());
         };
         match first {
-            Part::Literal(name) => self.step(&join(name), rest, false),
+            Part::Literal(name) => self.step(&at.join(name), rest),
             Part::Any(p) => {
-                let dir = if relative { Path::new(".") } else { at };
-                for name in self.entries(dir)? {
+                for name in self.entries(at)? {
+                    let path = at.join(&name);
                     if p.matches_with(&name, MatchOptions::new())
-                        && (rest.is_empty() || join(&name).is_dir())
+                        && (rest.is_empty() || path.is_dir())
                     {
-                        self.step(&join(&name), rest, false)?;
+                        self.step(&path, rest)?;
                     }
                 }
                 Ok(())
@@ -138,16 +127,15 @@ impl Walk {
                 // Zero directories (a trailing `**` matches only the
                 // directories below), then each subdirectory and below it.
                 if !rest.is_empty() {
-                    self.step(at, rest, relative)?;
+                    self.step(at, rest)?;
                 }
-                let dir = if relative { Path::new(".") } else { at };
-                for name in self.entries(dir)? {
-                    let sub = join(&name);
+                for name in self.entries(at)? {
+                    let sub = at.join(&name);
                     if sub.is_dir() {
                         if rest.is_empty() {
                             self.found.push(sub.clone());
                         }
-                        self.step(&sub, parts, false)?;
+                        self.step(&sub, parts)?;
                     }
                 }
                 Ok(())

@@ -7,6 +7,7 @@
 
 use super::budget::{BudgetExceeded, MAX_DOCUMENT_BYTES};
 use super::formats::Format;
+use super::glob_walk::{self, GlobError};
 use super::remote;
 use crate::model::config::RemoteConfig;
 use std::path::{Path, PathBuf};
@@ -55,10 +56,7 @@ pub enum SourceError {
         why: glob::PatternError,
     },
     #[error("include pattern \"{entry}\" is too broad: {why}")]
-    TooBroadPattern {
-        entry: String,
-        why: super::glob_walk::GlobError,
-    },
+    TooBroadPattern { entry: String, why: GlobError },
     #[error("cannot read the configuration file: {0}; check the path and its permissions")]
     Unreadable(std::io::Error),
     #[error(
@@ -269,7 +267,6 @@ fn local_include(base: &Path, entry: &str) -> Result<Vec<Source>, SourceError> {
     } else {
         format!("{}/{entry}", glob::Pattern::escape(&base_text))
     };
-    use super::glob_walk::{self, GlobError};
     let paths = glob_walk::expand(&pattern).map_err(|e| match e {
         GlobError::Pattern(why) => SourceError::InvalidPattern {
             entry: entry.into(),
@@ -280,8 +277,11 @@ fn local_include(base: &Path, entry: &str) -> Result<Vec<Source>, SourceError> {
             why,
         },
     })?;
-    let files: Vec<PathBuf> = paths.into_iter().filter(|p| p.is_file()).collect();
-    Ok(files.into_iter().map(Source::File).collect())
+    Ok(paths
+        .into_iter()
+        .filter(|p| p.is_file())
+        .map(Source::File)
+        .collect())
 }
 
 fn no_pin(entry: &str, sha256: &Option<String>) -> Result<(), SourceError> {
